@@ -1,0 +1,196 @@
+#include "engine/broker_impl.h"
+
+#include <future>
+
+#include "storage/log_reader.h"
+#include "storage/retention.h"
+#include "storage/validation.h"
+
+namespace broker {
+
+Result<std::unique_ptr<Broker>> Broker::Open(Options options) {
+  return BrokerImpl::Open(std::move(options));
+}
+
+BrokerImpl::BrokerImpl(Options options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<Broker>> BrokerImpl::Open(Options options) {
+  if (!options.clock) options.clock = Clock::System();
+  if (options.data_dir.empty()) return Status::InvalidArgument("data_dir is empty");
+  if (Status s = storage::ValidateTopicConfig(options.default_topic_config, options.limits);
+      !s.ok()) {
+    return Status::InvalidArgument("default_topic_config: " + s.message());
+  }
+  if (options.dedupe_window.count() <= 0) {
+    return Status::InvalidArgument("dedupe_window must be positive");
+  }
+  std::unique_ptr<BrokerImpl> broker(new BrokerImpl(std::move(options)));
+  const Options& o = broker->options_;
+
+  auto db = storage::StorageDb::Open(o);
+  if (!db.ok()) return db.status();
+  broker->db_ = std::move(db).value();
+  if (Status s = broker->registry_.Load(*broker->db_); !s.ok()) return s;
+
+  storage::WriterConfig writer_config{o.limits, o.auto_create_topics, o.default_topic_config,
+                                      o.dedupe_window, o.clock};
+  broker->writer_ = std::make_unique<storage::LogWriter>(*broker->db_, broker->registry_,
+                                                         broker->notifier_, writer_config);
+  broker->writer_->Start();
+  if (o.background_work) {
+    broker->maintenance_thread_ = std::thread([b = broker.get()] { b->MaintenanceLoop(); });
+  }
+  return std::unique_ptr<Broker>(std::move(broker));
+}
+
+BrokerImpl::~BrokerImpl() {
+  {
+    std::lock_guard lock(maintenance_mu_);
+    stopping_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_thread_.joinable()) maintenance_thread_.join();
+  if (writer_) writer_->Stop();
+  writer_.reset();
+  db_.reset();
+}
+
+void BrokerImpl::MaintenanceLoop() {
+  std::unique_lock lock(maintenance_mu_);
+  while (!maintenance_cv_.wait_for(lock, options_.retention_interval, [this] { return stopping_; })) {
+    lock.unlock();
+    // A failure here (e.g. a full disk) is retried on the next pass; nothing is lost by waiting.
+    (void)RunRetention();
+    lock.lock();
+  }
+}
+
+Status BrokerImpl::CreateTopic(std::string_view name, const TopicConfig& config) {
+  if (Status s = storage::ValidateTopicName(name); !s.ok()) return s;
+  if (Status s = storage::ValidateTopicConfig(config, options_.limits); !s.ok()) return s;
+  return writer_->RunExclusive([&] { return writer_->CreateTopicOnWriter(name, config); });
+}
+
+Result<std::vector<TopicInfo>> BrokerImpl::ListTopics() {
+  std::vector<TopicInfo> out;
+  for (const auto& topic : registry_.All()) out.push_back(topic->Describe());
+  return out;
+}
+
+Result<TopicInfo> BrokerImpl::DescribeTopic(std::string_view name) {
+  if (Status s = storage::ValidateTopicName(name); !s.ok()) return s;
+  auto topic = registry_.Find(name);
+  if (!topic) return Status::NotFound("topic '" + std::string(name) + "' does not exist");
+  return topic->Describe();
+}
+
+Status BrokerImpl::DeleteTopic(std::string_view name) {
+  if (Status s = storage::ValidateTopicName(name); !s.ok()) return s;
+  return writer_->RunExclusive([&] { return writer_->DeleteTopicOnWriter(name); });
+}
+
+Status BrokerImpl::Validate(std::string_view topic, const std::vector<Message>& messages) const {
+  if (Status s = storage::ValidateTopicName(topic); !s.ok()) return s;
+  if (messages.empty()) return Status::InvalidArgument("a publish needs at least one message");
+  if (messages.size() > options_.limits.max_batch_messages) {
+    return Status::InvalidArgument("batch of " + std::to_string(messages.size()) +
+                                   " messages exceeds the limit of " +
+                                   std::to_string(options_.limits.max_batch_messages));
+  }
+  for (size_t i = 0; i < messages.size(); ++i) {
+    Status s = storage::ValidateMessage(messages[i], options_.limits,
+                                        options_.limits.max_message_bytes);
+    if (!s.ok()) {
+      if (messages.size() == 1) return s;
+      return Status(s.code(), "message " + std::to_string(i) + " of the batch: " + s.message() +
+                                  " (nothing of this batch was written)");
+    }
+  }
+  return Status::Ok();
+}
+
+void BrokerImpl::PublishAsync(std::string_view topic, std::vector<Message> messages,
+                              const PublishOptions& options, PublishCallback done) {
+  if (Status s = Validate(topic, messages); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
+  storage::AppendRequest request;
+  request.topic = std::string(topic);
+  request.messages = std::move(messages);
+  request.durability = options.durability.value_or(options_.durability);
+  request.done = std::move(done);
+  writer_->Append(std::move(request));
+}
+
+Result<std::vector<PublishResult>> BrokerImpl::PublishBatch(std::string_view topic,
+                                                            std::vector<Message> messages,
+                                                            const PublishOptions& options) {
+  std::promise<Result<std::vector<PublishResult>>> promise;
+  auto future = promise.get_future();
+  PublishAsync(topic, std::move(messages), options,
+               [&promise](Result<std::vector<PublishResult>> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+Result<PublishResult> BrokerImpl::Publish(std::string_view topic, Message message,
+                                          const PublishOptions& options) {
+  std::vector<Message> one;
+  one.push_back(std::move(message));
+  auto result = PublishBatch(topic, std::move(one), options);
+  if (!result.ok()) return result.status();
+  return result->front();
+}
+
+Result<std::shared_ptr<storage::TopicState>> BrokerImpl::FindPartition(std::string_view topic,
+                                                                       PartitionId partition) const {
+  if (Status s = storage::ValidateTopicName(topic); !s.ok()) return s;
+  auto state = registry_.Find(topic);
+  if (!state) return Status::NotFound("topic '" + std::string(topic) + "' does not exist");
+  if (partition.value() >= state->partitions.size()) {
+    return Status::InvalidArgument("topic '" + std::string(topic) + "' has " +
+                                   std::to_string(state->partitions.size()) +
+                                   " partitions; partition " + std::to_string(partition.value()) +
+                                   " does not exist");
+  }
+  return state;
+}
+
+Result<ReadResult> BrokerImpl::Read(std::string_view topic, PartitionId partition, Offset from,
+                                    const ReadLimits& limits) {
+  auto state = FindPartition(topic, partition);
+  if (!state.ok()) return state.status();
+  return storage::ReadPartition(*db_, **state, partition, from, limits);
+}
+
+Result<Offset> BrokerImpl::WaitForRecords(std::string_view topic, PartitionId partition,
+                                          Offset offset, std::chrono::milliseconds timeout) {
+  auto state = FindPartition(topic, partition);
+  if (!state.ok()) return state.status();
+  const storage::PartitionState& p = *(*state)->partitions[partition.value()];
+  const auto& topic_state = **state;
+  notifier_.WaitUntil(std::chrono::steady_clock::now() + timeout, [&] {
+    return p.end_offset.load() > offset.value() || topic_state.deleted.load();
+  });
+  if (topic_state.deleted.load()) {
+    return Status::NotFound("topic '" + std::string(topic) + "' was deleted");
+  }
+  return Offset(std::max(p.end_offset.load(), offset.value()));
+}
+
+Result<uint64_t> BrokerImpl::RunRetention() {
+  uint64_t deleted = 0;
+  Status s = writer_->RunExclusive([&]() -> Status {
+    auto result = storage::ApplyRetention(*db_, registry_, options_.clock->Now(),
+                                          options_.dedupe_window);
+    if (!result.ok()) return result.status();
+    deleted = result->records_deleted;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return deleted;
+}
+
+WriteStats BrokerImpl::GetWriteStats() const { return writer_->stats(); }
+
+}  // namespace broker

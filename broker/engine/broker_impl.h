@@ -1,0 +1,66 @@
+// BrokerImpl: wires storage (and later delivery) together behind the public Broker interface and
+// owns the background maintenance thread.
+//
+// Thread safety: as Broker. Constant after Open: options_, db_, registry_ contents are changed only
+// by writer_. The maintenance thread only queues work on the writer.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "broker/broker.h"
+#include "storage/append_notifier.h"
+#include "storage/log_writer.h"
+#include "storage/storage_db.h"
+#include "storage/topic_registry.h"
+
+namespace broker {
+
+class BrokerImpl final : public Broker {
+ public:
+  static Result<std::unique_ptr<Broker>> Open(Options options);
+  ~BrokerImpl() override;
+
+  Status CreateTopic(std::string_view name, const TopicConfig& config) override;
+  Result<std::vector<TopicInfo>> ListTopics() override;
+  Result<TopicInfo> DescribeTopic(std::string_view name) override;
+  Status DeleteTopic(std::string_view name) override;
+
+  Result<PublishResult> Publish(std::string_view topic, Message message,
+                                const PublishOptions& options) override;
+  Result<std::vector<PublishResult>> PublishBatch(std::string_view topic,
+                                                  std::vector<Message> messages,
+                                                  const PublishOptions& options) override;
+  void PublishAsync(std::string_view topic, std::vector<Message> messages,
+                    const PublishOptions& options, PublishCallback done) override;
+
+  Result<ReadResult> Read(std::string_view topic, PartitionId partition, Offset from,
+                          const ReadLimits& limits) override;
+  Result<Offset> WaitForRecords(std::string_view topic, PartitionId partition, Offset offset,
+                                std::chrono::milliseconds timeout) override;
+
+  Result<uint64_t> RunRetention() override;
+  WriteStats GetWriteStats() const override;
+
+ private:
+  explicit BrokerImpl(Options options);
+  Status Validate(std::string_view topic, const std::vector<Message>& messages) const;
+  Result<std::shared_ptr<storage::TopicState>> FindPartition(std::string_view topic,
+                                                             PartitionId partition) const;
+  void MaintenanceLoop();
+
+  const Options options_;
+  std::unique_ptr<storage::StorageDb> db_;
+  storage::TopicRegistry registry_;
+  storage::AppendNotifier notifier_;
+  std::unique_ptr<storage::LogWriter> writer_;
+
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool stopping_ = false;  // guarded by maintenance_mu_
+  std::thread maintenance_thread_;
+};
+
+}  // namespace broker

@@ -1,0 +1,88 @@
+// Broker: the embeddable engine. Open a data directory, create topics, publish, read.
+//
+//   auto broker = broker::Broker::Open({.data_dir = "/var/lib/myservice/broker"});
+//   if (!broker.ok()) { ... broker.status().ToString() ... }
+//   auto pos = (*broker)->Publish("orders", {.key = "customer-42", .payload = "..."});
+//
+// Thread safety: every method may be called from any thread concurrently. Callbacks passed to
+// PublishAsync run on the broker's writer thread: they must be quick and must not call back into
+// the broker synchronously (hand off to another thread instead).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/options.h"
+#include "broker/status.h"
+#include "broker/types.h"
+
+namespace broker {
+
+// Counters of the write path, for benchmarks and operators.
+struct WriteStats {
+  uint64_t commits = 0;          // RocksDB writes issued by the writer
+  uint64_t synced_commits = 0;   // of which fsynced
+  uint64_t messages = 0;         // messages appended (duplicates excluded)
+  uint64_t synced_messages = 0;  // messages covered by an fsync
+  uint64_t publish_calls = 0;    // publish requests committed (a batch is one)
+  uint64_t duplicates = 0;       // messages answered from the dedupe window
+};
+
+class Broker {
+ public:
+  // Opens (or creates) the broker in options.data_dir and recovers every partition's offsets.
+  // Fails with kFailedPrecondition if another process has the directory open, kDataLoss if the
+  // stored data is corrupt, kInvalidArgument for bad options.
+  static Result<std::unique_ptr<Broker>> Open(Options options);
+
+  // Closing waits for queued publishes to be committed (their callbacks run), then closes the DB.
+  virtual ~Broker() = default;
+
+  // ---- Topics -------------------------------------------------------------------------------
+  // kInvalidArgument: bad name or config. kAlreadyExists: a topic of that name exists.
+  virtual Status CreateTopic(std::string_view name, const TopicConfig& config) = 0;
+  // Sorted by name.
+  virtual Result<std::vector<TopicInfo>> ListTopics() = 0;
+  // kNotFound if there is no such topic.
+  virtual Result<TopicInfo> DescribeTopic(std::string_view name) = 0;
+  // Deletes the topic and all its records. Its name may be reused; its offsets start again at 0
+  // under a new internal id. kNotFound if there is no such topic.
+  virtual Status DeleteTopic(std::string_view name) = 0;
+
+  // ---- Publishing ---------------------------------------------------------------------------
+  // Appends one message. Blocks until it is durable per the durability in effect.
+  virtual Result<PublishResult> Publish(std::string_view topic, Message message,
+                                        const PublishOptions& options = {}) = 0;
+  // Appends a batch in one atomic write: all or none. Results are in the order of `messages`.
+  virtual Result<std::vector<PublishResult>> PublishBatch(std::string_view topic,
+                                                          std::vector<Message> messages,
+                                                          const PublishOptions& options = {}) = 0;
+  // Non-blocking form of PublishBatch. `done` runs exactly once, on the writer thread (or on the
+  // calling thread if the request is rejected before it is queued).
+  using PublishCallback = std::function<void(Result<std::vector<PublishResult>>)>;
+  virtual void PublishAsync(std::string_view topic, std::vector<Message> messages,
+                            const PublishOptions& options, PublishCallback done) = 0;
+
+  // ---- Reading ------------------------------------------------------------------------------
+  // Reads committed records of one partition from `from` on. kNotFound for an unknown topic,
+  // kInvalidArgument for a partition out of range.
+  virtual Result<ReadResult> Read(std::string_view topic, PartitionId partition, Offset from,
+                                  const ReadLimits& limits = {}) = 0;
+  // Blocks until the partition's end offset is greater than `offset` (a record at `offset` or later
+  // exists) or `timeout` passes, without polling. Returns the end offset at wake-up (which equals
+  // `offset` on timeout).
+  virtual Result<Offset> WaitForRecords(std::string_view topic, PartitionId partition,
+                                        Offset offset, std::chrono::milliseconds timeout) = 0;
+
+  // ---- Maintenance --------------------------------------------------------------------------
+  // Applies retention and expires dedupe keys now, as the background thread does. Returns once
+  // done. Records deleted are counted in the returned value.
+  virtual Result<uint64_t> RunRetention() = 0;
+  virtual WriteStats GetWriteStats() const = 0;
+};
+
+}  // namespace broker

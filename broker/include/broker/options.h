@@ -1,0 +1,80 @@
+// Options: everything Broker::Open takes. Every field states its default.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "broker/clock.h"
+#include "broker/types.h"
+
+namespace broker {
+
+enum class Durability {
+  // A publish is acknowledged only after its write is fsynced. Concurrent publishes share one
+  // fsync (group commit). Survives process and machine crashes.
+  kSync,
+  // A publish is acknowledged once its write has reached the OS (page cache). Survives a process
+  // crash; a machine crash may lose the last moments.
+  kAsync,
+};
+
+struct Limits {
+  // Largest message accepted (key + payload + header names and values). Default 1 MiB.
+  size_t max_message_bytes = 1 << 20;
+  // Most headers on one message. Default 64.
+  size_t max_headers = 64;
+  // Largest total of header names and values on one message. Default 64 KiB.
+  size_t max_header_bytes = 64 << 10;
+  // Most messages in one batch publish. Default 10,000.
+  size_t max_batch_messages = 10000;
+  // Longest idempotency key. Default 256 bytes.
+  size_t max_idempotency_key_bytes = 256;
+};
+
+struct Options {
+  // Directory holding the RocksDB instance. Created if missing. Default "./broker-data".
+  // Only one process may open a directory at a time.
+  std::string data_dir = "./broker-data";
+
+  // Default durability of publishes; a publish may override it. Default kSync.
+  Durability durability = Durability::kSync;
+
+  // Keep everything in memory (RocksDB's in-memory Env): for tests. data_dir is then only a name.
+  // Default false.
+  bool in_memory = false;
+
+  // Source of time for timestamps, retention and the dedupe window. Default: Clock::System().
+  std::shared_ptr<Clock> clock;
+
+  Limits limits;
+
+  // Create a topic on first publish, with default_topic_config. Default true.
+  bool auto_create_topics = true;
+  // Configuration of auto-created topics. Default: 1 partition, no retention limits.
+  TopicConfig default_topic_config;
+
+  // Producer dedupe: how long after its first sight an idempotency key is remembered.
+  // Default 2 minutes.
+  std::chrono::milliseconds dedupe_window = std::chrono::minutes(2);
+
+  // Run retention and dedupe-window cleanup on a background thread every retention_interval
+  // (real time; what is deleted is decided by `clock`). Tests switch this off and call
+  // Broker::RunRetention() themselves. Default true, every 10 s.
+  bool background_work = true;
+  std::chrono::milliseconds retention_interval = std::chrono::seconds(10);
+
+  // RocksDB memtable size per column family. Default 64 MiB.
+  size_t write_buffer_bytes = 64 << 20;
+};
+
+// Per-call publish options.
+struct PublishOptions {
+  // Overrides Options::durability for this publish. Default: the broker's.
+  std::optional<Durability> durability;
+};
+
+}  // namespace broker

@@ -1,0 +1,354 @@
+#include "storage/log_writer.h"
+
+#include <future>
+#include <map>
+#include <unordered_map>
+
+#include "storage/byte_order.h"
+#include "storage/keys.h"
+#include "storage/partitioner.h"
+#include "storage/record_codec.h"
+#include "storage/rocks_status.h"
+#include "storage/topic_meta.h"
+#include "storage/validation.h"
+
+namespace broker::storage {
+namespace {
+
+// A group stops taking requests past these, to bound commit latency and memory.
+constexpr size_t kMaxGroupRequests = 4096;
+// A batch value is closed past this size and the next record starts a new key.
+constexpr size_t kMaxBatchValueBytes = 1 << 20;
+
+std::string EncodeNextTopicId(TopicId id) {
+  std::string v;
+  PutLittle32(v, id.value());
+  return v;
+}
+
+}  // namespace
+
+// Everything one commit writes, built on the writer thread.
+struct LogWriter::Group {
+  struct PartitionAppend {
+    TopicState* topic = nullptr;
+    PartitionId partition;
+    PartitionRecord record;  // tentative bounds after this group
+    BatchEncoder encoder;
+    Offset encoder_base;
+    uint64_t encoder_bytes = 0;
+  };
+
+  rocksdb::WriteBatch batch;
+  bool sync = false;
+  std::map<std::pair<uint32_t, uint32_t>, PartitionAppend> partitions;
+  std::map<std::string, std::shared_ptr<TopicState>, std::less<>> new_topics;
+  std::unordered_map<std::string, PublishResult> dedupe;  // keys first seen in this group
+  TopicId next_topic_id;
+  struct Accepted {
+    AppendRequest* request;
+    std::vector<PublishResult> results;
+  };
+  std::vector<Accepted> accepted;
+  uint64_t messages = 0;
+  uint64_t duplicates = 0;
+
+  void FlushEncoder(PartitionAppend& pa, const StorageDb& db) {
+    if (pa.encoder.count() == 0) return;
+    const std::string key = LogKey(pa.topic->record.id, pa.partition, pa.encoder_base);
+    BatchIndexEntry index{pa.encoder.count(), pa.encoder_bytes, pa.encoder.max_timestamp()};
+    batch.Put(db.log(), key, pa.encoder.Finish());
+    batch.Put(db.log_index(), key, EncodeIndexEntry(index));
+    pa.encoder_bytes = 0;
+  }
+};
+
+LogWriter::LogWriter(StorageDb& db, TopicRegistry& registry, AppendNotifier& notifier,
+                     WriterConfig config)
+    : db_(db), registry_(registry), notifier_(notifier), config_(std::move(config)) {}
+
+LogWriter::~LogWriter() { Stop(); }
+
+void LogWriter::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void LogWriter::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LogWriter::Append(AppendRequest request) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.emplace_back(std::move(request));
+      cv_.notify_one();
+      return;
+    }
+  }
+  request.done(Status::Unavailable("the broker is shutting down"));
+}
+
+Status LogWriter::RunExclusive(std::function<Status()> task) {
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Status::Unavailable("the broker is shutting down");
+    queue_.emplace_back(Task([&promise, &task] { promise.set_value(task()); }));
+  }
+  cv_.notify_one();
+  return future.get();
+}
+
+void LogWriter::Run() {
+  std::vector<Item> items;
+  std::vector<AppendRequest> group;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      while (!queue_.empty() && items.size() < kMaxGroupRequests) {
+        items.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    for (auto& item : items) {
+      if (auto* request = std::get_if<AppendRequest>(&item)) {
+        group.push_back(std::move(*request));
+      } else {
+        CommitGroup(group);  // tasks see every earlier append committed
+        group.clear();
+        std::get<Task>(item)();
+      }
+    }
+    CommitGroup(group);
+    group.clear();
+    items.clear();
+  }
+}
+
+std::shared_ptr<TopicState> LogWriter::NewTopicState(std::string_view name,
+                                                     const TopicConfig& config, TopicId id,
+                                                     TimePoint now, rocksdb::WriteBatch& batch) {
+  TopicRecord record{id, config, now};
+  batch.Put(db_.meta(), TopicMetaKey(name), EncodeTopicRecord(record));
+  batch.Put(db_.meta(), kNextTopicIdKey, EncodeNextTopicId(TopicId(record.id.value() + 1)));
+  return std::make_shared<TopicState>(std::string(name), record);
+}
+
+bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) {
+  auto fail = [&request](Status status) {
+    request.done(std::move(status));
+    return false;
+  };
+
+  // Resolve the topic, creating it if allowed. A topic created in this group is installed in the
+  // registry only if the commit succeeds.
+  std::shared_ptr<TopicState> topic = registry_.Find(request.topic);
+  if (!topic) {
+    auto it = group.new_topics.find(request.topic);
+    if (it != group.new_topics.end()) {
+      topic = it->second;
+    } else if (!config_.auto_create_topics) {
+      return fail(Status::NotFound("topic '" + request.topic +
+                                   "' does not exist (auto-create is off); create it first"));
+    } else {
+      // The registry's next id moves only if this group commits.
+      topic = NewTopicState(request.topic, config_.default_topic_config, group.next_topic_id, now,
+                            group.batch);
+      group.next_topic_id = TopicId(group.next_topic_id.value() + 1);
+      group.new_topics.emplace(request.topic, topic);
+    }
+  }
+
+  const size_t max_bytes = topic->record.config.max_message_bytes != 0
+                               ? topic->record.config.max_message_bytes
+                               : config_.limits.max_message_bytes;
+  for (const Message& m : request.messages) {
+    if (MessageSize(m) > max_bytes) {
+      return fail(Status::InvalidArgument(
+          "message is " + std::to_string(MessageSize(m)) + " bytes; topic '" + request.topic +
+          "' accepts at most " + std::to_string(max_bytes) + " (nothing of this batch was written)"));
+    }
+  }
+
+  // Dedupe lookups first, so an I/O error cannot leave half a batch in the group.
+  std::vector<std::optional<PublishResult>> stored_duplicate(request.messages.size());
+  for (size_t i = 0; i < request.messages.size(); ++i) {
+    const Message& m = request.messages[i];
+    if (m.idempotency_key.empty() || group.new_topics.contains(request.topic)) continue;
+    std::string value;
+    rocksdb::Status s =
+        db_.db()->Get({}, db_.dedupe(), DedupeKey(topic->record.id, m.idempotency_key), &value);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return fail(FromRocks(s, "checking the idempotency key"));
+    DedupeRecord record;
+    if (DecodeDedupeRecord(value, record) && now - record.first_seen < config_.dedupe_window) {
+      stored_duplicate[i] = PublishResult{record.partition, record.offset, true};
+    }
+  }
+
+  std::vector<PublishResult> results;
+  results.reserve(request.messages.size());
+  const uint32_t partitions = topic->record.config.partitions;
+  for (size_t i = 0; i < request.messages.size(); ++i) {
+    Message& m = request.messages[i];
+    std::string dedupe_key;
+    if (!m.idempotency_key.empty()) {
+      dedupe_key = DedupeKey(topic->record.id, m.idempotency_key);
+      auto local = group.dedupe.find(dedupe_key);
+      if (local != group.dedupe.end()) {
+        results.push_back({local->second.partition, local->second.offset, true});
+        ++group.duplicates;
+        continue;
+      }
+      if (stored_duplicate[i]) {
+        results.push_back(*stored_duplicate[i]);
+        ++group.duplicates;
+        continue;
+      }
+    }
+    const PartitionId partition =
+        m.key ? PartitionForKey(*m.key, partitions) : PartitionId(topic->round_robin++ % partitions);
+    auto [it, inserted] =
+        group.partitions.try_emplace({topic->record.id.value(), partition.value()});
+    Group::PartitionAppend& pa = it->second;
+    if (inserted) {
+      pa.topic = topic.get();
+      pa.partition = partition;
+      pa.record = topic->partitions[partition.value()]->Snapshot();
+    }
+    const Offset offset = pa.record.end_offset;
+    if (pa.encoder.count() == 0) pa.encoder_base = offset;
+    const size_t size = pa.encoder.Add(m, now);
+    pa.encoder_bytes += size;
+    pa.record.bytes += size;
+    pa.record.end_offset = offset + 1;
+    if (pa.encoder.size() >= kMaxBatchValueBytes) group.FlushEncoder(pa, db_);
+    PublishResult result{partition, offset, false};
+    if (!dedupe_key.empty()) {
+      group.batch.Put(db_.dedupe(), dedupe_key, EncodeDedupeRecord({partition, offset, now}));
+      group.dedupe.emplace(std::move(dedupe_key), result);
+    }
+    results.push_back(result);
+    ++group.messages;
+  }
+  if (request.extra) request.extra(group.batch, results);
+  group.sync |= request.durability == Durability::kSync;
+  group.accepted.push_back({&request, std::move(results)});
+  return true;
+}
+
+void LogWriter::CommitGroup(std::vector<AppendRequest>& requests) {
+  if (requests.empty()) return;
+  const TimePoint now = config_.clock->Now();
+  Group group;
+  group.next_topic_id = registry_.next_topic_id();
+  for (AppendRequest& request : requests) AddToGroup(group, request, now);
+  if (group.accepted.empty()) return;
+
+  for (auto& [key, pa] : group.partitions) {
+    group.FlushEncoder(pa, db_);
+    group.batch.Put(db_.meta(), PartitionMetaKey(pa.topic->record.id, pa.partition),
+                    EncodePartitionRecord(pa.record));
+  }
+
+  Status status;
+  if (needs_resume_) {
+    rocksdb::Status s = db_.db()->Resume();
+    if (s.ok()) {
+      needs_resume_ = false;
+    } else {
+      status = FromRocks(s, "recovering from an earlier write error");
+    }
+  }
+  if (status.ok() && group.batch.Count() > 0) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = group.sync;
+    rocksdb::Status s = db_.db()->Write(write_options, &group.batch);
+    if (!s.ok()) {
+      needs_resume_ = true;
+      status = FromRocks(s, "appending to the log");
+    }
+  }
+  if (!status.ok()) {
+    for (auto& accepted : group.accepted) accepted.request->done(status);
+    return;
+  }
+
+  // Committed: make it visible, then acknowledge.
+  for (auto& [name, topic] : group.new_topics) registry_.Insert(topic);
+  registry_.set_next_topic_id(group.next_topic_id);
+  std::vector<AppendEvent> events;
+  events.reserve(group.partitions.size());
+  for (auto& [key, pa] : group.partitions) {
+    pa.topic->partitions[pa.partition.value()]->Store(pa.record);
+    events.push_back({pa.topic->record.id, pa.partition, pa.record.end_offset});
+  }
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  messages_.fetch_add(group.messages, std::memory_order_relaxed);
+  duplicates_.fetch_add(group.duplicates, std::memory_order_relaxed);
+  publish_calls_.fetch_add(group.accepted.size(), std::memory_order_relaxed);
+  if (group.sync) {
+    synced_commits_.fetch_add(1, std::memory_order_relaxed);
+    synced_messages_.fetch_add(group.messages, std::memory_order_relaxed);
+  }
+  for (auto& accepted : group.accepted) accepted.request->done(std::move(accepted.results));
+  notifier_.Notify(events);
+}
+
+Status LogWriter::CreateTopicOnWriter(std::string_view name, const TopicConfig& config) {
+  if (registry_.Find(name)) {
+    return Status::AlreadyExists("topic '" + std::string(name) + "' already exists");
+  }
+  rocksdb::WriteBatch batch;
+  auto topic = NewTopicState(name, config, registry_.next_topic_id(), config_.clock->Now(), batch);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  rocksdb::Status s = db_.db()->Write(write_options, &batch);
+  if (!s.ok()) return FromRocks(s, "creating topic '" + std::string(name) + "'");
+  registry_.set_next_topic_id(TopicId(topic->record.id.value() + 1));
+  registry_.Insert(std::move(topic));
+  return Status::Ok();
+}
+
+Status LogWriter::DeleteTopicOnWriter(std::string_view name) {
+  auto topic = registry_.Find(name);
+  if (!topic) return Status::NotFound("topic '" + std::string(name) + "' does not exist");
+  const TopicId id = topic->record.id;
+  const std::string begin = TopicPrefix(id);
+  const std::string end = TopicPrefix(TopicId(id.value() + 1));
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(db_.log(), begin, end);
+  batch.DeleteRange(db_.log_index(), begin, end);
+  batch.DeleteRange(db_.dedupe(), begin, end);
+  batch.Delete(db_.meta(), TopicMetaKey(name));
+  for (uint32_t p = 0; p < topic->record.config.partitions; ++p) {
+    batch.Delete(db_.meta(), PartitionMetaKey(id, PartitionId(p)));
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  rocksdb::Status s = db_.db()->Write(write_options, &batch);
+  if (!s.ok()) return FromRocks(s, "deleting topic '" + std::string(name) + "'");
+  registry_.Erase(name);
+  return Status::Ok();
+}
+
+WriteStats LogWriter::stats() const {
+  WriteStats s;
+  s.commits = commits_.load();
+  s.synced_commits = synced_commits_.load();
+  s.messages = messages_.load();
+  s.synced_messages = synced_messages_.load();
+  s.publish_calls = publish_calls_.load();
+  s.duplicates = duplicates_.load();
+  return s;
+}
+
+}  // namespace broker::storage

@@ -1,0 +1,108 @@
+// LogWriter: the single thread that changes the log. It owns offset assignment, topic creation and
+// deletion, the dedupe window and retention, and it commits appends with group commit: every
+// request queued while the previous RocksDB write (and its fsync) ran is committed in the next
+// single write, so one fsync covers many publishes.
+//
+// Thread safety: Append and RunExclusive may be called from any thread. Everything the writer
+// owns (TopicRegistry mutations, PartitionState stores, TopicState::round_robin, next topic id) is
+// touched only on the writer thread. Completion callbacks run on the writer thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include <rocksdb/write_batch.h>
+
+#include "broker/broker.h"
+#include "broker/clock.h"
+#include "broker/options.h"
+#include "broker/status.h"
+#include "storage/append_notifier.h"
+#include "storage/storage_db.h"
+#include "storage/topic_registry.h"
+
+namespace broker::storage {
+
+// Writes a caller adds to the same atomic RocksDB write as its append, given the positions its
+// messages got. The delivery layer uses it to settle a message in the write that dead-letters it.
+using ExtraWrites =
+    std::function<void(rocksdb::WriteBatch& batch, const std::vector<PublishResult>& positions)>;
+
+struct AppendRequest {
+  std::string topic;
+  std::vector<Message> messages;  // already checked by ValidateMessage against broker limits
+  Durability durability = Durability::kSync;
+  ExtraWrites extra;  // optional
+  std::function<void(Result<std::vector<PublishResult>>)> done;
+};
+
+struct WriterConfig {
+  Limits limits;
+  bool auto_create_topics = true;
+  TopicConfig default_topic_config;
+  std::chrono::milliseconds dedupe_window{std::chrono::minutes(2)};
+  std::shared_ptr<Clock> clock;
+};
+
+class LogWriter {
+ public:
+  LogWriter(StorageDb& db, TopicRegistry& registry, AppendNotifier& notifier, WriterConfig config);
+  ~LogWriter();  // Stop()
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
+
+  void Start();
+  // Commits everything queued, then stops the thread. Later requests fail with kUnavailable.
+  void Stop();
+
+  void Append(AppendRequest request);
+
+  // Runs `task` on the writer thread between two commits and waits for its result. Tasks may use
+  // the writer-owned state freely.
+  Status RunExclusive(std::function<Status()> task);
+
+  // Writer thread only (inside RunExclusive).
+  Status CreateTopicOnWriter(std::string_view name, const TopicConfig& config);
+  Status DeleteTopicOnWriter(std::string_view name);
+
+  WriteStats stats() const;
+
+ private:
+  using Task = std::function<void()>;
+  using Item = std::variant<AppendRequest, Task>;
+  struct Group;
+
+  void Run();
+  void CommitGroup(std::vector<AppendRequest>& requests);
+  // Adds one request's appends to the group; on error completes it at once and returns false.
+  bool AddToGroup(Group& group, AppendRequest& request, TimePoint now);
+  // Adds the topic's metadata (and the next free id) to `batch`.
+  std::shared_ptr<TopicState> NewTopicState(std::string_view name, const TopicConfig& config,
+                                            TopicId id, TimePoint now, rocksdb::WriteBatch& batch);
+
+  StorageDb& db_;
+  TopicRegistry& registry_;
+  AppendNotifier& notifier_;
+  const WriterConfig config_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;  // guarded by mu_
+  bool stopping_ = false;   // guarded by mu_
+  std::thread thread_;
+
+  bool needs_resume_ = false;  // writer thread only: a failed write left RocksDB read-only
+
+  std::atomic<uint64_t> commits_{0}, synced_commits_{0}, messages_{0}, synced_messages_{0},
+      publish_calls_{0}, duplicates_{0};
+};
+
+}  // namespace broker::storage

@@ -1,0 +1,45 @@
+// StorageDb: the RocksDB instance with its column families (docs/storage_format.md).
+//
+// Thread safety: constant after Open; rocksdb::DB is itself thread-safe, so the handles may be used
+// from any thread. Destruction closes the DB (and then the in-memory Env, if any).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+
+#include "broker/options.h"
+#include "broker/status.h"
+
+namespace broker::storage {
+
+class StorageDb {
+ public:
+  static Result<std::unique_ptr<StorageDb>> Open(const Options& options);
+  ~StorageDb();
+  StorageDb(const StorageDb&) = delete;
+  StorageDb& operator=(const StorageDb&) = delete;
+
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* log() const { return log_; }
+  rocksdb::ColumnFamilyHandle* log_index() const { return log_index_; }
+  rocksdb::ColumnFamilyHandle* meta() const { return meta_; }
+  rocksdb::ColumnFamilyHandle* dedupe() const { return dedupe_; }
+  // Consumer-group state, owned by broker/delivery.
+  rocksdb::ColumnFamilyHandle* groups() const { return groups_; }
+
+ private:
+  StorageDb() = default;
+  std::unique_ptr<rocksdb::Env> mem_env_;  // only in in_memory mode; outlives db_
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* default_ = nullptr;
+  rocksdb::ColumnFamilyHandle* log_ = nullptr;
+  rocksdb::ColumnFamilyHandle* log_index_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dedupe_ = nullptr;
+  rocksdb::ColumnFamilyHandle* groups_ = nullptr;
+};
+
+}  // namespace broker::storage

@@ -1,0 +1,16 @@
+# Every dependency comes from a Debian bookworm package (scripts/install-deps.sh installs them).
+find_package(Threads REQUIRED)
+find_package(RocksDB CONFIG REQUIRED)
+
+find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
+find_library(XXHASH_LIBRARY xxhash REQUIRED)
+add_library(broker_xxhash INTERFACE)
+target_include_directories(broker_xxhash SYSTEM INTERFACE ${XXHASH_INCLUDE_DIR})
+target_link_libraries(broker_xxhash INTERFACE ${XXHASH_LIBRARY})
+
+if(BROKER_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+endif()
+if(BROKER_BUILD_BENCHMARKS)
+  find_package(CLI11 CONFIG REQUIRED)
+endif()
