@@ -14,7 +14,7 @@ Result<std::unique_ptr<Broker>> Broker::Open(Options options) {
 
 BrokerImpl::BrokerImpl(Options options) : options_(std::move(options)) {}
 
-Result<std::unique_ptr<Broker>> BrokerImpl::Open(Options options) {
+Result<std::unique_ptr<Broker>> BrokerImpl::Open(Options options, rocksdb::Env* env_for_testing) {
   if (!options.clock) options.clock = Clock::System();
   if (options.data_dir.empty()) return Status::InvalidArgument("data_dir is empty");
   if (Status s = storage::ValidateTopicConfig(options.default_topic_config, options.limits);
@@ -27,7 +27,7 @@ Result<std::unique_ptr<Broker>> BrokerImpl::Open(Options options) {
   std::unique_ptr<BrokerImpl> broker(new BrokerImpl(std::move(options)));
   const Options& o = broker->options_;
 
-  auto db = storage::StorageDb::Open(o);
+  auto db = storage::StorageDb::Open(o, env_for_testing);
   if (!db.ok()) return db.status();
   broker->db_ = std::move(db).value();
   if (Status s = broker->registry_.Load(*broker->db_); !s.ok()) return s;

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include <rocksdb/env.h>
+
 #include "broker/broker.h"
 #include "storage/append_notifier.h"
 #include "storage/log_writer.h"
@@ -20,7 +22,9 @@ namespace broker {
 
 class BrokerImpl final : public Broker {
  public:
-  static Result<std::unique_ptr<Broker>> Open(Options options);
+  // `env_for_testing` replaces RocksDB's Env (fault-injection tests); it must outlive the broker.
+  static Result<std::unique_ptr<Broker>> Open(Options options,
+                                              rocksdb::Env* env_for_testing = nullptr);
   ~BrokerImpl() override;
 
   Status CreateTopic(std::string_view name, const TopicConfig& config) override;

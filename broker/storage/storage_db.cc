@@ -22,7 +22,7 @@ StorageDb::~StorageDb() {
   mem_env_.reset();
 }
 
-Result<std::unique_ptr<StorageDb>> StorageDb::Open(const Options& options) {
+Result<std::unique_ptr<StorageDb>> StorageDb::Open(const Options& options, rocksdb::Env* env) {
   std::unique_ptr<StorageDb> store(new StorageDb());
 
   rocksdb::DBOptions db_options;
@@ -32,10 +32,13 @@ Result<std::unique_ptr<StorageDb>> StorageDb::Open(const Options& options) {
   db_options.bytes_per_sync = 1 << 20;
   // The writer thread is the only writer of the log; RocksDB's own write queue then costs nothing.
   db_options.enable_pipelined_write = false;
-  if (options.in_memory) {
+  if (env != nullptr) {
+    db_options.env = env;
+  } else if (options.in_memory) {
     store->mem_env_.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
     db_options.env = store->mem_env_.get();
-  } else {
+  }
+  if (!options.in_memory) {
     std::error_code ec;
     std::filesystem::create_directories(options.data_dir, ec);
     if (ec) {

@@ -17,7 +17,10 @@ namespace broker::storage {
 
 class StorageDb {
  public:
-  static Result<std::unique_ptr<StorageDb>> Open(const Options& options);
+  // `env` replaces RocksDB's Env (tests inject failing file systems); nullptr = the default, or
+  // the in-memory Env when options.in_memory.
+  static Result<std::unique_ptr<StorageDb>> Open(const Options& options,
+                                                 rocksdb::Env* env = nullptr);
   ~StorageDb();
   StorageDb(const StorageDb&) = delete;
   StorageDb& operator=(const StorageDb&) = delete;
