@@ -1,0 +1,34 @@
+// The broker every workload runs against: the flags that choose it (data directory, in-memory,
+// durability), opening it, and a fresh topic name per run so runs never share offsets.
+//
+// Thread safety: plain functions and values.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "broker/broker.h"
+#include "broker/options.h"
+
+namespace brokerbench {
+
+struct BrokerFlags {
+  std::string data_dir = "./broker-data";
+  bool in_memory = false;
+  broker::Durability durability = broker::Durability::kSync;
+};
+
+// Adds --data-dir, --in-memory and --durability sync|async to `command`, bound to `flags`.
+void AddBrokerFlags(CLI::App& command, BrokerFlags& flags);
+
+// Opens the engine as the flags say (the engine's defaults for everything else).
+broker::Result<std::unique_ptr<broker::Broker>> OpenBroker(const BrokerFlags& flags);
+
+// "bench-<workload>-<UTC yyyymmdd-hhmmss>-<pid>-<microseconds>": unique per run, a valid name.
+std::string FreshTopicName(std::string_view workload);
+
+std::string_view DurabilityName(broker::Durability durability);
+
+}  // namespace brokerbench

@@ -1,0 +1,148 @@
+#include "publish_command.h"
+
+#include <iostream>
+#include <memory>
+
+#include "bench_broker.h"
+#include "latency_summary.h"
+#include "payload.h"
+#include "publish_workload.h"
+#include "report.h"
+#include "system_load.h"
+
+namespace brokerbench {
+namespace {
+
+struct PublishFlags {
+  BrokerFlags broker;
+  PublishConfig workload;
+  size_t payload_bytes = 128;
+  bool json = false;
+};
+
+double Ratio(uint64_t a, uint64_t b) {
+  return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b);
+}
+
+int RunPublish(const PublishFlags& flags) {
+  if (broker::Status s = ValidatePublishConfig(flags.workload); !s.ok()) {
+    std::cerr << "brokerbench publish: " << s.ToString() << "\n";
+    return 1;
+  }
+  auto opened = OpenBroker(flags.broker);
+  if (!opened.ok()) {
+    std::cerr << "brokerbench publish: cannot open the broker: " << opened.status().ToString()
+              << "\n";
+    return 1;
+  }
+  broker::Broker& broker = **opened;
+  const std::string topic = FreshTopicName("publish");
+  if (broker::Status s = broker.CreateTopic(topic, {.partitions = 1}); !s.ok()) {
+    std::cerr << "brokerbench publish: cannot create topic " << topic << ": " << s.ToString()
+              << "\n";
+    return 1;
+  }
+  const std::string payload = RandomPayload(flags.payload_bytes);
+  const double load_before = LoadAverage1();
+  const broker::WriteStats before = broker.GetWriteStats();
+
+  PublishOutcome outcome = RunPublishWorkload(broker, topic, payload, flags.workload);
+
+  const broker::WriteStats after = broker.GetWriteStats();
+  const double load_after = LoadAverage1();
+  auto described = broker.DescribeTopic(topic);
+  uint64_t end_offset = 0;
+  if (described.ok()) {
+    for (const broker::PartitionInfo& p : described->partitions) end_offset += p.end_offset.value();
+  }
+  const uint64_t n = flags.workload.messages;
+  const bool verified =
+      outcome.error.ok() && described.ok() && end_offset == n && outcome.acknowledged == n;
+
+  const double seconds = std::chrono::duration<double>(outcome.elapsed).count();
+  const LatencySummary latency = Summarize(outcome.latencies_ns);
+  const uint64_t commits = after.commits - before.commits;
+  const uint64_t synced_commits = after.synced_commits - before.synced_commits;
+  const uint64_t messages = after.messages - before.messages;
+  const uint64_t synced_messages = after.synced_messages - before.synced_messages;
+  const uint64_t calls = after.publish_calls - before.publish_calls;
+
+  Report report;
+  report.Add("config", "workload", std::string("publish"));
+  report.Add("config", "durability", std::string(DurabilityName(flags.broker.durability)));
+  report.Add("config", "in_memory", flags.broker.in_memory);
+  report.Add("config", "data_dir", flags.broker.data_dir);
+  report.Add("config", "topic", topic);
+  report.Add("config", "messages", n);
+  report.Add("config", "payload_bytes", static_cast<uint64_t>(flags.payload_bytes));
+  report.Add("config", "batch", static_cast<uint64_t>(flags.workload.batch));
+  report.Add("config", "window", static_cast<uint64_t>(flags.workload.window));
+  report.Add("config", "producers", static_cast<uint64_t>(flags.workload.producers));
+  report.Add("config", "loadavg1_before", load_before);
+  report.Add("config", "loadavg1_after", load_after);
+
+  report.Add("result", "elapsed_s", seconds);
+  report.Add("result", "msgs_per_s", static_cast<double>(outcome.acknowledged) / seconds);
+  report.Add("result", "MB_per_s",
+             static_cast<double>(outcome.acknowledged * flags.payload_bytes) / seconds / 1e6);
+  report.Add("result", "publish_calls", outcome.calls);
+  report.Add("result", "latency_p50_us", latency.p50_us);
+  report.Add("result", "latency_p99_us", latency.p99_us);
+  report.Add("result", "latency_p999_us", latency.p999_us);
+  report.Add("result", "latency_max_us", latency.max_us);
+  report.Add("result", "latency_mean_us", latency.mean_us);
+
+  report.Add("write_stats", "commits", commits);
+  report.Add("write_stats", "synced_commits", synced_commits);
+  report.Add("write_stats", "messages_per_commit", Ratio(messages, commits));
+  report.Add("write_stats", "messages_per_synced_commit", Ratio(synced_messages, synced_commits));
+  report.Add("write_stats", "calls_per_synced_commit", Ratio(calls, synced_commits));
+  report.Add("write_stats", "synced_commits_per_s", static_cast<double>(synced_commits) / seconds);
+
+  report.Add("check", "acknowledged", outcome.acknowledged);
+  report.Add("check", "end_offset", end_offset);
+  report.Add("check", "verified", verified);
+  if (!outcome.error.ok()) report.Add("check", "error", outcome.error.ToString());
+  if (!described.ok()) report.Add("check", "describe_error", described.status().ToString());
+
+  if (flags.json) {
+    report.PrintJson(std::cout);
+  } else {
+    report.PrintText(std::cout);
+  }
+  if (!verified) {
+    std::cerr << "brokerbench publish: FAILED: acknowledged " << outcome.acknowledged
+              << ", end offset " << end_offset << ", expected " << n << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddPublishCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<PublishFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "publish", "W1: durable publish throughput and latency (PublishAsync with a window)");
+  cmd->add_option("-n,--messages", flags->workload.messages, "messages in total")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--payload", flags->payload_bytes,
+                  "payload bytes per message (random, the same for every message)")
+      ->capture_default_str();
+  cmd->add_option("--batch", flags->workload.batch, "messages per PublishAsync call")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--window", flags->workload.window,
+                  "most messages in flight (unacknowledged) per producer")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--producers", flags->workload.producers, "producer threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
+  AddBrokerFlags(*cmd, flags->broker);
+  cmd->add_flag("--json", flags->json, "print the report as one JSON object");
+  cmd->callback([flags, exit_code] { *exit_code = RunPublish(*flags); });
+}
+
+}  // namespace brokerbench
