@@ -37,6 +37,18 @@ Result<std::unique_ptr<Broker>> BrokerImpl::Open(Options options, rocksdb::Env* 
   broker->writer_ = std::make_unique<storage::LogWriter>(*broker->db_, broker->registry_,
                                                          broker->notifier_, writer_config);
   broker->writer_->Start();
+
+  delivery::DeliveryContext delivery_context;
+  delivery_context.db = broker->db_.get();
+  delivery_context.writer = broker->writer_.get();
+  delivery_context.registry = &broker->registry_;
+  delivery_context.clock = o.clock;
+  delivery_context.durability = o.durability;
+  delivery_context.ack_flush_batch = o.ack_flush_batch;
+  broker->delivery_ =
+      std::make_unique<delivery::DeliveryManager>(delivery_context, broker->notifier_, o);
+  if (Status s = broker->delivery_->Load(); !s.ok()) return s;
+  broker->delivery_->Start();
   if (o.background_work) {
     broker->maintenance_thread_ = std::thread([b = broker.get()] { b->MaintenanceLoop(); });
   }
@@ -50,6 +62,7 @@ BrokerImpl::~BrokerImpl() {
   }
   maintenance_cv_.notify_all();
   if (maintenance_thread_.joinable()) maintenance_thread_.join();
+  if (delivery_) delivery_->Stop();  // persists batched acks through the writer
   if (writer_) writer_->Stop();
   writer_.reset();
   db_.reset();
@@ -86,6 +99,8 @@ Result<TopicInfo> BrokerImpl::DescribeTopic(std::string_view name) {
 
 Status BrokerImpl::DeleteTopic(std::string_view name) {
   if (Status s = storage::ValidateTopicName(name); !s.ok()) return s;
+  if (!registry_.Find(name)) return Status::NotFound("topic '" + std::string(name) + "' does not exist");
+  if (Status s = delivery_->DropTopicGroups(name); !s.ok()) return s;
   return writer_->RunExclusive([&] { return writer_->DeleteTopicOnWriter(name); });
 }
 
@@ -120,7 +135,7 @@ void BrokerImpl::PublishAsync(std::string_view topic, std::vector<Message> messa
   request.messages = std::move(messages);
   request.durability = options.durability.value_or(options_.durability);
   request.done = std::move(done);
-  writer_->Append(std::move(request));
+  if (Status s = writer_->Append(std::move(request)); !s.ok()) request.done(std::move(s));
 }
 
 Result<std::vector<PublishResult>> BrokerImpl::PublishBatch(std::string_view topic,
@@ -192,5 +207,70 @@ Result<uint64_t> BrokerImpl::RunRetention() {
 }
 
 WriteStats BrokerImpl::GetWriteStats() const { return writer_->stats(); }
+
+Status BrokerImpl::CreateGroup(std::string_view topic, std::string_view group,
+                               const GroupConfig& config) {
+  return delivery_->CreateGroup(topic, group, config);
+}
+
+Result<std::vector<GroupInfo>> BrokerImpl::ListGroups(std::string_view topic) {
+  return delivery_->ListGroups(topic);
+}
+
+Result<GroupInfo> BrokerImpl::DescribeGroup(std::string_view topic, std::string_view group) {
+  auto found = delivery_->Find(topic, group);
+  if (!found.ok()) return found.status();
+  return (*found)->Describe();
+}
+
+Status BrokerImpl::DeleteGroup(std::string_view topic, std::string_view group) {
+  return delivery_->DeleteGroup(topic, group);
+}
+
+Result<std::unique_ptr<Subscription>> BrokerImpl::Subscribe(std::string_view topic,
+                                                            std::string_view group,
+                                                            const SubscribeOptions& options) {
+  if (Status s = storage::ValidateTopicName(topic); !s.ok()) return s;
+  if (!registry_.Find(topic)) {
+    if (!options_.auto_create_topics) {
+      return Status::NotFound("topic '" + std::string(topic) +
+                              "' does not exist (auto-create is off); create it first");
+    }
+    Status s = writer_->RunExclusive(
+        [&] { return writer_->CreateTopicOnWriter(topic, options_.default_topic_config); });
+    if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return s;
+  }
+  return delivery_->Subscribe(topic, group, options);
+}
+
+Result<std::vector<MessageGroupState>> BrokerImpl::GetMessageState(std::string_view topic,
+                                                                   PartitionId partition,
+                                                                   Offset offset) {
+  return delivery_->StatesOf(topic, partition, offset);
+}
+
+Result<std::vector<DeadLetter>> BrokerImpl::ListDeadLetters(std::string_view topic,
+                                                            std::string_view group, size_t limit) {
+  auto found = delivery_->Find(topic, group);
+  if (!found.ok()) return found.status();
+  return (*found)->ListDeadLetters(limit);
+}
+
+Result<RedriveResult> BrokerImpl::Redrive(std::string_view topic, std::string_view group,
+                                          const RedriveOptions& options) {
+  if (options.rate_per_second < 0) return Status::InvalidArgument("rate must not be negative");
+  auto found = delivery_->Find(topic, group);
+  if (!found.ok()) return found.status();
+  return (*found)->Redrive(options);
+}
+
+Result<uint64_t> BrokerImpl::PurgeDeadLetters(std::string_view topic, std::string_view group,
+                                              const DeadLetterFilter& filter) {
+  auto found = delivery_->Find(topic, group);
+  if (!found.ok()) return found.status();
+  return (*found)->Purge(filter);
+}
+
+Status BrokerImpl::RunDeliveryTimers() { return delivery_->RunTimers(); }
 
 }  // namespace broker

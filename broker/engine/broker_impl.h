@@ -13,6 +13,7 @@
 #include <rocksdb/env.h>
 
 #include "broker/broker.h"
+#include "delivery/delivery_manager.h"
 #include "storage/append_notifier.h"
 #include "storage/log_writer.h"
 #include "storage/storage_db.h"
@@ -45,6 +46,24 @@ class BrokerImpl final : public Broker {
   Result<Offset> WaitForRecords(std::string_view topic, PartitionId partition, Offset offset,
                                 std::chrono::milliseconds timeout) override;
 
+  Status CreateGroup(std::string_view topic, std::string_view group,
+                     const GroupConfig& config) override;
+  Result<std::vector<GroupInfo>> ListGroups(std::string_view topic) override;
+  Result<GroupInfo> DescribeGroup(std::string_view topic, std::string_view group) override;
+  Status DeleteGroup(std::string_view topic, std::string_view group) override;
+  Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,
+                                                  const SubscribeOptions& options) override;
+  Result<std::vector<MessageGroupState>> GetMessageState(std::string_view topic,
+                                                         PartitionId partition,
+                                                         Offset offset) override;
+  Result<std::vector<DeadLetter>> ListDeadLetters(std::string_view topic, std::string_view group,
+                                                  size_t limit) override;
+  Result<RedriveResult> Redrive(std::string_view topic, std::string_view group,
+                                const RedriveOptions& options) override;
+  Result<uint64_t> PurgeDeadLetters(std::string_view topic, std::string_view group,
+                                    const DeadLetterFilter& filter) override;
+  Status RunDeliveryTimers() override;
+
   Result<uint64_t> RunRetention() override;
   WriteStats GetWriteStats() const override;
 
@@ -60,6 +79,7 @@ class BrokerImpl final : public Broker {
   storage::TopicRegistry registry_;
   storage::AppendNotifier notifier_;
   std::unique_ptr<storage::LogWriter> writer_;
+  std::unique_ptr<delivery::DeliveryManager> delivery_;
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;

@@ -81,16 +81,12 @@ void LogWriter::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void LogWriter::Append(AppendRequest request) {
-  {
-    std::lock_guard lock(mu_);
-    if (!stopping_) {
-      queue_.emplace_back(std::move(request));
-      cv_.notify_one();
-      return;
-    }
-  }
-  request.done(Status::Unavailable("the broker is shutting down"));
+Status LogWriter::Append(AppendRequest&& request) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return Status::Unavailable("the broker is shutting down");
+  queue_.emplace_back(std::move(request));
+  cv_.notify_one();
+  return Status::Ok();
 }
 
 Status LogWriter::RunExclusive(std::function<Status()> task) {
@@ -147,6 +143,12 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
     request.done(std::move(status));
     return false;
   };
+  if (request.messages.empty()) {  // group-state writes only
+    if (request.extra) request.extra(group.batch, {});
+    group.sync |= request.durability == Durability::kSync;
+    group.accepted.push_back({&request, {}});
+    return true;
+  }
 
   // Resolve the topic, creating it if allowed. A topic created in this group is installed in the
   // registry only if the commit succeeds.
@@ -155,13 +157,15 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
     auto it = group.new_topics.find(request.topic);
     if (it != group.new_topics.end()) {
       topic = it->second;
-    } else if (!config_.auto_create_topics) {
+    } else if (!config_.auto_create_topics && !request.internal) {
       return fail(Status::NotFound("topic '" + request.topic +
                                    "' does not exist (auto-create is off); create it first"));
     } else {
       // The registry's next id moves only if this group commits.
-      topic = NewTopicState(request.topic, config_.default_topic_config, group.next_topic_id, now,
-                            group.batch);
+      // Dead-letter topics have one partition, so a dead letter's offset alone identifies it.
+      TopicConfig config = config_.default_topic_config;
+      if (request.internal) config = TopicConfig{.partitions = 1};
+      topic = NewTopicState(request.topic, config, group.next_topic_id, now, group.batch);
       group.next_topic_id = TopicId(group.next_topic_id.value() + 1);
       group.new_topics.emplace(request.topic, topic);
     }
@@ -171,7 +175,7 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
                                ? topic->record.config.max_message_bytes
                                : config_.limits.max_message_bytes;
   for (const Message& m : request.messages) {
-    if (MessageSize(m) > max_bytes) {
+    if (!request.internal && MessageSize(m) > max_bytes) {
       return fail(Status::InvalidArgument(
           "message is " + std::to_string(MessageSize(m)) + " bytes; topic '" + request.topic +
           "' accepts at most " + std::to_string(max_bytes) + " (nothing of this batch was written)"));

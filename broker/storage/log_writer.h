@@ -36,9 +36,16 @@ namespace broker::storage {
 using ExtraWrites =
     std::function<void(rocksdb::WriteBatch& batch, const std::vector<PublishResult>& positions)>;
 
+// A unit of work for the writer. With no messages (and no topic) it only carries `extra` writes:
+// the delivery layer sends its group-state changes this way, so they are ordered with, and share
+// fsyncs with, appends.
 struct AppendRequest {
   std::string topic;
   std::vector<Message> messages;  // already checked by ValidateMessage against broker limits
+  // A broker-internal append (dead letters): creates the topic with default settings if it is
+  // missing, even with auto-create off, and skips the message size limit (a dead letter is its
+  // original plus metadata headers, so it may be a little larger than the original's limit).
+  bool internal = false;
   Durability durability = Durability::kSync;
   ExtraWrites extra;  // optional
   std::function<void(Result<std::vector<PublishResult>>)> done;
@@ -63,7 +70,10 @@ class LogWriter {
   // Commits everything queued, then stops the thread. Later requests fail with kUnavailable.
   void Stop();
 
-  void Append(AppendRequest request);
+  // Queues the request; its `done` runs on the writer thread after the commit. If the writer is
+  // stopping, returns kUnavailable without calling `done` and leaves `request` untouched, so a
+  // caller holding a lock that `done` would take can handle the failure itself.
+  [[nodiscard]] Status Append(AppendRequest&& request);
 
   // Runs `task` on the writer thread between two commits and waits for its result. Tasks may use
   // the writer-owned state freely.

@@ -64,7 +64,11 @@ Result<std::unique_ptr<StorageDb>> StorageDb::Open(const Options& options, rocks
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, options.data_dir, families, &handles, &raw);
+  // RocksDB's in-memory file system accepts only absolute paths ("Not implemented:
+  // GetAbsolutePath" otherwise); in memory the directory is only a name, so anchor it at "/".
+  std::string path = options.data_dir;
+  if (store->mem_env_ && !path.starts_with('/')) path.insert(0, "/");
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, families, &handles, &raw);
   if (!s.ok()) return FromRocks(s, "opening data directory '" + options.data_dir + "'");
   store->db_.reset(raw);
   store->default_ = handles[0];

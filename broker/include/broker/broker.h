@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/delivery.h"
 #include "broker/options.h"
 #include "broker/status.h"
 #include "broker/types.h"
@@ -78,7 +79,45 @@ class Broker {
   virtual Result<Offset> WaitForRecords(std::string_view topic, PartitionId partition,
                                         Offset offset, std::chrono::milliseconds timeout) = 0;
 
+  // ---- Consumer groups ----------------------------------------------------------------------
+  // Group names match [A-Za-z0-9._-]{1,100} and the dead-letter topic "<topic>.<group>.dlq" must
+  // be a valid topic name. kAlreadyExists if the group exists; kNotFound if the topic does not.
+  virtual Status CreateGroup(std::string_view topic, std::string_view group,
+                             const GroupConfig& config) = 0;
+  // Groups of `topic`, or of every topic when it is empty; with lag.
+  virtual Result<std::vector<GroupInfo>> ListGroups(std::string_view topic) = 0;
+  virtual Result<GroupInfo> DescribeGroup(std::string_view topic, std::string_view group) = 0;
+  // Deletes the group's state (not its dead-letter topic). kFailedPrecondition while members are
+  // subscribed.
+  virtual Status DeleteGroup(std::string_view topic, std::string_view group) = 0;
+  // Joins `group` on `topic` (creating the group with options.group if it does not exist, and the
+  // topic if auto-create is on). kAlreadyExists if a member of that name is subscribed.
+  virtual Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic,
+                                                          std::string_view group,
+                                                          const SubscribeOptions& options) = 0;
+  // The state of one message in every group of its topic.
+  virtual Result<std::vector<MessageGroupState>> GetMessageState(std::string_view topic,
+                                                                 PartitionId partition,
+                                                                 Offset offset) = 0;
+
+  // ---- Dead letters -------------------------------------------------------------------------
+  // Dead letters of a group not yet redriven or purged, oldest first, at most `limit`.
+  virtual Result<std::vector<DeadLetter>> ListDeadLetters(std::string_view topic,
+                                                          std::string_view group,
+                                                          size_t limit) = 0;
+  // Delivers matching dead letters again to this group only (other groups never see them), with
+  // attempts reset to 0.
+  virtual Result<RedriveResult> Redrive(std::string_view topic, std::string_view group,
+                                        const RedriveOptions& options) = 0;
+  // Forgets matching dead letters (the records stay in the DLQ topic until its retention).
+  virtual Result<uint64_t> PurgeDeadLetters(std::string_view topic, std::string_view group,
+                                            const DeadLetterFilter& filter) = 0;
+
   // ---- Maintenance --------------------------------------------------------------------------
+  // Expires due leases, makes due delayed messages available, persists batched acks and waits for
+  // dead-letter writes in progress, as the background thread does continuously. For tests with a
+  // FakeClock and background_work off.
+  virtual Status RunDeliveryTimers() = 0;
   // Applies retention and expires dedupe keys now, as the background thread does. Returns once
   // done. Records deleted are counted in the returned value.
   virtual Result<uint64_t> RunRetention() = 0;

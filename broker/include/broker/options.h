@@ -67,6 +67,13 @@ struct Options {
   bool background_work = true;
   std::chrono::milliseconds retention_interval = std::chrono::seconds(10);
 
+  // Acks, nacks and extends are persisted in batches: at the latest after this many are pending or
+  // after ack_flush_interval (background thread). A crash may redeliver acked messages of that
+  // window; it never loses one. Lease grants are never batched like this: they are written (with
+  // their attempt count) before the message is handed out. Defaults 1024 and 10 ms.
+  size_t ack_flush_batch = 1024;
+  std::chrono::milliseconds ack_flush_interval = std::chrono::milliseconds(10);
+
   // RocksDB memtable size per column family. Default 64 MiB.
   size_t write_buffer_bytes = 64 << 20;
 };

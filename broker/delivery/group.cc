@@ -1,0 +1,411 @@
+// Group: state bookkeeping, members, persistence and timers. Dispatch (Poll, settling) is in
+// group_dispatch.cc; views and dead-letter administration in group_views.cc.
+#include "delivery/group.h"
+
+#include <future>
+
+#include <xxhash.h>
+
+#include "delivery/backoff.h"
+#include "delivery/dead_letters.h"
+#include "storage/log_reader.h"
+
+namespace broker::delivery {
+
+Group::Group(DeliveryContext context, std::shared_ptr<storage::TopicState> topic,
+             std::string name, GroupRecord record)
+    : context_(std::move(context)),
+      topic_(std::move(topic)),
+      name_(std::move(name)),
+      record_(std::move(record)),
+      dlq_topic_(DeadLetterTopic(record_.topic, name_)),
+      cursors_(topic_->partitions.size()),
+      owners_(topic_->partitions.size()) {}
+
+// ---- Loading ------------------------------------------------------------------------------
+
+void Group::LoadCursor(PartitionId partition, const CursorRecord& cursor) {
+  if (partition.value() >= cursors_.size()) return;
+  Cursor& c = cursors_[partition.value()];
+  c.next = std::max(c.next, cursor.next_offset.value());
+  c.expired = cursor.expired;
+}
+
+void Group::LoadMessage(PartitionId partition, Offset offset, const MessageRecord& message) {
+  if (partition.value() >= cursors_.size()) return;
+  Cursor& c = cursors_[partition.value()];
+  Entry& e = c.unsettled[offset.value()];
+  e.record = message;
+  e.state = static_cast<State>(message.state);
+  if (record_.config.ordering == Ordering::kPerKey && message.has_key) {
+    c.by_key[message.key_hash].insert(offset.value());
+  }
+  // A record past the stored cursor can only come from a write that also moved the cursor; keep
+  // the cursor beyond it so that offset is never mistaken for settled.
+  c.next = std::max(c.next, offset.value() + 1);
+  Attach(partition.value(), offset.value(), c, e);
+}
+
+void Group::LoadDead(Offset dlq_offset, const DeadRecord& dead) { dead_[dlq_offset.value()] = dead; }
+
+void Group::FinishLoad() {
+  const TimePoint now = context_.clock->Now();
+  // Re-time every lease of the previous process to expire now; RunTimers then treats them as
+  // expired leases (redelivery with backoff, or dead letter after max_deliveries).
+  std::vector<std::pair<uint32_t, uint64_t>> leased;
+  for (const auto& [at, ref] : lease_timers_) leased.push_back(ref);
+  for (const auto& [partition, offset] : leased) {
+    Entry& e = cursors_[partition].unsettled[offset];
+    Detach(cursors_[partition], e);
+    e.record.member.clear();
+    e.record.lease_expires = now;
+    Attach(partition, offset, cursors_[partition], e);
+  }
+}
+
+void Group::InitCursors(std::vector<std::pair<std::string, std::string>>& puts) {
+  for (uint32_t p = 0; p < cursors_.size(); ++p) {
+    const storage::PartitionState& state = *topic_->partitions[p];
+    Cursor& c = cursors_[p];
+    c.next = record_.config.start == StartPosition::kLatest ? state.end_offset.load()
+                                                             : state.first_offset.load();
+    puts.emplace_back(CursorKey(topic_id(), name_, PartitionId(p)),
+                      EncodeCursorRecord({Offset(c.next), 0}));
+  }
+}
+
+// ---- State bookkeeping (mu_ held) ----------------------------------------------------------
+
+void Group::Detach(Cursor& c, const Entry& e) {
+  switch (e.state) {
+    case State::kAvailable:
+      (e.record.attempts == 0 ? c.fresh : c.redeliverable) -= 1;
+      break;
+    case State::kLeased: {
+      c.leased -= 1;
+      auto it = c.leased_by.find(e.record.member);
+      if (it != c.leased_by.end() && --it->second == 0) c.leased_by.erase(it);
+      auto m = members_.find(e.record.member);
+      if (m != members_.end()) m->second.leased -= 1;
+      break;
+    }
+    case State::kDelayed:
+      c.delayed -= 1;
+      break;
+    case State::kDeadPending:
+      c.dead_pending -= 1;
+      break;
+  }
+  if (e.has_timer) {
+    (e.state == State::kLeased ? lease_timers_ : due_timers_).erase(e.timer);
+  }
+}
+
+void Group::Attach(uint32_t partition, uint64_t offset, Cursor& c, Entry& e) {
+  e.has_timer = false;
+  switch (e.state) {
+    case State::kAvailable:
+      (e.record.attempts == 0 ? c.fresh : c.redeliverable) += 1;
+      c.available.insert(offset);
+      return;
+    case State::kLeased:
+      c.leased += 1;
+      c.leased_by[e.record.member] += 1;
+      if (auto m = members_.find(e.record.member); m != members_.end()) m->second.leased += 1;
+      e.timer = lease_timers_.emplace(e.record.lease_expires, std::make_pair(partition, offset));
+      e.has_timer = true;
+      break;
+    case State::kDelayed:
+      c.delayed += 1;
+      e.timer = due_timers_.emplace(e.record.due_at, std::make_pair(partition, offset));
+      e.has_timer = true;
+      break;
+    case State::kDeadPending:
+      c.dead_pending += 1;
+      break;
+  }
+  c.available.erase(offset);
+}
+
+void Group::SetState(uint32_t partition, uint64_t offset, Entry& e, State state) {
+  Cursor& c = cursors_[partition];
+  Detach(c, e);
+  e.state = state;
+  if (state != State::kDeadPending) e.record.state = static_cast<EntryState>(state);
+  Attach(partition, offset, c, e);
+  if (state != State::kDeadPending) QueuePut(partition, offset, e);
+}
+
+void Group::Settle(uint32_t partition, uint64_t offset, bool queue_delete) {
+  Cursor& c = cursors_[partition];
+  auto it = c.unsettled.find(offset);
+  if (it == c.unsettled.end()) return;
+  Entry& e = it->second;
+  Detach(c, e);
+  c.available.erase(offset);
+  if (e.record.has_key) {
+    auto k = c.by_key.find(e.record.key_hash);
+    if (k != c.by_key.end()) {
+      k->second.erase(offset);
+      if (k->second.empty()) c.by_key.erase(k);
+    }
+  }
+  c.unsettled.erase(it);
+  if (queue_delete) QueueDelete(MessageKey(topic_id(), name_, PartitionId(partition), Offset(offset)));
+}
+
+Group::Entry& Group::AddEntry(uint32_t partition, uint64_t offset,
+                              const std::optional<std::string>& key) {
+  Cursor& c = cursors_[partition];
+  Entry& e = c.unsettled[offset];
+  e.state = State::kAvailable;
+  e.record = MessageRecord{};
+  if (key) {
+    e.record.has_key = true;
+    e.record.key_hash = XXH64(key->data(), key->size(), 0);
+    if (record_.config.ordering == Ordering::kPerKey) c.by_key[e.record.key_hash].insert(offset);
+  }
+  Attach(partition, offset, c, e);
+  return e;
+}
+
+void Group::QueuePut(uint32_t partition, uint64_t offset, const Entry& e) {
+  pending_ops_.push_back({MessageKey(topic_id(), name_, PartitionId(partition), Offset(offset)),
+                          EncodeMessageRecord(e.record)});
+}
+
+void Group::QueueDelete(std::string key) { pending_ops_.push_back({std::move(key), std::nullopt}); }
+
+void Group::MarkCursorDirty(uint32_t partition) { dirty_cursors_.insert(partition); }
+
+void Group::Ship(Durability durability, std::function<void(const Status&)> done, bool barrier) {
+  for (uint32_t p : dirty_cursors_) {
+    pending_ops_.push_back({CursorKey(topic_id(), name_, PartitionId(p)),
+                            EncodeCursorRecord({Offset(cursors_[p].next), cursors_[p].expired})});
+  }
+  std::vector<uint32_t> cursors(dirty_cursors_.begin(), dirty_cursors_.end());
+  dirty_cursors_.clear();
+  if (pending_ops_.empty() && !barrier) {
+    if (done) done(Status::Ok());
+    return;
+  }
+  storage::AppendRequest request;
+  request.durability = durability;
+  request.extra = [ops = std::move(pending_ops_), cf = context_.db->groups()](
+                      rocksdb::WriteBatch& batch, const std::vector<PublishResult>&) {
+    for (const PendingOp& op : ops) {
+      if (op.value) {
+        batch.Put(cf, op.key, *op.value);
+      } else {
+        batch.Delete(cf, op.key);
+      }
+    }
+  };
+  pending_ops_.clear();
+  request.done = [weak = weak_from_this(), cursors,
+                  done](Result<std::vector<PublishResult>> result) {
+    if (!result.ok()) {
+      // The cursor positions must reach disk eventually, or offsets between the stored and the
+      // real cursor would read as settled after a restart.
+      if (auto self = weak.lock()) {
+        std::lock_guard lock(self->mu_);
+        self->dirty_cursors_.insert(cursors.begin(), cursors.end());
+      }
+    }
+    if (done) done(result.status());
+  };
+  if (Status s = context_.writer->Append(std::move(request)); !s.ok()) {
+    // Shutting down: nothing more reaches disk. A restart redelivers what was not persisted.
+    dirty_cursors_.insert(cursors.begin(), cursors.end());
+    if (done) done(s);
+  }
+}
+
+void Group::ShipIfFull() {
+  if (pending_ops_.size() >= context_.ack_flush_batch) {
+    Ship(Durability::kAsync, nullptr);
+  } else if (!pending_ops_.empty() && context_.wake_timers) {
+    context_.wake_timers();
+  }
+}
+
+bool Group::has_pending_changes() const {
+  std::lock_guard lock(mu_);
+  return !pending_ops_.empty() || !dirty_cursors_.empty();
+}
+
+void Group::DropExpired(uint32_t partition) {
+  Cursor& c = cursors_[partition];
+  const uint64_t first = topic_->partitions[partition]->first_offset.load();
+  if (c.next < first) {
+    c.expired += first - c.next;
+    c.next = first;
+    MarkCursorDirty(partition);
+  }
+  while (!c.unsettled.empty() && c.unsettled.begin()->first < first) {
+    const uint64_t offset = c.unsettled.begin()->first;
+    if (c.unsettled.begin()->second.state == State::kDeadPending) break;  // its write decides
+    ++c.expired;
+    MarkCursorDirty(partition);
+    Settle(partition, offset, true);
+  }
+}
+
+std::chrono::microseconds Group::BackoffFor(uint32_t attempts) {
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  return BackoffDelay(record_.config.backoff, attempts, unit(jitter_rng_));
+}
+
+void Group::Fail(uint32_t partition, uint64_t offset, Entry& e, std::chrono::microseconds delay) {
+  if (e.record.attempts >= record_.config.max_deliveries) {
+    StartDeadLetter(partition, offset, e, "max_deliveries");
+    return;
+  }
+  const TimePoint now = context_.clock->Now();
+  e.record.member.clear();
+  if (delay.count() <= 0) {
+    SetState(partition, offset, e, State::kAvailable);
+  } else {
+    e.record.due_at = now + delay;
+    SetState(partition, offset, e, State::kDelayed);
+  }
+}
+
+bool Group::ProcessDue(TimePoint now) {
+  bool changed = false;
+  while (!lease_timers_.empty() && lease_timers_.begin()->first <= now) {
+    auto [partition, offset] = lease_timers_.begin()->second;
+    Entry& e = cursors_[partition].unsettled.at(offset);
+    if (e.record.last_error.empty()) e.record.last_error = "lease expired (not acked in time)";
+    Fail(partition, offset, e, BackoffFor(e.record.attempts));
+    changed = true;
+  }
+  while (!due_timers_.empty() && due_timers_.begin()->first <= now) {
+    auto [partition, offset] = due_timers_.begin()->second;
+    SetState(partition, offset, cursors_[partition].unsettled.at(offset), State::kAvailable);
+    changed = true;
+  }
+  return changed;
+}
+
+std::optional<TimePoint> Group::RunTimers() {
+  std::lock_guard lock(mu_);
+  if (closed_) return std::nullopt;
+  for (uint32_t p = 0; p < cursors_.size(); ++p) DropExpired(p);
+  if (ProcessDue(context_.clock->Now())) WakeMembers();
+  if (!pending_ops_.empty() || !dirty_cursors_.empty()) Ship(Durability::kAsync, nullptr);
+  std::optional<TimePoint> next;
+  if (!lease_timers_.empty()) next = lease_timers_.begin()->first;
+  if (!due_timers_.empty() && (!next || due_timers_.begin()->first < *next)) {
+    next = due_timers_.begin()->first;
+  }
+  return next;
+}
+
+void Group::OnAppend() {
+  std::lock_guard lock(mu_);
+  WakeMembers();
+}
+
+void Group::WakeMembers() {
+  cv_.notify_all();
+  for (auto& [name, member] : members_) {
+    if (member.ready) member.ready();
+  }
+}
+
+Status Group::Flush() {
+  std::promise<Status> committed;
+  auto future = committed.get_future();
+  {
+    std::lock_guard lock(mu_);
+    Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); }, true);
+  }
+  return future.get();
+}
+
+void Group::Close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  cv_.notify_all();
+}
+
+Status Group::CheckOpen() const {
+  if (closed_) {
+    return Status::Unavailable("group '" + name_ + "' on topic '" + record_.topic +
+                               "' is closed (the broker is shutting down or the group was deleted)");
+  }
+  return Status::Ok();
+}
+
+// ---- Members ------------------------------------------------------------------------------
+
+Status Group::Join(const std::string& member, uint32_t max_in_flight) {
+  std::lock_guard lock(mu_);
+  if (Status s = CheckOpen(); !s.ok()) return s;
+  if (members_.contains(member)) {
+    return Status::AlreadyExists("member '" + member + "' is already subscribed to group '" +
+                                 name_ + "'; use a different member name");
+  }
+  members_[member] = Member{max_in_flight == 0 ? 1 : max_in_flight, 0, nullptr};
+  join_order_.push_back(member);
+  AssignPartitions();
+  WakeMembers();
+  return Status::Ok();
+}
+
+void Group::Leave(const std::string& member) {
+  std::lock_guard lock(mu_);
+  if (!members_.contains(member)) return;
+  // Its leases go back to the group at once; one that used its last attempt is dead-lettered.
+  if (!closed_) {
+    for (uint32_t p = 0; p < cursors_.size(); ++p) {
+      std::vector<uint64_t> offsets;
+      for (auto& [offset, e] : cursors_[p].unsettled) {
+        if (e.state == State::kLeased && e.record.member == member) offsets.push_back(offset);
+      }
+      for (uint64_t offset : offsets) {
+        Entry& e = cursors_[p].unsettled.at(offset);
+        if (e.record.last_error.empty()) e.record.last_error = "member left before settling";
+        Fail(p, offset, e, std::chrono::microseconds(0));
+      }
+    }
+    ShipIfFull();
+  }
+  members_.erase(member);
+  std::erase(join_order_, member);
+  AssignPartitions();
+  WakeMembers();
+}
+
+void Group::SetReadyCallback(const std::string& member, std::function<void()> ready) {
+  std::lock_guard lock(mu_);
+  auto it = members_.find(member);
+  if (it != members_.end()) it->second.ready = std::move(ready);
+}
+
+size_t Group::member_count() const {
+  std::lock_guard lock(mu_);
+  return members_.size();
+}
+
+void Group::AssignPartitions() {
+  for (uint32_t p = 0; p < owners_.size(); ++p) {
+    owners_[p] = join_order_.empty() ? std::string() : join_order_[p % join_order_.size()];
+  }
+}
+
+bool Group::Owns(const std::string& member, uint32_t partition) const {
+  return owners_[partition] == member;
+}
+
+std::optional<Record> Group::ReadOne(uint32_t partition, uint64_t offset) {
+  auto result = storage::ReadPartition(*context_.db, *topic_, PartitionId(partition),
+                                       Offset(offset), ReadLimits{.max_records = 1});
+  if (!result.ok() || result->records.empty() || result->records[0].offset.value() != offset) {
+    return std::nullopt;
+  }
+  return std::move(result->records[0]);
+}
+
+}  // namespace broker::delivery

@@ -1,0 +1,188 @@
+// Group: one consumer group on one topic, with its members, per-partition cursors, leases,
+// delayed redeliveries and dead letters. The state machine of broker/delivery.h lives here.
+//
+// Thread safety: every member function takes mu_. Nothing waits on the LogWriter while holding
+// mu_ (Poll, Redrive and Flush release it first), because the writer thread itself takes mu_ when
+// a dead-letter write completes. Lock order: Group::mu_ -> LogWriter's queue mutex.
+//
+// Persistence: every state change queues a put/delete of the groups CF in pending_ops_; they are
+// handed to the LogWriter in order (Ship), so RocksDB sees them in the order they happened. Lease
+// grants are shipped and committed before Poll returns them; acks, nacks and extends are shipped
+// in batches (Options::ack_flush_batch / ack_flush_interval).
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/clock.h"
+#include "broker/delivery.h"
+#include "broker/options.h"
+#include "delivery/group_records.h"
+#include "storage/log_writer.h"
+#include "storage/storage_db.h"
+#include "storage/topic_registry.h"
+
+namespace broker::delivery {
+
+// What a group needs from the rest of the engine. Constant; the pointees outlive every Group.
+struct DeliveryContext {
+  const storage::StorageDb* db = nullptr;
+  storage::LogWriter* writer = nullptr;
+  storage::TopicRegistry* registry = nullptr;
+  std::shared_ptr<Clock> clock;
+  Durability durability = Durability::kSync;
+  size_t ack_flush_batch = 1024;
+  // Tells the timer thread that a group has unshipped changes (so it flushes them soon).
+  std::function<void()> wake_timers;
+};
+
+class Group : public std::enable_shared_from_this<Group> {
+ public:
+  Group(DeliveryContext context, std::shared_ptr<storage::TopicState> topic, std::string name,
+        GroupRecord record);
+
+  const std::string& name() const { return name_; }
+  const std::string& topic_name() const { return record_.topic; }
+  storage::TopicId topic_id() const { return topic_->record.id; }
+  const std::string& dlq_topic() const { return dlq_topic_; }
+
+  // ---- Loading, before the group is shared ----
+  void LoadCursor(PartitionId partition, const CursorRecord& cursor);
+  void LoadMessage(PartitionId partition, Offset offset, const MessageRecord& message);
+  void LoadDead(Offset dlq_offset, const DeadRecord& dead);
+  // Leases of the process that wrote the state are gone with it: they expire now.
+  void FinishLoad();
+  // Puts for a new group's cursors (start position resolved against the partitions' bounds).
+  void InitCursors(std::vector<std::pair<std::string, std::string>>& puts);
+
+  // ---- Members ----
+  Status Join(const std::string& member, uint32_t max_in_flight);
+  void Leave(const std::string& member);
+  void SetReadyCallback(const std::string& member, std::function<void()> ready);
+  size_t member_count() const;
+
+  // ---- Delivery (see Subscription) ----
+  Result<std::vector<Delivery>> Poll(const std::string& member, size_t max,
+                                     std::chrono::milliseconds timeout);
+  Status Ack(const std::string& member, PartitionId partition, Offset offset);
+  Status Nack(const std::string& member, PartitionId partition, Offset offset,
+              std::optional<std::chrono::milliseconds> delay, const std::string& error);
+  Result<TimePoint> Extend(const std::string& member, PartitionId partition, Offset offset);
+  Status Reject(const std::string& member, PartitionId partition, Offset offset,
+                const std::string& reason);
+
+  // ---- Timers and wake-ups ----
+  // Expires due leases, makes due messages available, ships pending changes. Returns the next
+  // time something falls due, if anything does.
+  std::optional<TimePoint> RunTimers();
+  bool has_pending_changes() const;
+  // New records were committed to the topic.
+  void OnAppend();
+  // Ships pending changes and waits until they are committed.
+  Status Flush();
+  // The broker is closing (or the group was deleted): later calls fail with kUnavailable.
+  void Close();
+
+  // ---- Views and dead letters ----
+  GroupInfo Describe();
+  MessageGroupState StateOf(PartitionId partition, Offset offset);
+  Result<std::vector<DeadLetter>> ListDeadLetters(size_t limit);
+  Result<RedriveResult> Redrive(const RedriveOptions& options);
+  Result<uint64_t> Purge(const DeadLetterFilter& filter);
+
+ private:
+  enum class State : uint8_t { kAvailable, kLeased, kDelayed, kDeadPending };
+  using Timers = std::multimap<TimePoint, std::pair<uint32_t, uint64_t>>;
+  struct Entry {
+    State state = State::kAvailable;
+    MessageRecord record;  // persisted fields; record.state mirrors `state` except kDeadPending
+    Timers::iterator timer;
+    bool has_timer = false;
+  };
+  struct Cursor {
+    uint64_t next = 0;     // first offset never read by the group
+    uint64_t expired = 0;  // unsettled offsets lost to retention
+    std::map<uint64_t, Entry> unsettled;
+    std::set<uint64_t> available;
+    std::unordered_map<uint64_t, std::set<uint64_t>> by_key;  // per_key: unsettled offsets per key
+    std::map<std::string, uint64_t> leased_by;                 // member -> leases in this partition
+    uint64_t fresh = 0;         // available, never delivered (attempts == 0)
+    uint64_t redeliverable = 0;  // available, delivered before
+    uint64_t leased = 0, delayed = 0, dead_pending = 0;
+  };
+  struct Member {
+    uint32_t max_in_flight = 0;
+    uint64_t leased = 0;
+    std::function<void()> ready;
+  };
+  struct PendingOp {
+    std::string key;
+    std::optional<std::string> value;  // nullopt: delete
+  };
+  using Lock = std::unique_lock<std::mutex>;
+
+  Status CheckOpen() const;
+  Result<Entry*> FindLeased(const std::string& member, PartitionId partition, Offset offset);
+  void Detach(Cursor& c, const Entry& e);
+  void Attach(uint32_t partition, uint64_t offset, Cursor& c, Entry& e);
+  void SetState(uint32_t partition, uint64_t offset, Entry& e, State state);
+  void Settle(uint32_t partition, uint64_t offset, bool queue_delete);
+  Entry& AddEntry(uint32_t partition, uint64_t offset, const std::optional<std::string>& key);
+  void QueuePut(uint32_t partition, uint64_t offset, const Entry& e);
+  void QueueDelete(std::string key);
+  void MarkCursorDirty(uint32_t partition);
+  // Hands pending ops to the writer. `done` (optional) runs on the writer thread after commit.
+  // With `barrier`, a request goes to the writer even if nothing is pending, so `done` also runs
+  // after everything queued before it (such as dead-letter writes) is committed.
+  void Ship(Durability durability, std::function<void(const Status&)> done, bool barrier = false);
+  void ShipIfFull();
+  void DropExpired(uint32_t partition);
+  // Lease expiry and nacks: redeliver after `delay`, or dead-letter after max_deliveries.
+  void Fail(uint32_t partition, uint64_t offset, Entry& e, std::chrono::microseconds delay);
+  void StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e, const std::string& reason);
+  void OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord& dead,
+                      const Result<std::vector<PublishResult>>& result);
+  bool ProcessDue(TimePoint now);
+  void Grant(const std::string& member, uint32_t partition, uint64_t offset, Entry& e,
+             Record record, std::vector<Delivery>& out);
+  void SelectDeliveries(const std::string& member, size_t max, std::vector<Delivery>& out);
+  void AssignPartitions();
+  bool Owns(const std::string& member, uint32_t partition) const;
+  void WakeMembers();
+  std::optional<Record> ReadOne(uint32_t partition, uint64_t offset);
+  PartitionLag LagOf(uint32_t partition, TimePoint now);
+  std::chrono::microseconds BackoffFor(uint32_t attempts);
+
+  // Constant after construction.
+  const DeliveryContext context_;
+  const std::shared_ptr<storage::TopicState> topic_;
+  const std::string name_;
+  const GroupRecord record_;
+  const std::string dlq_topic_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;                    // members waiting in Poll
+  bool closed_ = false;                           // guarded by mu_
+  std::vector<Cursor> cursors_;                   // guarded by mu_, one per partition
+  Timers lease_timers_;                           // guarded by mu_
+  Timers due_timers_;                             // guarded by mu_
+  std::map<std::string, Member> members_;         // guarded by mu_
+  std::vector<std::string> join_order_;           // guarded by mu_
+  std::vector<std::string> owners_;               // guarded by mu_ (per_partition)
+  std::map<uint64_t, DeadRecord> dead_;           // guarded by mu_: dlq offset -> letter
+  std::vector<PendingOp> pending_ops_;            // guarded by mu_
+  std::set<uint32_t> dirty_cursors_;              // guarded by mu_
+  uint32_t next_partition_ = 0;                   // guarded by mu_: round-robin start of Poll
+  std::mt19937_64 jitter_rng_{0x5eed};            // guarded by mu_
+};
+
+}  // namespace broker::delivery

@@ -1,0 +1,298 @@
+// Group: dispatch (credit-based leasing in the three ordering modes) and settling.
+#include <future>
+
+#include <xxhash.h>
+
+#include "delivery/dead_letters.h"
+#include "delivery/group.h"
+#include "storage/log_reader.h"
+
+namespace broker::delivery {
+namespace {
+
+// Bounds the records a per_key group reads past blocked keys in one partition, so one hot key
+// cannot make the group hold an unbounded number of waiting entries in memory.
+constexpr size_t kMaxUnsettledPerPartition = 100000;
+
+std::string Where(PartitionId partition, Offset offset) {
+  return "partition " + std::to_string(partition.value()) + " offset " +
+         std::to_string(offset.value());
+}
+
+}  // namespace
+
+void Group::Grant(const std::string& member, uint32_t partition, uint64_t offset, Entry& e,
+                  Record record, std::vector<Delivery>& out) {
+  const TimePoint now = context_.clock->Now();
+  Cursor& c = cursors_[partition];
+  Detach(c, e);
+  e.state = State::kLeased;
+  e.record.state = EntryState::kLeased;
+  e.record.attempts += 1;
+  e.record.member = member;
+  e.record.lease_expires = now + record_.config.ack_timeout;
+  if (e.record.attempts == 1) e.record.first_delivery = now;
+  e.record.last_delivery = now;
+  Attach(partition, offset, c, e);
+  QueuePut(partition, offset, e);
+  out.push_back(Delivery{std::move(record), e.record.attempts, e.record.lease_expires});
+}
+
+void Group::SelectDeliveries(const std::string& member, size_t max, std::vector<Delivery>& out) {
+  const Member& m = members_.at(member);
+  size_t credit = std::min<size_t>(max, m.max_in_flight > m.leased ? m.max_in_flight - m.leased : 0);
+  const bool per_key = record_.config.ordering == Ordering::kPerKey;
+  const bool per_partition = record_.config.ordering == Ordering::kPerPartition;
+  const uint32_t partitions = static_cast<uint32_t>(cursors_.size());
+  const uint32_t start = next_partition_++ % partitions;
+
+  for (uint32_t i = 0; i < partitions && credit > 0; ++i) {
+    const uint32_t p = (start + i) % partitions;
+    Cursor& c = cursors_[p];
+    if (per_partition) {
+      if (!Owns(member, p)) continue;
+      // Ownership moved here: wait until the previous owner's leases are settled or expire.
+      const auto mine = c.leased_by.find(member);
+      if (c.leased - (mine == c.leased_by.end() ? 0 : mine->second) > 0) continue;
+    }
+    DropExpired(p);
+
+    // Redeliveries and messages that waited for their key, oldest first.
+    std::vector<uint64_t> ready;
+    for (uint64_t offset : c.available) {
+      if (ready.size() >= credit) break;
+      const Entry& e = c.unsettled.at(offset);
+      if (per_key && e.record.has_key && *c.by_key.at(e.record.key_hash).begin() != offset) {
+        continue;  // an earlier message of this key is unsettled
+      }
+      ready.push_back(offset);
+    }
+    for (uint64_t offset : ready) {
+      auto record = ReadOne(p, offset);
+      if (!record) {  // deleted by retention meanwhile
+        ++c.expired;
+        MarkCursorDirty(p);
+        Settle(p, offset, true);
+        continue;
+      }
+      Grant(member, p, offset, c.unsettled.at(offset), std::move(*record), out);
+      --credit;
+    }
+
+    // Records never read by the group.
+    const uint64_t end = topic_->partitions[p]->end_offset.load();
+    while (credit > 0 && c.next < end && c.unsettled.size() < kMaxUnsettledPerPartition) {
+      auto read = storage::ReadPartition(*context_.db, *topic_, PartitionId(p), Offset(c.next),
+                                         ReadLimits{.max_records = credit + (per_key ? 64 : 0)});
+      if (!read.ok() || read->records.empty()) break;
+      for (Record& record : read->records) {
+        const uint64_t offset = record.offset.value();
+        if (offset > c.next) c.expired += offset - c.next;  // deleted by retention unread
+        c.next = offset + 1;
+        MarkCursorDirty(p);
+        const bool key_busy = per_key && record.key &&
+                              c.by_key.contains(XXH64(record.key->data(), record.key->size(), 0));
+        Entry& e = AddEntry(p, offset, record.key);
+        if (key_busy || credit == 0) {
+          QueuePut(p, offset, e);  // waits as "available": must survive a restart
+          continue;
+        }
+        Grant(member, p, offset, e, std::move(record), out);
+        --credit;
+      }
+    }
+  }
+}
+
+Result<std::vector<Delivery>> Group::Poll(const std::string& member, size_t max,
+                                          std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  Lock lock(mu_);
+  for (;;) {
+    if (Status s = CheckOpen(); !s.ok()) return s;
+    if (!members_.contains(member)) {
+      return Status::FailedPrecondition("member '" + member + "' is not in group '" + name_ + "'");
+    }
+    ProcessDue(context_.clock->Now());
+    std::vector<Delivery> out;
+    if (max > 0) SelectDeliveries(member, max, out);
+    if (!out.empty() || !pending_ops_.empty() || !dirty_cursors_.empty()) {
+      // The leases (with their attempt counts) are committed before anyone sees the messages.
+      std::promise<Status> committed;
+      auto future = committed.get_future();
+      Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); });
+      lock.unlock();
+      Status status = future.get();
+      if (!status.ok() && !out.empty()) {
+        lock.lock();
+        for (const Delivery& d : out) {  // hand them back; attempts stay counted
+          Cursor& c = cursors_[d.record.partition.value()];
+          auto it = c.unsettled.find(d.record.offset.value());
+          if (it != c.unsettled.end() && it->second.state == State::kLeased &&
+              it->second.record.member == member) {
+            it->second.record.member.clear();
+            SetState(d.record.partition.value(), d.record.offset.value(), it->second,
+                     State::kAvailable);
+          }
+        }
+        return status;
+      }
+      if (!out.empty()) return out;
+      lock.lock();
+      continue;
+    }
+    const auto now_steady = std::chrono::steady_clock::now();
+    if (now_steady >= deadline) return out;
+    auto wake = deadline;
+    std::optional<TimePoint> next_due;
+    if (!lease_timers_.empty()) next_due = lease_timers_.begin()->first;
+    if (!due_timers_.empty() && (!next_due || due_timers_.begin()->first < *next_due)) {
+      next_due = due_timers_.begin()->first;
+    }
+    if (next_due) {
+      const auto until_due = *next_due - context_.clock->Now();
+      wake = std::min(wake, now_steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                             std::max(until_due, std::chrono::microseconds(0))));
+    }
+    cv_.wait_until(lock, wake);
+  }
+}
+
+Result<Group::Entry*> Group::FindLeased(const std::string& member, PartitionId partition,
+                                        Offset offset) {
+  if (Status s = CheckOpen(); !s.ok()) return s;
+  if (partition.value() >= cursors_.size()) {
+    return Status::InvalidArgument("topic '" + record_.topic + "' has no partition " +
+                                   std::to_string(partition.value()));
+  }
+  Cursor& c = cursors_[partition.value()];
+  auto it = c.unsettled.find(offset.value());
+  const std::string where = Where(partition, offset);
+  if (it == c.unsettled.end()) {
+    if (offset.value() >= c.next) {
+      return Status::FailedPrecondition(where + " was never delivered to group '" + name_ + "'");
+    }
+    return Status::FailedPrecondition(where + " is already settled in group '" + name_ +
+                                      "' (acked, dead-lettered or expired)");
+  }
+  Entry& e = it->second;
+  if (e.state != State::kLeased) {
+    return Status::FailedPrecondition(where + " is not leased (its lease expired or it was " +
+                                      "nacked); it will be redelivered");
+  }
+  if (e.record.member != member) {
+    return Status::FailedPrecondition(where + " is leased to another member, not '" + member + "'");
+  }
+  return &e;
+}
+
+Status Group::Ack(const std::string& member, PartitionId partition, Offset offset) {
+  std::lock_guard lock(mu_);
+  auto e = FindLeased(member, partition, offset);
+  if (!e.ok()) return e.status();
+  const bool had_key = (*e)->record.has_key;
+  Settle(partition.value(), offset.value(), true);
+  ShipIfFull();
+  // Freed credit, or unblocked the key's next message.
+  if (had_key && record_.config.ordering == Ordering::kPerKey) {
+    WakeMembers();
+  } else {
+    cv_.notify_all();
+  }
+  return Status::Ok();
+}
+
+Status Group::Nack(const std::string& member, PartitionId partition, Offset offset,
+                   std::optional<std::chrono::milliseconds> delay, const std::string& error) {
+  std::lock_guard lock(mu_);
+  auto e = FindLeased(member, partition, offset);
+  if (!e.ok()) return e.status();
+  Entry& entry = **e;
+  entry.record.last_error = error.empty() ? "nacked" : error;
+  const auto wait = delay ? std::chrono::duration_cast<std::chrono::microseconds>(*delay)
+                          : BackoffFor(entry.record.attempts);
+  Fail(partition.value(), offset.value(), entry, wait);
+  ShipIfFull();
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+Result<TimePoint> Group::Extend(const std::string& member, PartitionId partition, Offset offset) {
+  std::lock_guard lock(mu_);
+  auto e = FindLeased(member, partition, offset);
+  if (!e.ok()) return e.status();
+  Entry& entry = **e;
+  Detach(cursors_[partition.value()], entry);
+  entry.record.lease_expires = context_.clock->Now() + record_.config.ack_timeout;
+  Attach(partition.value(), offset.value(), cursors_[partition.value()], entry);
+  QueuePut(partition.value(), offset.value(), entry);
+  ShipIfFull();
+  return entry.record.lease_expires;
+}
+
+Status Group::Reject(const std::string& member, PartitionId partition, Offset offset,
+                     const std::string& reason) {
+  std::lock_guard lock(mu_);
+  auto e = FindLeased(member, partition, offset);
+  if (!e.ok()) return e.status();
+  (*e)->record.last_error = reason.empty() ? "rejected" : reason;
+  StartDeadLetter(partition.value(), offset.value(), **e, "rejected");
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+void Group::StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e,
+                            const std::string& reason) {
+  auto original = ReadOne(partition, offset);
+  if (!original) {  // deleted by retention: nothing left to dead-letter
+    ++cursors_[partition].expired;
+    MarkCursorDirty(partition);
+    Settle(partition, offset, true);
+    return;
+  }
+  SetState(partition, offset, e, State::kDeadPending);
+  DeadRecord dead{PartitionId(partition), Offset(offset), reason, e.record.last_error,
+                  e.record.attempts, e.record.first_delivery, context_.clock->Now()};
+  // Earlier changes go first, so the write below is the last word on this message.
+  Ship(Durability::kAsync, nullptr);
+
+  storage::AppendRequest request;
+  request.topic = dlq_topic_;
+  request.internal = true;
+  request.durability = context_.durability;
+  request.messages.push_back(BuildDeadLetterMessage(*original, record_.topic, name_, dead));
+  const std::string message_key = MessageKey(topic_id(), name_, PartitionId(partition), Offset(offset));
+  request.extra = [cf = context_.db->groups(), message_key, topic = topic_id(), group = name_,
+                   dead](rocksdb::WriteBatch& batch, const std::vector<PublishResult>& positions) {
+    // Appending the dead letter and settling the original are one atomic write.
+    batch.Delete(cf, message_key);
+    batch.Put(cf, DeadKey(topic, group, positions.at(0).offset), EncodeDeadRecord(dead));
+  };
+  request.done = [weak = weak_from_this(), partition, offset,
+                  dead](Result<std::vector<PublishResult>> result) {
+    if (auto self = weak.lock()) self->OnDeadLettered(partition, offset, dead, result);
+  };
+  if (Status s = context_.writer->Append(std::move(request)); !s.ok()) {
+    e.record.due_at = context_.clock->Now();  // shutting down; retried after a restart
+    SetState(partition, offset, e, State::kDelayed);
+  }
+}
+
+void Group::OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord& dead,
+                           const Result<std::vector<PublishResult>>& result) {
+  std::lock_guard lock(mu_);
+  Cursor& c = cursors_[partition];
+  auto it = c.unsettled.find(offset);
+  if (it == c.unsettled.end() || it->second.state != State::kDeadPending) return;
+  if (result.ok()) {
+    dead_[result->at(0).offset.value()] = dead;
+    Settle(partition, offset, false);  // the dead-letter write deleted its record
+  } else {
+    // Try again later (e.g. after the disk has room again); the attempt count stays.
+    it->second.record.due_at = context_.clock->Now() + record_.config.backoff.initial;
+    SetState(partition, offset, it->second, State::kDelayed);
+  }
+  WakeMembers();
+}
+
+}  // namespace broker::delivery

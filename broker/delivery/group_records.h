@@ -1,0 +1,87 @@
+// Keys and values of the "groups" column family: consumer-group state (docs/storage_format.md).
+//
+//   'g' topic_id(BE32) group '\0'                       -> GroupRecord
+//   'c' topic_id(BE32) group '\0' partition(BE32)       -> CursorRecord
+//   'm' topic_id(BE32) group '\0' partition(BE32) offset(BE64) -> MessageRecord (unsettled only)
+//   'd' topic_id(BE32) group '\0' dlq_offset(BE64)       -> DeadRecord (not yet redriven/purged)
+//
+// Offsets in [ack_floor, next_offset) without an 'm' record are settled; ack_floor itself is not
+// stored: it is the lowest 'm' offset of the partition, or next_offset when there is none.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "broker/delivery.h"
+#include "broker/types.h"
+#include "storage/keys.h"
+
+namespace broker::delivery {
+
+using storage::TopicId;
+
+enum class RecordKind : char { kGroup = 'g', kCursor = 'c', kMessage = 'm', kDead = 'd' };
+
+// kind | topic_id | group | '\0'
+std::string GroupKeyPrefix(RecordKind kind, TopicId topic, std::string_view group);
+// The first key after every key starting with `prefix` (for DeleteRange and iteration bounds).
+std::string PrefixEnd(std::string prefix);
+std::string GroupKey(TopicId topic, std::string_view group);
+std::string CursorKey(TopicId topic, std::string_view group, PartitionId partition);
+std::string MessageKey(TopicId topic, std::string_view group, PartitionId partition, Offset offset);
+std::string DeadKey(TopicId topic, std::string_view group, Offset dlq_offset);
+
+struct ParsedGroupKey {
+  RecordKind kind;
+  TopicId topic;
+  std::string group;
+  std::string_view rest;  // what follows the '\0'
+};
+bool ParseGroupKey(std::string_view key, ParsedGroupKey& out);
+
+struct GroupRecord {
+  std::string topic;
+  GroupConfig config;
+  TimePoint created_at{};
+};
+std::string EncodeGroupRecord(const GroupRecord& r);
+bool DecodeGroupRecord(std::string_view v, GroupRecord& out);
+
+struct CursorRecord {
+  Offset next_offset;
+  uint64_t expired = 0;
+};
+std::string EncodeCursorRecord(const CursorRecord& r);
+bool DecodeCursorRecord(std::string_view v, CursorRecord& out);
+
+enum class EntryState : uint8_t { kAvailable = 0, kLeased = 1, kDelayed = 2 };
+
+struct MessageRecord {
+  EntryState state = EntryState::kAvailable;
+  uint32_t attempts = 0;
+  bool has_key = false;
+  uint64_t key_hash = 0;
+  std::string member;
+  TimePoint lease_expires{};
+  TimePoint due_at{};
+  TimePoint first_delivery{};
+  TimePoint last_delivery{};
+  std::string last_error;
+};
+std::string EncodeMessageRecord(const MessageRecord& r);
+bool DecodeMessageRecord(std::string_view v, MessageRecord& out);
+
+struct DeadRecord {
+  PartitionId partition;
+  Offset offset;
+  std::string reason;
+  std::string last_error;
+  uint32_t attempts = 0;
+  TimePoint first_delivery{};
+  TimePoint dead_at{};
+};
+std::string EncodeDeadRecord(const DeadRecord& r);
+bool DecodeDeadRecord(std::string_view v, DeadRecord& out);
+
+}  // namespace broker::delivery

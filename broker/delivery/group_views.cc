@@ -1,0 +1,225 @@
+// Group: lag, per-message state, and dead-letter administration (list, redrive, purge).
+#include <future>
+
+#include <xxhash.h>
+
+#include "delivery/dead_letters.h"
+#include "delivery/group.h"
+#include "storage/log_reader.h"
+
+namespace broker {
+
+std::string_view MessageStatusName(MessageStatus status) {
+  switch (status) {
+    case MessageStatus::kPending: return "pending";
+    case MessageStatus::kAvailable: return "available";
+    case MessageStatus::kLeased: return "leased";
+    case MessageStatus::kDelayed: return "delayed";
+    case MessageStatus::kAcked: return "acked";
+    case MessageStatus::kDead: return "dead";
+    case MessageStatus::kExpired: return "expired";
+  }
+  return "unknown";
+}
+
+}  // namespace broker
+
+namespace broker::delivery {
+
+PartitionLag Group::LagOf(uint32_t partition, TimePoint now) {
+  Cursor& c = cursors_[partition];
+  PartitionLag lag;
+  lag.partition = PartitionId(partition);
+  const uint64_t end = topic_->partitions[partition]->end_offset.load();
+  lag.end_offset = Offset(end);
+  const uint64_t floor = c.unsettled.empty() ? c.next : std::min(c.unsettled.begin()->first, c.next);
+  lag.ack_floor = Offset(floor);
+  lag.backlog = (end > c.next ? end - c.next : 0) + c.fresh;
+  lag.in_flight = c.leased + c.dead_pending;
+  lag.delayed = c.delayed + c.redeliverable;
+  lag.unsettled = lag.backlog + lag.in_flight + lag.delayed;
+  lag.expired = c.expired;
+  if (lag.unsettled > 0) {
+    // The oldest unsettled message is the first at or after the floor that is not settled.
+    const uint64_t oldest = c.unsettled.empty() ? c.next : c.unsettled.begin()->first;
+    if (auto record = ReadOne(partition, oldest)) {
+      lag.oldest_unsettled_age =
+          std::max(std::chrono::microseconds(0), now - record->timestamp);
+    }
+  }
+  return lag;
+}
+
+GroupInfo Group::Describe() {
+  std::lock_guard lock(mu_);
+  const TimePoint now = context_.clock->Now();
+  for (uint32_t p = 0; p < cursors_.size(); ++p) DropExpired(p);
+  GroupInfo info;
+  info.topic = record_.topic;
+  info.group = name_;
+  info.config = record_.config;
+  info.created_at = record_.created_at;
+  info.dlq_topic = dlq_topic_;
+  for (const std::string& name : join_order_) {
+    const Member& m = members_.at(name);
+    MemberInfo mi{name, m.max_in_flight, m.leased, {}};
+    if (record_.config.ordering == Ordering::kPerPartition) {
+      for (uint32_t p = 0; p < owners_.size(); ++p) {
+        if (owners_[p] == name) mi.owned_partitions.push_back(PartitionId(p));
+      }
+    }
+    info.members.push_back(std::move(mi));
+  }
+  for (uint32_t p = 0; p < cursors_.size(); ++p) {
+    PartitionLag lag = LagOf(p, now);
+    info.total.end_offset = Offset(info.total.end_offset.value() + lag.end_offset.value());
+    info.total.ack_floor = Offset(info.total.ack_floor.value() + lag.ack_floor.value());
+    info.total.backlog += lag.backlog;
+    info.total.in_flight += lag.in_flight;
+    info.total.delayed += lag.delayed;
+    info.total.unsettled += lag.unsettled;
+    info.total.expired += lag.expired;
+    info.total.oldest_unsettled_age =
+        std::max(info.total.oldest_unsettled_age, lag.oldest_unsettled_age);
+    info.partitions.push_back(lag);
+  }
+  info.dlq_depth = dead_.size();
+  for (const auto& [offset, dead] : dead_) {
+    info.dlq_oldest_age = std::max(info.dlq_oldest_age, now - dead.dead_at);
+  }
+  return info;
+}
+
+MessageGroupState Group::StateOf(PartitionId partition, Offset offset) {
+  std::lock_guard lock(mu_);
+  MessageGroupState state;
+  state.group = name_;
+  if (partition.value() >= cursors_.size()) return state;
+  const Cursor& c = cursors_[partition.value()];
+  auto it = c.unsettled.find(offset.value());
+  if (it != c.unsettled.end()) {
+    const Entry& e = it->second;
+    state.attempts = e.record.attempts;
+    state.last_error = e.record.last_error;
+    switch (e.state) {
+      case State::kAvailable:
+        state.status = MessageStatus::kAvailable;
+        break;
+      case State::kLeased:
+        state.status = MessageStatus::kLeased;
+        state.leased_by = e.record.member;
+        state.lease_expires_at = e.record.lease_expires;
+        break;
+      case State::kDelayed:
+        state.status = MessageStatus::kDelayed;
+        state.delayed_until = e.record.due_at;
+        break;
+      case State::kDeadPending:
+        state.status = MessageStatus::kDead;
+        break;
+    }
+    return state;
+  }
+  if (offset.value() >= c.next) {
+    state.status = MessageStatus::kPending;
+    return state;
+  }
+  for (const auto& [dlq_offset, dead] : dead_) {
+    if (dead.partition == partition && dead.offset == offset) {
+      state.status = MessageStatus::kDead;
+      state.attempts = dead.attempts;
+      state.last_error = dead.last_error;
+      return state;
+    }
+  }
+  state.status = offset.value() < topic_->partitions[partition.value()]->first_offset.load()
+                     ? MessageStatus::kExpired
+                     : MessageStatus::kAcked;
+  return state;
+}
+
+Result<std::vector<DeadLetter>> Group::ListDeadLetters(size_t limit) {
+  std::lock_guard lock(mu_);
+  std::vector<DeadLetter> out;
+  auto dlq = context_.registry->Find(dlq_topic_);
+  if (!dlq) return out;
+  for (const auto& [dlq_offset, dead] : dead_) {
+    if (limit != 0 && out.size() >= limit) break;
+    auto read = storage::ReadPartition(*context_.db, *dlq, PartitionId(0), Offset(dlq_offset),
+                                       ReadLimits{.max_records = 1});
+    if (!read.ok()) return read.status();
+    if (read->records.empty() || read->records[0].offset.value() != dlq_offset) continue;
+    out.push_back(DeadLetter{std::move(read->records[0]), dead.partition, dead.offset, dead.reason,
+                             dead.last_error, dead.attempts, dead.dead_at});
+  }
+  return out;
+}
+
+Result<RedriveResult> Group::Redrive(const RedriveOptions& options) {
+  RedriveResult result;
+  std::promise<Status> committed;
+  auto future = committed.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (Status s = CheckOpen(); !s.ok()) return s;
+    const TimePoint now = context_.clock->Now();
+    std::vector<uint64_t> matched;
+    for (const auto& [dlq_offset, dead] : dead_) {
+      if (options.filter.limit != 0 && matched.size() >= options.filter.limit) break;
+      if (MatchesFilter(dead, options.filter, now)) matched.push_back(dlq_offset);
+    }
+    result.matched = matched.size();
+    if (options.dry_run) return result;
+    for (uint64_t dlq_offset : matched) {
+      const DeadRecord dead = dead_.at(dlq_offset);
+      const uint32_t p = dead.partition.value();
+      auto original = p < cursors_.size() ? ReadOne(p, dead.offset.value()) : std::nullopt;
+      if (!original || cursors_[p].unsettled.contains(dead.offset.value())) {
+        ++result.missing;  // deleted by retention: it stays in the DLQ, where its copy is
+        continue;
+      }
+      Entry& e = AddEntry(p, dead.offset.value(), original->key);
+      if (options.rate_per_second > 0) {
+        const auto gap = std::chrono::microseconds(
+            static_cast<int64_t>(1e6 * static_cast<double>(result.redriven) / options.rate_per_second));
+        if (gap.count() > 0) {
+          e.record.due_at = now + gap;
+          SetState(p, dead.offset.value(), e, State::kDelayed);
+        }
+      }
+      QueuePut(p, dead.offset.value(), e);
+      QueueDelete(DeadKey(topic_id(), name_, Offset(dlq_offset)));
+      dead_.erase(dlq_offset);
+      ++result.redriven;
+    }
+    Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); });
+    WakeMembers();
+  }
+  if (Status s = future.get(); !s.ok()) return s;
+  return result;
+}
+
+Result<uint64_t> Group::Purge(const DeadLetterFilter& filter) {
+  uint64_t purged = 0;
+  std::promise<Status> committed;
+  auto future = committed.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (Status s = CheckOpen(); !s.ok()) return s;
+    const TimePoint now = context_.clock->Now();
+    for (auto it = dead_.begin(); it != dead_.end();) {
+      if ((filter.limit == 0 || purged < filter.limit) && MatchesFilter(it->second, filter, now)) {
+        QueueDelete(DeadKey(topic_id(), name_, Offset(it->first)));
+        it = dead_.erase(it);
+        ++purged;
+      } else {
+        ++it;
+      }
+    }
+    Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); });
+  }
+  if (Status s = future.get(); !s.ok()) return s;
+  return purged;
+}
+
+}  // namespace broker::delivery

@@ -1,0 +1,182 @@
+// Consumer groups: types of the delivery API (Broker::Subscribe, groups, lag, dead letters).
+//
+// A consumer group is a named subscription to one topic. Each message is delivered to one member
+// of the group; different groups each get every message. Within a group a message moves
+//   available -> leased -> acked
+//   leased -> delayed -> available      (nack, lease expiry, a member leaving)
+//   leased/delayed -> dead              (reject, or max_deliveries reached: dead-letter topic)
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/status.h"
+#include "broker/types.h"
+
+namespace broker {
+
+enum class StartPosition {
+  kEarliest,  // everything retained (default, as JetStream)
+  kLatest,    // only what is published after the group is created
+};
+
+enum class Ordering {
+  kNone,          // competing consumers: any member gets any message (default)
+  kPerKey,        // a key's next message waits while an earlier one of that key is unsettled
+  kPerPartition,  // one member owns a partition at a time (Kafka-style)
+};
+
+// Redelivery delay after the n-th failed attempt (n >= 1):
+//   min(max, initial * multiplier^(n-1)) * (1 + jitter * u), u uniform in [-1, 1], capped at max.
+struct BackoffPolicy {
+  std::chrono::milliseconds initial = std::chrono::seconds(1);  // default 1 s
+  double multiplier = 2.0;                                      // default x2
+  std::chrono::milliseconds max = std::chrono::minutes(5);      // default 5 min
+  double jitter = 0.2;  // default +-20%; 0 gives exact delays
+};
+
+// Fixed when the group is created (by CreateGroup or the first Subscribe).
+struct GroupConfig {
+  StartPosition start = StartPosition::kEarliest;
+  Ordering ordering = Ordering::kNone;
+  // A lease not acked, nacked, extended or rejected within this time expires and counts as a nack.
+  // Default 30 s.
+  std::chrono::milliseconds ack_timeout = std::chrono::seconds(30);
+  // Deliveries before a message is dead-lettered with reason "max_deliveries". Default 5.
+  uint32_t max_deliveries = 5;
+  BackoffPolicy backoff;
+};
+
+struct SubscribeOptions {
+  // Member name, unique within the group while subscribed. Empty: the broker makes one up.
+  std::string member;
+  // Most messages leased to this member at once; delayed messages do not count. Default 256.
+  uint32_t max_in_flight = 256;
+  // Used only if the group does not exist yet.
+  GroupConfig group;
+};
+
+// One leased message handed to a member.
+struct Delivery {
+  Record record;
+  uint32_t attempt = 0;        // 1 on first delivery
+  TimePoint lease_expires_at;  // ack, nack, extend or reject before this
+};
+
+// A member of a group. Destroying it leaves the group: its leases go back to the group at once.
+//
+// Thread safety: all methods may be called from any thread.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+
+  virtual const std::string& member() const = 0;
+
+  // Leases up to `max` messages (bounded by max_in_flight minus what this member holds), waiting
+  // up to `timeout` for one to become available; new publishes, nacks coming due and acks wake it
+  // without polling. An empty vector means the timeout passed.
+  virtual Result<std::vector<Delivery>> Poll(size_t max, std::chrono::milliseconds timeout) = 0;
+
+  // Called (from a broker thread, must not block or call Poll) when messages may have become
+  // available to this member. For event-driven transports; Poll's waiting does not need it.
+  virtual void SetReadyCallback(std::function<void()> ready) = 0;
+
+  // Settle a message leased to this member. kFailedPrecondition if it is not leased to this member
+  // (never delivered, already settled, lease expired, or leased to another member).
+  virtual Status Ack(PartitionId partition, Offset offset) = 0;
+  // Redeliver after `delay`, or after the group's backoff if none is given. `error` is kept as the
+  // message's last error (shown in dead letters).
+  virtual Status Nack(PartitionId partition, Offset offset,
+                      std::optional<std::chrono::milliseconds> delay = std::nullopt,
+                      std::string error = "") = 0;
+  // Renews the lease for another ack_timeout; returns the new expiry.
+  virtual Result<TimePoint> Extend(PartitionId partition, Offset offset) = 0;
+  // Dead-letters the message at once with reason "rejected".
+  virtual Status Reject(PartitionId partition, Offset offset, std::string reason) = 0;
+};
+
+struct PartitionLag {
+  PartitionId partition;
+  Offset end_offset;  // the partition's next offset
+  Offset ack_floor;   // every offset below is settled (acked, dead or expired)
+  uint64_t backlog = 0;    // never delivered
+  uint64_t in_flight = 0;  // leased
+  uint64_t delayed = 0;    // waiting for redelivery (nacked, expired lease, due or not)
+  uint64_t unsettled = 0;  // backlog + in_flight + delayed
+  // Age of the oldest unsettled message (now - its publish time); zero when nothing is unsettled.
+  std::chrono::microseconds oldest_unsettled_age{0};
+  uint64_t expired = 0;  // unsettled messages deleted by retention before being settled
+};
+
+struct MemberInfo {
+  std::string name;
+  uint32_t max_in_flight = 0;
+  uint64_t leased = 0;
+  std::vector<PartitionId> owned_partitions;  // per_partition ordering only
+};
+
+struct GroupInfo {
+  std::string topic;
+  std::string group;
+  GroupConfig config;
+  TimePoint created_at;
+  std::string dlq_topic;
+  std::vector<MemberInfo> members;
+  std::vector<PartitionLag> partitions;
+  PartitionLag total;  // sums; oldest age is the maximum; partition/offsets unset
+  uint64_t dlq_depth = 0;  // dead letters of this group not yet redriven or purged
+  std::chrono::microseconds dlq_oldest_age{0};
+};
+
+enum class MessageStatus { kPending, kAvailable, kLeased, kDelayed, kAcked, kDead, kExpired };
+std::string_view MessageStatusName(MessageStatus status);
+
+// The state of one message in one group.
+struct MessageGroupState {
+  std::string group;
+  MessageStatus status = MessageStatus::kPending;
+  uint32_t attempts = 0;
+  std::string leased_by;       // kLeased
+  TimePoint lease_expires_at;  // kLeased
+  TimePoint delayed_until;     // kDelayed
+  std::string last_error;
+};
+
+struct DeadLetter {
+  Record record;  // as stored in the dead-letter topic, dlq.* headers included
+  PartitionId original_partition;
+  Offset original_offset;
+  std::string reason;  // "max_deliveries", "rejected", ...
+  std::string last_error;
+  uint32_t attempts = 0;
+  TimePoint dead_at;
+};
+
+// Which dead letters to redrive or purge. Empty fields match everything.
+struct DeadLetterFilter {
+  std::string reason;          // exact match
+  std::string error_contains;  // substring of last_error
+  // Only letters dead for at least this long (now - dead_at >= older_than).
+  std::chrono::milliseconds older_than{0};
+  size_t limit = 0;  // 0 = no limit
+};
+
+struct RedriveOptions {
+  DeadLetterFilter filter;
+  bool dry_run = false;  // count what would move; change nothing
+  // Messages per second: redriven messages become due one after another at this rate rather than
+  // all at once. 0 = all at once.
+  double rate_per_second = 0;
+};
+
+struct RedriveResult {
+  uint64_t matched = 0;    // letters that matched the filter
+  uint64_t redriven = 0;   // requeued to the group (0 on a dry run)
+  uint64_t missing = 0;    // original already deleted by retention: left in the DLQ
+};
+
+}  // namespace broker
