@@ -385,4 +385,13 @@ Result<std::vector<MessageGroupState>> DeliveryManager::StatesOf(std::string_vie
   return out;
 }
 
+bool DeliveryManager::HasSubscribers(std::string_view topic) const {
+  auto topic_state = context_.registry->Find(topic);
+  if (!topic_state) return false;
+  for (const auto& group : GroupsOf(topic_state->record.id)) {
+    if (group->member_count() > 0) return true;
+  }
+  return false;
+}
+
 }  // namespace broker::delivery

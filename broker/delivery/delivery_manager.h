@@ -49,6 +49,7 @@ class DeliveryManager {
   // kFailedPrecondition if one has subscribed members.
   Status DropTopicGroups(std::string_view topic);
   Status RunTimers();
+  bool HasSubscribers(std::string_view topic) const;
 
  private:
   using MapKey = std::pair<uint32_t, std::string>;  // topic id, group name

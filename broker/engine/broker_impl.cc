@@ -273,4 +273,17 @@ Result<uint64_t> BrokerImpl::PurgeDeadLetters(std::string_view topic, std::strin
 
 Status BrokerImpl::RunDeliveryTimers() { return delivery_->RunTimers(); }
 
+Result<std::unique_ptr<Inbox>> BrokerImpl::OpenInbox(ReplyHandler on_reply) {
+  return inboxes_.Open(std::move(on_reply));
+}
+
+Status BrokerImpl::SendReply(std::string_view inbox, Message reply) {
+  if (inbox.empty()) return Status::InvalidArgument("reply inbox address is empty");
+  return inboxes_.Send(inbox, std::move(reply));
+}
+
+bool BrokerImpl::HasSubscribers(std::string_view topic) {
+  return delivery_->HasSubscribers(topic);
+}
+
 }  // namespace broker

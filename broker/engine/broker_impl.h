@@ -14,6 +14,7 @@
 
 #include "broker/broker.h"
 #include "delivery/delivery_manager.h"
+#include "engine/inbox_registry.h"
 #include "storage/append_notifier.h"
 #include "storage/log_writer.h"
 #include "storage/storage_db.h"
@@ -64,6 +65,10 @@ class BrokerImpl final : public Broker {
                                     const DeadLetterFilter& filter) override;
   Status RunDeliveryTimers() override;
 
+  Result<std::unique_ptr<Inbox>> OpenInbox(ReplyHandler on_reply) override;
+  Status SendReply(std::string_view inbox, Message reply) override;
+  bool HasSubscribers(std::string_view topic) override;
+
   Result<uint64_t> RunRetention() override;
   WriteStats GetWriteStats() const override;
 
@@ -80,6 +85,7 @@ class BrokerImpl final : public Broker {
   storage::AppendNotifier notifier_;
   std::unique_ptr<storage::LogWriter> writer_;
   std::unique_ptr<delivery::DeliveryManager> delivery_;
+  InboxRegistry inboxes_;
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;

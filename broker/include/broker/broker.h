@@ -33,6 +33,14 @@ struct WriteStats {
   uint64_t duplicates = 0;       // messages answered from the dedupe window
 };
 
+// An in-memory reply address for request-reply (never persisted). Closing it (destruction) makes
+// later replies to it fail with kNotFound.
+class Inbox {
+ public:
+  virtual ~Inbox() = default;
+  virtual const std::string& address() const = 0;
+};
+
 class Broker {
  public:
   // Opens (or creates) the broker in options.data_dir and recovers every partition's offsets.
@@ -112,6 +120,17 @@ class Broker {
   // Forgets matching dead letters (the records stay in the DLQ topic until its retention).
   virtual Result<uint64_t> PurgeDeadLetters(std::string_view topic, std::string_view group,
                                             const DeadLetterFilter& filter) = 0;
+
+  // ---- Request-reply ------------------------------------------------------------------------
+  // Opens an inbox; `on_reply` runs on the replying thread for every reply sent to its address and
+  // must not block.
+  using ReplyHandler = std::function<void(Message reply)>;
+  virtual Result<std::unique_ptr<Inbox>> OpenInbox(ReplyHandler on_reply) = 0;
+  // kNotFound if the inbox is closed (the requester has gone).
+  virtual Status SendReply(std::string_view inbox, Message reply) = 0;
+  // True if at least one member is subscribed to a group of `topic` (someone would serve a request
+  // published there). False for an unknown topic.
+  virtual bool HasSubscribers(std::string_view topic) = 0;
 
   // ---- Maintenance --------------------------------------------------------------------------
   // Expires due leases, makes due delayed messages available, persists batched acks and waits for
