@@ -129,7 +129,8 @@ void Group::Attach(uint32_t partition, uint64_t offset, Cursor& c, Entry& e) {
 
 void Group::SetState(uint32_t partition, uint64_t offset, Entry& e, State state) {
   Cursor& c = cursors_[partition];
-  Detach(c, e);
+  Detach(c, e);  // needs the lease holder, if any, to give its credit back
+  if (state != State::kLeased) e.record.member.clear();
   e.state = state;
   if (state != State::kDeadPending) e.record.state = static_cast<EntryState>(state);
   Attach(partition, offset, c, e);
@@ -262,7 +263,6 @@ void Group::Fail(uint32_t partition, uint64_t offset, Entry& e, std::chrono::mic
     return;
   }
   const TimePoint now = context_.clock->Now();
-  e.record.member.clear();
   if (delay.count() <= 0) {
     SetState(partition, offset, e, State::kAvailable);
   } else {

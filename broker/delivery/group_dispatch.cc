@@ -130,7 +130,6 @@ Result<std::vector<Delivery>> Group::Poll(const std::string& member, size_t max,
           auto it = c.unsettled.find(d.record.offset.value());
           if (it != c.unsettled.end() && it->second.state == State::kLeased &&
               it->second.record.member == member) {
-            it->second.record.member.clear();
             SetState(d.record.partition.value(), d.record.offset.value(), it->second,
                      State::kAvailable);
           }
