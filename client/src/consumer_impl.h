@@ -1,0 +1,86 @@
+// ConsumerImpl: runs a subscription: one poller thread leases messages (bounded by
+// max_in_flight), `concurrency` handler threads run the handler, and each outcome becomes an ack,
+// nack or reject. Close() drains as documented on Consumer.
+//
+// Thread safety: State::mu_ guards the queue, the running set and the lifecycle flags; each
+// InFlight's `settled` flag makes its settling happen at most once across the handler thread, the
+// handler-timeout watchdog (poller thread) and Close().
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/client/client.h"
+
+namespace broker::client::internal {
+
+struct ConsumerState;
+
+// One leased message on its way through a handler.
+struct InFlight {
+  ReceivedMessage message;
+  std::atomic<bool> settled{false};
+  std::chrono::steady_clock::time_point started{};
+  ConsumerState* state = nullptr;  // outlives every InFlight (held by shared_ptr in the threads)
+
+  // Each settles only if nothing settled this message before; false otherwise.
+  bool TryAck();
+  bool TryNack(std::optional<std::chrono::milliseconds> delay, const std::string& error);
+  bool TryReject(const std::string& reason);
+};
+
+// How a consumer turns one message into an outcome (auto-ack handler, manual handler, serve).
+using Dispatch = std::function<void(InFlight&)>;
+
+struct ConsumerState {
+  std::unique_ptr<Subscription> subscription;
+  ConsumerOptions options;
+  std::string topic;
+  std::string group;
+  Dispatch dispatch;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::shared_ptr<InFlight>> queue;    // guarded by mu
+  std::set<std::shared_ptr<InFlight>> running;    // guarded by mu
+  bool polling = true;                             // guarded by mu
+  bool stopping = false;                           // guarded by mu: workers exit when idle
+
+  std::atomic<uint64_t> delivered{0}, acked{0}, nacked{0}, timed_out{0}, dropped_expired{0},
+      undeliverable_replies{0};
+};
+
+class ConsumerImpl final : public Consumer {
+ public:
+  static Result<std::unique_ptr<Consumer>> Start(std::unique_ptr<Subscription> subscription,
+                                                 std::string topic, std::string group,
+                                                 const ConsumerOptions& options, Dispatch dispatch);
+  ~ConsumerImpl() override;
+
+  const std::string& member() const override { return member_; }
+  Status Close(std::optional<std::chrono::milliseconds> timeout) override;
+  ConsumerStats stats() const override;
+
+ private:
+  explicit ConsumerImpl(std::shared_ptr<ConsumerState> state);
+  static void PollLoop(std::shared_ptr<ConsumerState> state);
+  static void WorkerLoop(std::shared_ptr<ConsumerState> state);
+
+  std::shared_ptr<ConsumerState> state_;
+  const std::string member_;
+  std::mutex close_mu_;
+  bool closed_ = false;  // guarded by close_mu_
+  std::thread poller_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace broker::client::internal

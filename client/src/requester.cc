@@ -1,0 +1,183 @@
+#include "requester.h"
+
+#include <random>
+
+#include "broker/client/headers.h"
+#include "handling_context.h"
+
+namespace broker::client::internal {
+namespace {
+
+std::string RandomPrefix() {
+  std::random_device device;
+  std::uniform_int_distribution<uint64_t> dist;
+  static const char* kHex = "0123456789abcdef";
+  uint64_t v = dist(device);
+  std::string out;
+  for (int i = 0; i < 16; ++i, v >>= 4) out.push_back(kHex[v & 0xf]);
+  return out;
+}
+
+}  // namespace
+
+Requester::Requester(Transport& transport, std::shared_ptr<Clock> clock)
+    : transport_(transport), clock_(std::move(clock)) {
+  timer_ = std::thread([this] { TimerLoop(); });
+}
+
+Requester::~Requester() { Close(); }
+
+Status Requester::EnsureInbox() {
+  if (inbox_) return Status::Ok();
+  sink_->target = this;
+  auto inbox = transport_.OpenInbox([sink = sink_](Message reply) {
+    std::lock_guard lock(sink->mu);
+    if (sink->target != nullptr) sink->target->OnReply(std::move(reply));
+  });
+  if (!inbox.ok()) return inbox.status();
+  inbox_ = std::move(inbox).value();
+  return Status::Ok();
+}
+
+std::future<Result<Reply>> Requester::Request(std::string_view topic, std::string payload,
+                                              std::chrono::milliseconds timeout, Headers headers) {
+  std::promise<Result<Reply>> failed;
+  auto fail = [&failed](Status s) {
+    failed.set_value(std::move(s));
+    return failed.get_future();
+  };
+  if (timeout.count() <= 0) return fail(Status::InvalidArgument("request timeout must be positive"));
+  auto subscribers = transport_.HasSubscribers(topic);
+  if (!subscribers.ok()) return fail(subscribers.status());
+  if (!*subscribers) {
+    return fail(Status::NoResponders("no consumer group serves topic '" + std::string(topic) +
+                                     "'; start a responder (Serve) first"));
+  }
+
+  static const std::string prefix = RandomPrefix();
+  std::string correlation_id;
+  std::string reply_to;
+  std::future<Result<Reply>> future;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return fail(Status::FailedPrecondition("the client is closed"));
+    if (Status s = EnsureInbox(); !s.ok()) return fail(s);
+    correlation_id = prefix + "-" + std::to_string(++next_id_);
+    reply_to = inbox_->address();
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    Pending& pending = pending_[correlation_id];
+    pending.deadline = deadline;
+    future = pending.promise.get_future();
+    deadlines_.emplace(deadline, correlation_id);
+    ++requests_;
+  }
+  cv_.notify_all();
+
+  const auto wall_deadline = clock_->Now() + std::chrono::duration_cast<std::chrono::microseconds>(timeout);
+  PropagateContext(headers, /*with_correlation=*/false);
+  headers.emplace_back(std::string(kReplyToHeader), reply_to);
+  headers.emplace_back(std::string(kCorrelationIdHeader), correlation_id);
+  headers.emplace_back(std::string(kDeadlineHeader),
+                       std::to_string(wall_deadline.time_since_epoch().count()));
+  std::vector<Message> messages(1);
+  messages[0].payload = std::move(payload);
+  messages[0].headers = std::move(headers);
+  transport_.Publish(topic, std::move(messages), PublishOptions{},
+                     [this, correlation_id](Result<std::vector<PublishResult>> r) {
+                       if (!r.ok()) Complete(correlation_id, r.status());
+                     });
+  return future;
+}
+
+void Requester::OnReply(Message reply) {
+  std::string correlation_id;
+  std::optional<std::string> error;
+  for (const auto& [name, value] : reply.headers) {
+    if (name == kCorrelationIdHeader) correlation_id = value;
+    if (name == kErrorHeader) error = value;
+  }
+  if (error) {
+    Complete(correlation_id, Status(StatusCode::kAborted, "the responder failed: " + *error));
+  } else {
+    Complete(correlation_id, Reply{std::move(reply.payload), std::move(reply.headers)});
+  }
+}
+
+void Requester::Complete(const std::string& correlation_id, Result<Reply> result) {
+  std::promise<Result<Reply>> promise;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(correlation_id);
+    if (it == pending_.end()) {  // a second reply, or one after the timeout: dropped
+      ++late_replies_;
+      return;
+    }
+    promise = std::move(it->second.promise);
+    auto range = deadlines_.equal_range(it->second.deadline);
+    for (auto d = range.first; d != range.second; ++d) {
+      if (d->second == correlation_id) {
+        deadlines_.erase(d);
+        break;
+      }
+    }
+    pending_.erase(it);
+  }
+  promise.set_value(std::move(result));
+}
+
+void Requester::TimerLoop() {
+  std::unique_lock lock(mu_);
+  while (!closed_) {
+    if (deadlines_.empty()) {
+      cv_.wait(lock);
+      continue;
+    }
+    const auto next = deadlines_.begin()->first;
+    if (std::chrono::steady_clock::now() < next) {
+      cv_.wait_until(lock, next);
+      continue;
+    }
+    const std::string id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    std::promise<Result<Reply>> promise = std::move(it->second.promise);
+    pending_.erase(it);
+    lock.unlock();
+    promise.set_value(Status::DeadlineExceeded("no reply within the request timeout"));
+    lock.lock();
+  }
+}
+
+void Requester::Close() {
+  std::unordered_map<std::string, Pending> pending;
+  std::unique_ptr<Inbox> inbox;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    pending.swap(pending_);
+    deadlines_.clear();
+    inbox = std::move(inbox_);
+  }
+  cv_.notify_all();
+  if (timer_.joinable()) timer_.join();
+  {
+    std::lock_guard lock(sink_->mu);
+    sink_->target = nullptr;
+  }
+  inbox.reset();  // closes the inbox: late replies get not_found
+  for (auto& [id, p] : pending) p.promise.set_value(Status::Cancelled("the client was closed"));
+}
+
+uint64_t Requester::requests() const {
+  std::lock_guard lock(mu_);
+  return requests_;
+}
+
+uint64_t Requester::late_replies() const {
+  std::lock_guard lock(mu_);
+  return late_replies_;
+}
+
+}  // namespace broker::client::internal

@@ -1,0 +1,66 @@
+// Requester: the requesting half of request-reply. One inbox per client (opened on first use)
+// multiplexes the replies of every pending request by correlation id; a timer thread fails the
+// requests whose timeout passes.
+//
+// Thread safety: mu_ guards everything mutable; promises are fulfilled outside it.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "broker/client/client.h"
+
+namespace broker::client::internal {
+
+class Requester {
+ public:
+  Requester(Transport& transport, std::shared_ptr<Clock> clock);
+  ~Requester();  // Close()
+
+  std::future<Result<Reply>> Request(std::string_view topic, std::string payload,
+                                     std::chrono::milliseconds timeout, Headers headers);
+  // Fails every pending request with kCancelled and stops the timer thread.
+  void Close();
+  uint64_t requests() const;
+  uint64_t late_replies() const;
+
+ private:
+  struct Pending {
+    std::promise<Result<Reply>> promise;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  // The inbox's handler may run on another thread while the requester closes; it reaches the
+  // requester only through this sink, which Close() disconnects.
+  struct ReplySink {
+    std::mutex mu;
+    Requester* target = nullptr;  // guarded by mu
+  };
+  Status EnsureInbox();  // mu_ held
+  void OnReply(Message reply);
+  void Complete(const std::string& correlation_id, Result<Reply> result);
+  void TimerLoop();
+
+  Transport& transport_;
+  const std::shared_ptr<Clock> clock_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::unique_ptr<Inbox> inbox_;                        // guarded by mu_
+  std::unordered_map<std::string, Pending> pending_;    // guarded by mu_
+  std::multimap<std::chrono::steady_clock::time_point, std::string> deadlines_;  // guarded by mu_
+  bool closed_ = false;                                 // guarded by mu_
+  uint64_t next_id_ = 0;                                // guarded by mu_
+  uint64_t requests_ = 0;                               // guarded by mu_
+  uint64_t late_replies_ = 0;                           // guarded by mu_
+  std::thread timer_;
+  std::shared_ptr<ReplySink> sink_ = std::make_shared<ReplySink>();
+};
+
+}  // namespace broker::client::internal
