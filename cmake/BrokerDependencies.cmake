@@ -8,6 +8,11 @@ add_library(broker_xxhash INTERFACE)
 target_include_directories(broker_xxhash SYSTEM INTERFACE ${XXHASH_INCLUDE_DIR})
 target_link_libraries(broker_xxhash INTERFACE ${XXHASH_LIBRARY})
 
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(spdlog CONFIG REQUIRED)
+
 if(BROKER_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
 endif()
