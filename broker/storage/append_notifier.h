@@ -40,6 +40,9 @@ class AppendNotifier {
 
   // Writer thread: after a commit made `events` visible.
   void Notify(const std::vector<AppendEvent>& events);
+  // Writer thread: wakes every waiter to re-check its condition (e.g. after a topic deletion,
+  // which WaitUntil callers observe through TopicState::deleted). Listeners are not called.
+  void WakeWaiters();
 
   // Blocks until `ready()` is true or the deadline passes. `ready` is evaluated under the
   // notifier's lock after each commit.

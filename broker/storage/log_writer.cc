@@ -120,6 +120,8 @@ void LogWriter::Run() {
       } else {
         CommitGroup(group);  // tasks see every earlier append committed
         group.clear();
+        // A failed resume is left to the task's own write to report.
+        (void)ResumeIfNeeded();
         std::get<Task>(item)();
       }
     }
@@ -263,23 +265,12 @@ void LogWriter::CommitGroup(std::vector<AppendRequest>& requests) {
                     EncodePartitionRecord(pa.record));
   }
 
-  Status status;
-  if (needs_resume_) {
-    rocksdb::Status s = db_.db()->Resume();
-    if (s.ok()) {
-      needs_resume_ = false;
-    } else {
-      status = FromRocks(s, "recovering from an earlier write error");
-    }
-  }
+  Status status = ResumeIfNeeded();
   if (status.ok() && group.batch.Count() > 0) {
     rocksdb::WriteOptions write_options;
     write_options.sync = group.sync;
     rocksdb::Status s = db_.db()->Write(write_options, &group.batch);
-    if (!s.ok()) {
-      needs_resume_ = true;
-      status = FromRocks(s, "appending to the log");
-    }
+    if (!s.ok()) status = FromRocks(s, "appending to the log");
   }
   if (!status.ok()) {
     for (auto& accepted : group.accepted) accepted.request->done(status);
@@ -305,6 +296,15 @@ void LogWriter::CommitGroup(std::vector<AppendRequest>& requests) {
   }
   for (auto& accepted : group.accepted) accepted.request->done(std::move(accepted.results));
   notifier_.Notify(events);
+}
+
+Status LogWriter::ResumeIfNeeded() {
+  // Any failed write stops RocksDB's writes (appends, topic changes, retention, group state
+  // alike), so the flag lives in StorageDb, which learns of every such error.
+  if (!db_.needs_resume()) return Status::Ok();
+  rocksdb::Status s = db_.Resume();
+  if (!s.ok()) return FromRocks(s, "recovering from an earlier write error");
+  return Status::Ok();
 }
 
 Status LogWriter::CreateTopicOnWriter(std::string_view name, const TopicConfig& config) {
@@ -341,6 +341,7 @@ Status LogWriter::DeleteTopicOnWriter(std::string_view name) {
   rocksdb::Status s = db_.db()->Write(write_options, &batch);
   if (!s.ok()) return FromRocks(s, "deleting topic '" + std::string(name) + "'");
   registry_.Erase(name);
+  notifier_.WakeWaiters();  // WaitForRecords callers on this topic return kNotFound now
   return Status::Ok();
 }
 

@@ -92,6 +92,8 @@ class LogWriter {
 
   void Run();
   void CommitGroup(std::vector<AppendRequest>& requests);
+  // After a failed write (which stops RocksDB's writes), tries DB::Resume() before the next one.
+  Status ResumeIfNeeded();
   // Adds one request's appends to the group; on error completes it at once and returns false.
   bool AddToGroup(Group& group, AppendRequest& request, TimePoint now);
   // Adds the topic's metadata (and the next free id) to `batch`.
@@ -108,8 +110,6 @@ class LogWriter {
   std::deque<Item> queue_;  // guarded by mu_
   bool stopping_ = false;   // guarded by mu_
   std::thread thread_;
-
-  bool needs_resume_ = false;  // writer thread only: a failed write left RocksDB read-only
 
   std::atomic<uint64_t> commits_{0}, synced_commits_{0}, messages_{0}, synced_messages_{0},
       publish_calls_{0}, duplicates_{0};

@@ -1,9 +1,11 @@
 #include "storage/storage_db.h"
 
+#include <atomic>
 #include <filesystem>
 #include <system_error>
 #include <vector>
 
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 
@@ -11,7 +13,57 @@
 
 namespace broker::storage {
 
+// Decides how RocksDB (7.8) handles a background error, so that a write error never takes the
+// process down:
+// - RocksDB's automatic recovery is switched off. It runs on RocksDB's own thread (for a full disk,
+//   one attempt every 5 s), and while it runs the writer's Resume() fails with "Resource busy";
+//   the writer resumes on the next write instead, at once, and reports the real cause until then.
+// - A failed WAL write leaves the WAL writer broken. Resume() replaces it only by switching
+//   memtables, which RocksDB 7.8 skips when every active memtable is empty (RocksDB issues #11643,
+//   #12998): Resume() then "succeeds", and the next write hits the broken WAL writer, which is an
+//   assertion failure (SIGABRT) in Debian's librocksdb and a permanent error elsewhere. Such an
+//   error is made fatal instead: writes stay refused until the broker is reopened, reads go on.
+class StorageDb::ErrorListener final : public rocksdb::EventListener {
+ public:
+  void OnBackgroundError(rocksdb::BackgroundErrorReason reason, rocksdb::Status* error) override {
+    needs_resume_.store(true);
+    if (reason != rocksdb::BackgroundErrorReason::kWriteCallback ||
+        error->severity() >= rocksdb::Status::Severity::kFatalError) {
+      return;
+    }
+    const StorageDb* store = store_.load();
+    if (store == nullptr) return;  // still opening
+    for (auto* handle : {store->default_, store->log_, store->log_index_, store->meta_,
+                         store->dedupe_, store->groups_}) {
+      uint64_t entries = 0;
+      if (!store->db_->GetIntProperty(handle, rocksdb::DB::Properties::kNumEntriesActiveMemTable,
+                                      &entries) ||
+          entries > 0) {
+        return;  // a memtable switch on Resume() will replace the WAL
+      }
+    }
+    *error = rocksdb::Status(*error, rocksdb::Status::Severity::kFatalError);
+  }
+
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+
+  std::atomic<const StorageDb*> store_{nullptr};  // set once the DB is open
+  std::atomic<bool> needs_resume_{false};
+};
+
+bool StorageDb::needs_resume() const { return error_listener_->needs_resume_.load(); }
+
+rocksdb::Status StorageDb::Resume() {
+  rocksdb::Status s = db_->Resume();
+  if (s.ok()) error_listener_->needs_resume_.store(false);
+  return s;
+}
+
 StorageDb::~StorageDb() {
+  if (error_listener_) error_listener_->store_.store(nullptr);
   if (db_) {
     for (auto* handle : {default_, log_, log_index_, meta_, dedupe_, groups_}) {
       if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
@@ -32,6 +84,8 @@ Result<std::unique_ptr<StorageDb>> StorageDb::Open(const Options& options, rocks
   db_options.bytes_per_sync = 1 << 20;
   // The writer thread is the only writer of the log; RocksDB's own write queue then costs nothing.
   db_options.enable_pipelined_write = false;
+  store->error_listener_ = std::make_shared<ErrorListener>();
+  db_options.listeners.push_back(store->error_listener_);
   if (env != nullptr) {
     db_options.env = env;
   } else if (options.in_memory) {
@@ -77,6 +131,7 @@ Result<std::unique_ptr<StorageDb>> StorageDb::Open(const Options& options, rocks
   store->meta_ = handles[3];
   store->dedupe_ = handles[4];
   store->groups_ = handles[5];
+  store->error_listener_->store_.store(store.get());
   return store;
 }
 

@@ -33,8 +33,16 @@ class StorageDb {
   // Consumer-group state, owned by broker/delivery.
   rocksdb::ColumnFamilyHandle* groups() const { return groups_; }
 
+  // True from a RocksDB background error (a failed write stops writes) until Resume() succeeds.
+  bool needs_resume() const;
+  // DB::Resume(): lets writes in again after a write error once its cause is gone. Writer thread
+  // only: RocksDB's own automatic recovery is switched off, so this is the one way back.
+  rocksdb::Status Resume();
+
  private:
+  class ErrorListener;
   StorageDb() = default;
+  std::shared_ptr<ErrorListener> error_listener_;
   std::unique_ptr<rocksdb::Env> mem_env_;  // only in in_memory mode; outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* default_ = nullptr;
