@@ -1,0 +1,207 @@
+#include "rpc/admin_service.h"
+
+#include "rpc/convert.h"
+#include "rpc/status_mapping.h"
+
+namespace broker::rpc {
+
+AdminServiceImpl::AdminServiceImpl(Broker& broker, Executor& executor, const Authorizer& auth,
+                                   std::string data_dir)
+    : broker_(broker), executor_(executor), auth_(auth), data_dir_(std::move(data_dir)) {}
+
+template <typename Work>
+grpc::ServerUnaryReactor* AdminServiceImpl::Run(grpc::CallbackServerContext* context, Right right,
+                                                const std::string& topic, Work work) {
+  auto* reactor = context->DefaultReactor();
+  if (Status s = auth_.Check(*context, right, topic); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+  executor_.Post([reactor, work = std::move(work)]() mutable { reactor->Finish(ToGrpc(work())); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::CreateTopic(grpc::CallbackServerContext* c,
+                                                        const v1::CreateTopicRequest* req,
+                                                        v1::TopicInfo* resp) {
+  return Run(c, Right::kAdmin, req->name(), [this, req, resp]() -> Status {
+    if (Status s = broker_.CreateTopic(req->name(), FromProto(req->config())); !s.ok()) return s;
+    auto info = broker_.DescribeTopic(req->name());
+    if (!info.ok()) return info.status();
+    ToProto(*info, *resp);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListTopics(grpc::CallbackServerContext* c,
+                                                       const v1::ListTopicsRequest*,
+                                                       v1::ListTopicsResponse* resp) {
+  return Run(c, Right::kAdmin, "", [this, resp]() -> Status {
+    auto topics = broker_.ListTopics();
+    if (!topics.ok()) return topics.status();
+    for (const TopicInfo& t : *topics) ToProto(t, *resp->add_topics());
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::DescribeTopic(grpc::CallbackServerContext* c,
+                                                          const v1::DescribeTopicRequest* req,
+                                                          v1::TopicInfo* resp) {
+  return Run(c, Right::kAdmin, req->name(), [this, req, resp]() -> Status {
+    auto info = broker_.DescribeTopic(req->name());
+    if (!info.ok()) return info.status();
+    ToProto(*info, *resp);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::DeleteTopic(grpc::CallbackServerContext* c,
+                                                        const v1::DeleteTopicRequest* req,
+                                                        v1::DeleteTopicResponse*) {
+  return Run(c, Right::kAdmin, req->name(), [this, req] { return broker_.DeleteTopic(req->name()); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::CreateGroup(grpc::CallbackServerContext* c,
+                                                        const v1::CreateGroupRequest* req,
+                                                        v1::GroupInfo* resp) {
+  return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
+    Status s = broker_.CreateGroup(req->topic(), req->group(), FromProto(req->config()));
+    if (!s.ok()) return s;
+    auto info = broker_.DescribeGroup(req->topic(), req->group());
+    if (!info.ok()) return info.status();
+    ToProto(*info, *resp);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListGroups(grpc::CallbackServerContext* c,
+                                                       const v1::ListGroupsRequest* req,
+                                                       v1::ListGroupsResponse* resp) {
+  return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
+    auto groups = broker_.ListGroups(req->topic());
+    if (!groups.ok()) return groups.status();
+    for (const GroupInfo& g : *groups) ToProto(g, *resp->add_groups());
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::DescribeGroup(grpc::CallbackServerContext* c,
+                                                          const v1::DescribeGroupRequest* req,
+                                                          v1::GroupInfo* resp) {
+  return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
+    auto info = broker_.DescribeGroup(req->topic(), req->group());
+    if (!info.ok()) return info.status();
+    ToProto(*info, *resp);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::DeleteGroup(grpc::CallbackServerContext* c,
+                                                        const v1::DeleteGroupRequest* req,
+                                                        v1::DeleteGroupResponse*) {
+  return Run(c, Right::kAdmin, req->topic(),
+             [this, req] { return broker_.DeleteGroup(req->topic(), req->group()); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetMessage(grpc::CallbackServerContext* c,
+                                                       const v1::GetMessageRequest* req,
+                                                       v1::GetMessageResponse* resp) {
+  return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
+    const PartitionId partition(req->partition());
+    const Offset offset(req->offset());
+    auto read = broker_.Read(req->topic(), partition, offset, ReadLimits{.max_records = 1});
+    if (!read.ok()) return read.status();
+    if (read->records.empty() || read->records[0].offset != offset) {
+      return Status::NotFound("no record at partition " + std::to_string(partition.value()) +
+                              " offset " + std::to_string(offset.value()) + " of '" +
+                              req->topic() + "' (retained offsets " +
+                              std::to_string(read->first_offset.value()) + " to " +
+                              std::to_string(read->end_offset.value()) + ")");
+    }
+    ToProto(read->records[0], *resp->mutable_record());
+    auto states = broker_.GetMessageState(req->topic(), partition, offset);
+    if (!states.ok()) return states.status();
+    for (const MessageGroupState& s : *states) ToProto(s, *resp->add_groups());
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::Read(grpc::CallbackServerContext* c,
+                                                 const v1::ReadRequest* req, v1::ReadResponse* resp) {
+  return Run(c, Right::kConsume, req->topic(), [this, req, resp]() -> Status {
+    ReadLimits limits;
+    limits.max_records = req->max_records() == 0 ? 100 : std::min<uint32_t>(req->max_records(), 10000);
+    auto read = broker_.Read(req->topic(), PartitionId(req->partition()), Offset(req->from_offset()),
+                             limits);
+    if (!read.ok()) return read.status();
+    for (const Record& r : read->records) ToProto(r, *resp->add_records());
+    resp->set_first_offset(read->first_offset.value());
+    resp->set_end_offset(read->end_offset.value());
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListDeadLetters(grpc::CallbackServerContext* c,
+                                                            const v1::ListDeadLettersRequest* req,
+                                                            v1::ListDeadLettersResponse* resp) {
+  return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
+    auto letters = broker_.ListDeadLetters(req->topic(), req->group(),
+                                           req->limit() == 0 ? 100 : req->limit());
+    if (!letters.ok()) return letters.status();
+    for (const DeadLetter& d : *letters) ToProto(d, *resp->add_dead_letters());
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::Redrive(grpc::CallbackServerContext* c,
+                                                    const v1::RedriveRequest* req,
+                                                    v1::RedriveResponse* resp) {
+  return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
+    RedriveOptions options;
+    options.filter = FromProto(req->filter());
+    options.dry_run = req->dry_run();
+    options.rate_per_second = req->rate_per_second();
+    auto result = broker_.Redrive(req->topic(), req->group(), options);
+    if (!result.ok()) return result.status();
+    resp->set_matched(result->matched);
+    resp->set_redriven(result->redriven);
+    resp->set_missing(result->missing);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::PurgeDeadLetters(grpc::CallbackServerContext* c,
+                                                             const v1::PurgeDeadLettersRequest* req,
+                                                             v1::PurgeDeadLettersResponse* resp) {
+  return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
+    auto purged = broker_.PurgeDeadLetters(req->topic(), req->group(), FromProto(req->filter()));
+    if (!purged.ok()) return purged.status();
+    resp->set_purged(*purged);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(grpc::CallbackServerContext* c,
+                                                     const v1::GetStatsRequest*, v1::Stats* resp) {
+  return Run(c, Right::kAdmin, "", [this, resp]() -> Status {
+    const WriteStats w = broker_.GetWriteStats();
+    resp->set_commits(w.commits);
+    resp->set_synced_commits(w.synced_commits);
+    resp->set_messages(w.messages);
+    resp->set_synced_messages(w.synced_messages);
+    resp->set_publish_calls(w.publish_calls);
+    resp->set_duplicates(w.duplicates);
+    auto topics = broker_.ListTopics();
+    if (topics.ok()) resp->set_topics(topics->size());
+    auto groups = broker_.ListGroups("");
+    if (groups.ok()) resp->set_groups(groups->size());
+    resp->set_uptime_s(std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::steady_clock::now() - started_)
+                           .count());
+    resp->set_version(BROKER_VERSION);
+    resp->set_data_dir(data_dir_);
+    return Status::Ok();
+  });
+}
+
+}  // namespace broker::rpc

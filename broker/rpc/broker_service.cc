@@ -1,0 +1,134 @@
+#include "rpc/broker_service.h"
+
+#include <memory>
+#include <mutex>
+
+#include "rpc/convert.h"
+#include "rpc/status_mapping.h"
+#include "rpc/subscribe_reactor.h"
+#include "rpc/write_queue.h"
+
+namespace broker::rpc {
+namespace {
+
+// One OpenInbox stream: the inbox lives exactly as long as the stream.
+class InboxReactor final : public grpc::ServerWriteReactor<v1::InboxEvent> {
+ public:
+  InboxReactor(Broker& broker, const Authorizer& auth, grpc::CallbackServerContext* context)
+      : writer_([this](const v1::InboxEvent* e) { StartWrite(e); },
+                [this](const grpc::Status& s) { Finish(s); }),
+        sink_(std::make_shared<Sink>()) {
+    if (Status s = auth.Check(*context, Right::kPublish, ""); !s.ok()) {
+      writer_.Finish(ToGrpc(s));
+      return;
+    }
+    sink_->writer = &writer_;
+    auto inbox = broker.OpenInbox([sink = sink_](Message reply) {
+      std::lock_guard lock(sink->mu);
+      if (sink->writer == nullptr) return;
+      v1::InboxEvent event;
+      event.mutable_reply()->set_payload(std::move(reply.payload));
+      ToProto(reply.headers, *event.mutable_reply()->mutable_headers());
+      sink->writer->Enqueue(std::move(event));
+    });
+    if (!inbox.ok()) {
+      writer_.Finish(ToGrpc(inbox.status()));
+      return;
+    }
+    inbox_ = std::move(inbox).value();
+    v1::InboxEvent first;
+    first.set_address(inbox_->address());
+    writer_.Enqueue(std::move(first));
+  }
+
+  void OnWriteDone(bool ok) override { writer_.OnWriteDone(ok); }
+  void OnCancel() override { writer_.Finish(grpc::Status::CANCELLED); }
+  void OnDone() override {
+    {
+      std::lock_guard lock(sink_->mu);
+      sink_->writer = nullptr;
+    }
+    inbox_.reset();
+    delete this;
+  }
+
+ private:
+  struct Sink {
+    std::mutex mu;
+    OrderedWriter<v1::InboxEvent>* writer = nullptr;  // guarded by mu
+  };
+  OrderedWriter<v1::InboxEvent> writer_;
+  std::shared_ptr<Sink> sink_;
+  std::unique_ptr<Inbox> inbox_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* BrokerServiceImpl::Publish(grpc::CallbackServerContext* context,
+                                                     const v1::PublishRequest* request,
+                                                     v1::PublishResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (Status s = auth_.Check(*context, Right::kPublish, request->topic()); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+  std::vector<Message> messages;
+  messages.reserve(static_cast<size_t>(request->messages_size()));
+  for (const auto& m : request->messages()) messages.push_back(FromProto(m));
+  PublishOptions options;
+  if (request->durability() == v1::DURABILITY_SYNC) options.durability = Durability::kSync;
+  if (request->durability() == v1::DURABILITY_ASYNC) options.durability = Durability::kAsync;
+  broker_.PublishAsync(request->topic(), std::move(messages), options,
+                       [reactor, response](Result<std::vector<PublishResult>> result) {
+                         if (result.ok()) {
+                           for (const PublishResult& r : *result) {
+                             auto* p = response->add_positions();
+                             p->set_partition(r.partition.value());
+                             p->set_offset(r.offset.value());
+                             p->set_duplicate(r.duplicate);
+                           }
+                         }
+                         reactor->Finish(ToGrpc(result.status()));
+                       });
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* BrokerServiceImpl::Subscribe(
+    grpc::CallbackServerContext* context) {
+  return NewSubscribeReactor(context, broker_, executor_, auth_);
+}
+
+grpc::ServerWriteReactor<v1::InboxEvent>* BrokerServiceImpl::OpenInbox(
+    grpc::CallbackServerContext* context, const v1::OpenInboxRequest*) {
+  return new InboxReactor(broker_, auth_, context);
+}
+
+grpc::ServerUnaryReactor* BrokerServiceImpl::SendReply(grpc::CallbackServerContext* context,
+                                                       const v1::SendReplyRequest* request,
+                                                       v1::SendReplyResponse*) {
+  auto* reactor = context->DefaultReactor();
+  if (Status s = auth_.Check(*context, Right::kConsume, ""); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+  Message reply;
+  reply.payload = request->reply().payload();
+  reply.headers = FromProto(request->reply().headers());
+  reactor->Finish(ToGrpc(broker_.SendReply(request->inbox(), std::move(reply))));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerServiceImpl::HasSubscribers(
+    grpc::CallbackServerContext* context, const v1::HasSubscribersRequest* request,
+    v1::HasSubscribersResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (Status s = auth_.Check(*context, Right::kPublish, request->topic()); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+  response->set_has_subscribers(broker_.HasSubscribers(request->topic()));
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace broker::rpc

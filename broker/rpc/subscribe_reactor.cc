@@ -1,0 +1,233 @@
+#include "rpc/subscribe_reactor.h"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "rpc/convert.h"
+#include "rpc/status_mapping.h"
+#include "rpc/write_queue.h"
+
+namespace broker::rpc {
+namespace {
+
+using Request = v1::SubscribeRequest;
+using Response = v1::SubscribeResponse;
+
+// Largest number of deliveries one Poll takes.
+constexpr uint32_t kMaxPollBatch = 256;
+
+class Reactor;
+
+// Engine-side state of one stream. Only touched on its strand, except `reactor` (guarded by mu).
+struct Session : std::enable_shared_from_this<Session> {
+  Broker* broker = nullptr;
+  std::shared_ptr<Strand> strand;
+  std::unique_ptr<Subscription> subscription;
+  uint64_t credits = 0;
+  bool pump_scheduled = false;
+
+  std::mutex mu;
+  Reactor* reactor = nullptr;  // guarded by mu; null after OnDone
+
+  void Send(Response response);
+  void FinishCall(const Status& status);
+  void Handle(Request request);
+  void Pump();
+  void SchedulePump();
+};
+
+class Reactor final : public grpc::ServerBidiReactor<Request, Response> {
+ public:
+  Reactor(grpc::CallbackServerContext* context, Broker& broker, Executor& executor,
+          const Authorizer& auth)
+      : context_(context),
+        auth_(auth),
+        writer_([this](const Response* r) { StartWrite(r); },
+                [this](const grpc::Status& s) { Finish(s); }) {
+    session_ = std::make_shared<Session>();
+    session_->broker = &broker;
+    session_->strand = executor.MakeStrand();
+    session_->reactor = this;
+    StartRead(&request_);
+  }
+
+  OrderedWriter<Response>& writer() { return writer_; }
+  const Authorizer& auth() const { return auth_; }
+  grpc::CallbackServerContext* context() const { return context_; }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side (or the stream broke): leave the group, finish
+      session_->strand->Post([s = session_] {
+        s->subscription.reset();
+        s->FinishCall(Status::Ok());
+      });
+      return;
+    }
+    session_->strand->Post([s = session_, r = std::move(request_)]() mutable { s->Handle(std::move(r)); });
+    request_ = Request();
+    StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override { writer_.OnWriteDone(ok); }
+
+  void OnDone() override {
+    {
+      std::lock_guard lock(session_->mu);
+      session_->reactor = nullptr;
+    }
+    // A client that vanished mid-stream: its leases return to the group when the subscription goes.
+    session_->strand->Post([s = session_] { s->subscription.reset(); });
+    delete this;
+  }
+
+ private:
+  grpc::CallbackServerContext* const context_;
+  const Authorizer& auth_;
+  OrderedWriter<Response> writer_;
+  std::shared_ptr<Session> session_;
+  Request request_;
+};
+
+void Session::Send(Response response) {
+  std::lock_guard lock(mu);
+  if (reactor != nullptr) reactor->writer().Enqueue(std::move(response));
+}
+
+void Session::FinishCall(const Status& status) {
+  std::lock_guard lock(mu);
+  if (reactor != nullptr) reactor->writer().Finish(ToGrpc(status));
+}
+
+void Session::Handle(Request request) {
+  switch (request.kind_case()) {
+    case Request::kStart: {
+      if (subscription) {
+        FinishCall(Status::FailedPrecondition("the stream already started a subscription"));
+        return;
+      }
+      const auto& start = request.start();
+      {
+        std::lock_guard lock(mu);
+        if (reactor == nullptr) return;
+        if (Status s = reactor->auth().Check(*reactor->context(), Right::kConsume, start.topic());
+            !s.ok()) {
+          reactor->writer().Finish(ToGrpc(s));
+          return;
+        }
+      }
+      SubscribeOptions options;
+      options.member = start.member();
+      if (start.max_in_flight() != 0) options.max_in_flight = start.max_in_flight();
+      options.group = FromProto(start.group_config());
+      auto subscribed = broker->Subscribe(start.topic(), start.group(), options);
+      if (!subscribed.ok()) {
+        FinishCall(subscribed.status());
+        return;
+      }
+      subscription = std::move(subscribed).value();
+      std::weak_ptr<Session> weak = weak_from_this();
+      subscription->SetReadyCallback([weak] {
+        if (auto self = weak.lock()) self->strand->Post([self] { self->SchedulePump(); });
+      });
+      Response response;
+      response.mutable_started()->set_member(subscription->member());
+      Send(std::move(response));
+      return;
+    }
+    case Request::kCredit:
+      if (!subscription) {
+        FinishCall(Status::FailedPrecondition("send 'start' before credits"));
+        return;
+      }
+      credits += request.credit().messages();
+      SchedulePump();
+      return;
+    case Request::kSettle: {
+      const auto& settle = request.settle();
+      Response response;
+      auto* settled = response.mutable_settled();
+      settled->set_request_id(settle.request_id());
+      Status status;
+      if (!subscription) {
+        status = Status::FailedPrecondition("send 'start' before settling messages");
+      } else {
+        const PartitionId partition(settle.ref().partition());
+        const Offset offset(settle.ref().offset());
+        switch (settle.op()) {
+          case Request::Settle::OP_ACK:
+            status = subscription->Ack(partition, offset);
+            break;
+          case Request::Settle::OP_NACK: {
+            std::optional<std::chrono::milliseconds> delay;
+            if (settle.has_delay_ms()) delay = std::chrono::milliseconds(settle.delay_ms());
+            status = subscription->Nack(partition, offset, delay, settle.text());
+            break;
+          }
+          case Request::Settle::OP_EXTEND: {
+            auto extended = subscription->Extend(partition, offset);
+            status = extended.status();
+            if (extended.ok()) settled->set_lease_expires_us(Micros(*extended));
+            break;
+          }
+          case Request::Settle::OP_REJECT:
+            status = subscription->Reject(partition, offset, settle.text());
+            break;
+          default:
+            status = Status::InvalidArgument("unknown settle op " + std::to_string(settle.op()));
+        }
+      }
+      settled->set_code(static_cast<int32_t>(ToGrpcCode(status.code())));
+      settled->set_message(ToGrpc(status).error_message());
+      Send(std::move(response));
+      if (status.ok()) SchedulePump();  // freed credit may let more through
+      return;
+    }
+    case Request::KIND_NOT_SET:
+      FinishCall(Status::InvalidArgument("empty SubscribeRequest: set start, credit or settle"));
+      return;
+  }
+}
+
+void Session::SchedulePump() {
+  if (pump_scheduled) return;
+  pump_scheduled = true;
+  strand->Post([self = shared_from_this()] {
+    self->pump_scheduled = false;
+    self->Pump();
+  });
+}
+
+void Session::Pump() {
+  if (!subscription || credits == 0) return;
+  {
+    std::lock_guard lock(mu);
+    if (reactor == nullptr) return;
+  }
+  const uint32_t want = static_cast<uint32_t>(std::min<uint64_t>(credits, kMaxPollBatch));
+  auto polled = subscription->Poll(want, std::chrono::milliseconds(0));
+  if (!polled.ok()) {
+    FinishCall(polled.status());
+    return;
+  }
+  for (Delivery& d : *polled) {
+    Response response;
+    auto* delivery = response.mutable_delivery();
+    ToProto(d.record, *delivery->mutable_record());
+    delivery->set_attempt(d.attempt);
+    delivery->set_lease_expires_us(Micros(d.lease_expires_at));
+    Send(std::move(response));
+  }
+  credits -= polled->size();
+  if (polled->size() == want && credits > 0) SchedulePump();
+}
+
+}  // namespace
+
+grpc::ServerBidiReactor<Request, Response>* NewSubscribeReactor(grpc::CallbackServerContext* context,
+                                                                Broker& broker, Executor& executor,
+                                                                const Authorizer& auth) {
+  return new Reactor(context, broker, executor, auth);
+}
+
+}  // namespace broker::rpc
