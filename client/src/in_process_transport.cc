@@ -16,8 +16,9 @@ class InProcessTransport final : public Transport {
                                                   const SubscribeOptions& options) override {
     return broker_.Subscribe(topic, group, options);
   }
-  Result<std::unique_ptr<Inbox>> OpenInbox(Broker::ReplyHandler on_reply) override {
-    return broker_.OpenInbox(std::move(on_reply));
+  Result<std::unique_ptr<Inbox>> OpenInbox(Broker::ReplyHandler on_reply,
+                                           std::function<void(Status)>) override {
+    return broker_.OpenInbox(std::move(on_reply));  // lives as long as the broker: never lost
   }
   Status SendReply(std::string_view inbox, Message reply) override {
     return broker_.SendReply(inbox, std::move(reply));

@@ -30,10 +30,15 @@ Requester::~Requester() { Close(); }
 Status Requester::EnsureInbox() {
   if (inbox_) return Status::Ok();
   sink_->target = this;
-  auto inbox = transport_.OpenInbox([sink = sink_](Message reply) {
-    std::lock_guard lock(sink->mu);
-    if (sink->target != nullptr) sink->target->OnReply(std::move(reply));
-  });
+  auto inbox = transport_.OpenInbox(
+      [sink = sink_](Message reply) {
+        std::lock_guard lock(sink->mu);
+        if (sink->target != nullptr) sink->target->OnReply(std::move(reply));
+      },
+      [sink = sink_](Status status) {
+        std::lock_guard lock(sink->mu);
+        if (sink->target != nullptr) sink->target->OnInboxLost(status);
+      });
   if (!inbox.ok()) return inbox.status();
   inbox_ = std::move(inbox).value();
   return Status::Ok();
@@ -123,6 +128,22 @@ void Requester::Complete(const std::string& correlation_id, Result<Reply> result
     pending_.erase(it);
   }
   promise.set_value(std::move(result));
+}
+
+void Requester::OnInboxLost(const Status& status) {
+  std::unordered_map<std::string, Pending> pending;
+  std::unique_ptr<Inbox> lost;
+  {
+    std::lock_guard lock(mu_);
+    pending.swap(pending_);
+    deadlines_.clear();
+    lost = std::move(inbox_);
+  }
+  for (auto& [id, p] : pending) {
+    p.promise.set_value(Status::Unavailable("the reply inbox was lost (" + status.message() +
+                                            "); the request may or may not have been handled"));
+  }
+  // `lost` is destroyed here, outside mu_ (its destructor may wait for the transport).
 }
 
 void Requester::TimerLoop() {

@@ -44,6 +44,8 @@ class Requester {
   };
   Status EnsureInbox();  // mu_ held
   void OnReply(Message reply);
+  // The inbox was lost (brokerd restarted): fail what waits on it; the next request opens anew.
+  void OnInboxLost(const Status& status);
   void Complete(const std::string& correlation_id, Result<Reply> result);
   void TimerLoop();
 

@@ -29,8 +29,11 @@ class Transport {
                                                           std::string_view group,
                                                           const SubscribeOptions& options) = 0;
 
-  // Request-reply: an in-memory inbox for replies, and sending a reply to one.
-  virtual Result<std::unique_ptr<Inbox>> OpenInbox(Broker::ReplyHandler on_reply) = 0;
+  // Request-reply: an in-memory inbox for replies, and sending a reply to one. `on_closed` runs
+  // (once, on a transport thread) if the inbox is lost without being destroyed, e.g. when brokerd
+  // restarts: replies to it can no longer arrive.
+  virtual Result<std::unique_ptr<Inbox>> OpenInbox(Broker::ReplyHandler on_reply,
+                                                   std::function<void(Status)> on_closed) = 0;
   virtual Status SendReply(std::string_view inbox, Message reply) = 0;
   // Whether any group member would receive a request published to `topic`.
   virtual Result<bool> HasSubscribers(std::string_view topic) = 0;

@@ -1,0 +1,65 @@
+#include "grpc_channel.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "rpc/status_mapping.h"
+
+namespace broker::client::grpc_internal {
+namespace {
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("cannot read '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<grpc::Channel>> MakeChannel(const GrpcTransportOptions& options) {
+  std::string target = options.address;
+  if (target.starts_with("grpc://")) target = target.substr(7);
+  if (target.empty()) return Status::InvalidArgument("brokerd address is empty");
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (!options.tls_ca_file.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    auto ca = ReadFile(options.tls_ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    if (!options.tls_cert_file.empty()) {
+      auto cert = ReadFile(options.tls_cert_file);
+      if (!cert.ok()) return cert.status();
+      auto key = ReadFile(options.tls_key_file);
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *cert;
+      ssl.pem_private_key = *key;
+    }
+    credentials = grpc::SslCredentials(ssl);
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  // Reconnect quickly after a brokerd restart.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return grpc::CreateCustomChannel(target, credentials, args);
+}
+
+void PrepareContext(grpc::ClientContext& context, const GrpcTransportOptions& options,
+                    std::chrono::milliseconds timeout) {
+  if (!options.token.empty()) context.AddMetadata("authorization", "Bearer " + options.token);
+  if (timeout.count() > 0) context.set_deadline(std::chrono::system_clock::now() + timeout);
+}
+
+Status CallStatus(const grpc::Status& status, const GrpcTransportOptions& options) {
+  Status s = rpc::FromGrpc(status);
+  if (s.code() == StatusCode::kUnavailable) {
+    return Status::Unavailable("cannot reach brokerd at " + options.address + ": " + s.message());
+  }
+  return s;
+}
+
+}  // namespace broker::client::grpc_internal

@@ -1,0 +1,342 @@
+#include "grpc_subscription.h"
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "grpc_channel.h"
+#include "rpc/convert.h"
+#include "rpc/status_mapping.h"
+
+namespace broker::client::grpc_internal {
+namespace {
+
+using Request = v1::SubscribeRequest;
+using Response = v1::SubscribeResponse;
+
+class Stream;
+
+struct Shared {
+  std::shared_ptr<v1::BrokerService::Stub> stub;
+  GrpcTransportOptions options;
+  Request start;  // the Start message; member filled in once the broker named it
+  uint32_t max_in_flight = 0;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Delivery> buffer;                                  // guarded by mu
+  std::function<void()> ready;                                  // guarded by mu
+  Stream* stream = nullptr;                                     // guarded by mu: current, started
+  bool closing = false;                                         // guarded by mu
+  bool lost = false;                                            // guarded by mu: needs rejoin
+  int live_streams = 0;                                         // guarded by mu
+  uint64_t next_request = 1;                                    // guarded by mu
+  std::map<uint64_t, std::promise<Response::Settled>> settles;  // guarded by mu
+};
+
+// One Subscribe call. Owns itself: deleted in OnDone.
+class Stream final : public grpc::ClientBidiReactor<Request, Response> {
+ public:
+  Stream(std::shared_ptr<Shared> shared, std::promise<Status> started)
+      : shared_(std::move(shared)), started_(std::move(started)) {
+    PrepareContext(context_, shared_->options, std::chrono::milliseconds(0));
+    shared_->stub->async()->Subscribe(&context_, this);
+    Write(shared_->start);
+    StartRead(&response_);
+    StartCall();
+  }
+
+  // Queues a message; writes go out one at a time. Thread-safe.
+  void Write(Request request) {
+    std::lock_guard lock(write_mu_);
+    if (writes_done_) return;
+    queue_.push_back(std::move(request));
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&queue_.front());
+    }
+  }
+
+  // Half-closes after queued writes: the broker then leaves the group and ends the stream.
+  void Close() {
+    std::lock_guard lock(write_mu_);
+    if (writes_done_) return;
+    writes_done_ = true;
+    if (!writing_) StartWritesDone();
+  }
+
+  void Cancel() { context_.TryCancel(); }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(write_mu_);
+    queue_.pop_front();
+    if (!ok) queue_.clear();
+    if (!queue_.empty()) {
+      StartWrite(&queue_.front());
+      return;
+    }
+    writing_ = false;
+    if (writes_done_ && ok) StartWritesDone();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    Handle(response_);
+    response_.Clear();
+    StartRead(&response_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    const Status result = CallStatus(status, shared_->options);
+    if (!started_set_) {
+      started_set_ = true;
+      started_.set_value(result.ok() ? Status::Unavailable("the broker ended the stream") : result);
+    }
+    {
+      std::lock_guard lock(shared_->mu);
+      if (shared_->stream == this) {
+        shared_->stream = nullptr;
+        shared_->buffer.clear();  // those leases went back to the group with this stream
+        if (!shared_->closing) shared_->lost = true;
+      }
+      for (auto& [id, promise] : shared_->settles) {
+        Response::Settled failed;
+        failed.set_code(static_cast<int>(grpc::StatusCode::UNAVAILABLE));
+        failed.set_message("the connection to brokerd was lost; the message will be redelivered");
+        promise.set_value(failed);
+      }
+      shared_->settles.clear();
+      --shared_->live_streams;
+    }
+    shared_->cv.notify_all();
+    delete this;
+  }
+
+ private:
+  void Handle(const Response& response) {
+    switch (response.kind_case()) {
+      case Response::kStarted: {
+        {
+          std::lock_guard lock(shared_->mu);
+          shared_->start.mutable_start()->set_member(response.started().member());
+          shared_->stream = this;
+          shared_->lost = false;
+          Request credit;
+          const uint64_t held = shared_->buffer.size();
+          credit.mutable_credit()->set_messages(
+              static_cast<uint32_t>(shared_->max_in_flight > held ? shared_->max_in_flight - held : 0));
+          Write(std::move(credit));
+        }
+        started_set_ = true;
+        started_.set_value(Status::Ok());
+        return;
+      }
+      case Response::kDelivery: {
+        const auto& d = response.delivery();
+        std::function<void()> ready;
+        {
+          std::lock_guard lock(shared_->mu);
+          shared_->buffer.push_back(
+              Delivery{rpc::FromProto(d.record()), d.attempt(), rpc::FromMicros(d.lease_expires_us())});
+          ready = shared_->ready;
+        }
+        shared_->cv.notify_all();
+        if (ready) ready();
+        return;
+      }
+      case Response::kSettled: {
+        std::lock_guard lock(shared_->mu);
+        auto it = shared_->settles.find(response.settled().request_id());
+        if (it != shared_->settles.end()) {
+          it->second.set_value(response.settled());
+          shared_->settles.erase(it);
+        }
+        return;
+      }
+      case Response::KIND_NOT_SET:
+        return;
+    }
+  }
+
+  std::shared_ptr<Shared> shared_;
+  grpc::ClientContext context_;
+  Response response_;
+  std::promise<Status> started_;
+  bool started_set_ = false;  // reactor callbacks are serialised for reads/done
+
+  std::mutex write_mu_;
+  std::deque<Request> queue_;  // guarded by write_mu_
+  bool writing_ = false;       // guarded by write_mu_
+  bool writes_done_ = false;   // guarded by write_mu_
+};
+
+class GrpcSubscription final : public Subscription {
+ public:
+  explicit GrpcSubscription(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {
+    member_ = shared_->start.start().member();
+    rejoiner_ = std::thread([this] { RejoinLoop(); });
+  }
+
+  ~GrpcSubscription() override {
+    {
+      std::lock_guard lock(shared_->mu);
+      shared_->closing = true;
+      if (shared_->stream != nullptr) shared_->stream->Close();
+    }
+    shared_->cv.notify_all();
+    if (rejoiner_.joinable()) rejoiner_.join();
+    // Wait (bounded) for the broker to end the stream, so the member has left when we return.
+    std::unique_lock lock(shared_->mu);
+    if (shared_->stream != nullptr) shared_->stream->Close();  // one the rejoiner just started
+    if (!shared_->cv.wait_for(lock, shared_->options.call_timeout,
+                              [&] { return shared_->live_streams == 0; })) {
+      if (shared_->stream != nullptr) shared_->stream->Cancel();
+      shared_->cv.wait(lock, [&] { return shared_->live_streams == 0; });
+    }
+  }
+
+  const std::string& member() const override { return member_; }
+
+  Result<std::vector<Delivery>> Poll(size_t max, std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(shared_->mu);
+    shared_->cv.wait_for(lock, timeout, [&] { return !shared_->buffer.empty() || shared_->closing; });
+    std::vector<Delivery> out;
+    while (!shared_->buffer.empty() && out.size() < max) {
+      out.push_back(std::move(shared_->buffer.front()));
+      shared_->buffer.pop_front();
+    }
+    if (!out.empty() && shared_->stream != nullptr) {
+      Request credit;
+      credit.mutable_credit()->set_messages(static_cast<uint32_t>(out.size()));
+      shared_->stream->Write(std::move(credit));
+    }
+    return out;
+  }
+
+  void SetReadyCallback(std::function<void()> ready) override {
+    std::lock_guard lock(shared_->mu);
+    shared_->ready = std::move(ready);
+  }
+
+  Status Ack(PartitionId partition, Offset offset) override {
+    return Settle(Request::Settle::OP_ACK, partition, offset, std::nullopt, "").status;
+  }
+  Status Nack(PartitionId partition, Offset offset, std::optional<std::chrono::milliseconds> delay,
+              std::string error) override {
+    return Settle(Request::Settle::OP_NACK, partition, offset, delay, error).status;
+  }
+  Result<TimePoint> Extend(PartitionId partition, Offset offset) override {
+    auto r = Settle(Request::Settle::OP_EXTEND, partition, offset, std::nullopt, "");
+    if (!r.status.ok()) return r.status;
+    return rpc::FromMicros(r.lease_expires_us);
+  }
+  Status Reject(PartitionId partition, Offset offset, std::string reason) override {
+    return Settle(Request::Settle::OP_REJECT, partition, offset, std::nullopt, reason).status;
+  }
+
+ private:
+  struct SettleOutcome {
+    Status status;
+    int64_t lease_expires_us = 0;
+  };
+
+  SettleOutcome Settle(Request::Settle::Op op, PartitionId partition, Offset offset,
+                       std::optional<std::chrono::milliseconds> delay, const std::string& text) {
+    std::future<Response::Settled> answer;
+    {
+      std::lock_guard lock(shared_->mu);
+      if (shared_->stream == nullptr) {
+        return {Status::Unavailable("not connected to brokerd at " + shared_->options.address +
+                                    "; the message will be redelivered"), 0};
+      }
+      const uint64_t id = shared_->next_request++;
+      answer = shared_->settles[id].get_future();
+      Request request;
+      auto* settle = request.mutable_settle();
+      settle->set_request_id(id);
+      settle->set_op(op);
+      settle->mutable_ref()->set_partition(partition.value());
+      settle->mutable_ref()->set_offset(offset.value());
+      if (delay) settle->set_delay_ms(delay->count());
+      settle->set_text(text);
+      shared_->stream->Write(std::move(request));
+    }
+    if (answer.wait_for(shared_->options.call_timeout) != std::future_status::ready) {
+      return {Status::DeadlineExceeded("brokerd did not answer within the call timeout"), 0};
+    }
+    const Response::Settled settled = answer.get();
+    return {rpc::FromGrpc(grpc::Status(static_cast<grpc::StatusCode>(settled.code()),
+                                       settled.message())),
+            settled.lease_expires_us()};
+  }
+
+  // Rejoins the group whenever the stream is lost, with backoff, until closed.
+  void RejoinLoop() {
+    auto backoff = std::chrono::milliseconds(100);
+    std::unique_lock lock(shared_->mu);
+    for (;;) {
+      shared_->cv.wait(lock, [&] { return shared_->closing || shared_->lost; });
+      if (shared_->closing) return;
+      if (shared_->live_streams == 0) {
+        ++shared_->live_streams;
+        std::promise<Status> started;
+        auto result = started.get_future();
+        lock.unlock();
+        new Stream(shared_, std::move(started));
+        const Status status = result.get();
+        lock.lock();
+        if (status.ok()) {
+          backoff = std::chrono::milliseconds(100);
+          continue;
+        }
+      }
+      shared_->cv.wait_for(lock, backoff, [&] { return shared_->closing; });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  }
+
+  std::shared_ptr<Shared> shared_;
+  std::string member_;
+  std::thread rejoiner_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Subscription>> OpenGrpcSubscription(
+    std::shared_ptr<v1::BrokerService::Stub> stub, const GrpcTransportOptions& options,
+    std::string_view topic, std::string_view group, const SubscribeOptions& subscribe) {
+  auto shared = std::make_shared<Shared>();
+  shared->stub = std::move(stub);
+  shared->options = options;
+  shared->max_in_flight = subscribe.max_in_flight == 0 ? 256 : subscribe.max_in_flight;
+  auto* start = shared->start.mutable_start();
+  start->set_topic(std::string(topic));
+  start->set_group(std::string(group));
+  start->set_member(subscribe.member);
+  start->set_max_in_flight(shared->max_in_flight);
+  rpc::ToProto(subscribe.group, *start->mutable_group_config());
+
+  std::promise<Status> started;
+  auto result = started.get_future();
+  {
+    std::lock_guard lock(shared->mu);
+    ++shared->live_streams;
+  }
+  new Stream(shared, std::move(started));
+  if (result.wait_for(options.call_timeout) != std::future_status::ready) {
+    return Status::DeadlineExceeded("brokerd at " + options.address +
+                                    " did not accept the subscription in time");
+  }
+  if (Status s = result.get(); !s.ok()) {
+    std::unique_lock lock(shared->mu);
+    shared->closing = true;
+    shared->cv.wait(lock, [&] { return shared->live_streams == 0; });
+    return s;
+  }
+  return std::unique_ptr<Subscription>(new GrpcSubscription(std::move(shared)));
+}
+
+}  // namespace broker::client::grpc_internal

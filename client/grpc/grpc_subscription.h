@@ -1,0 +1,24 @@
+// GrpcSubscription: a broker::Subscription over brokerd's Subscribe stream. Deliveries arrive
+// against credits (granted as the application takes messages out with Poll, so at most
+// max_in_flight wait here); settles are request/answer pairs on the same stream. If the stream
+// breaks (brokerd restarted), it rejoins with the same member name by itself; deliveries of the
+// lost stream are dropped (their leases went back to the group) and settles fail with
+// kUnavailable.
+//
+// Thread safety: all methods are thread-safe. Shared::mu guards the buffer, the current stream and
+// pending settles; gRPC reactor callbacks take it briefly and never block.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "broker/v1/broker.grpc.pb.h"
+#include "broker/client/grpc_transport.h"
+
+namespace broker::client::grpc_internal {
+
+Result<std::unique_ptr<Subscription>> OpenGrpcSubscription(
+    std::shared_ptr<v1::BrokerService::Stub> stub, const GrpcTransportOptions& options,
+    std::string_view topic, std::string_view group, const SubscribeOptions& subscribe);
+
+}  // namespace broker::client::grpc_internal
