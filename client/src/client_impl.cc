@@ -20,10 +20,12 @@ class ManualContext final : public MessageContext {
   explicit ManualContext(InFlight& flight) : flight_(flight) {}
   const ReceivedMessage& message() const override { return flight_.message; }
   Status Ack() override {
-    return flight_.TryAck() ? Status::Ok() : AlreadySettled();
+    Status result;
+    return flight_.TryAck(&result) ? result : AlreadySettled();
   }
   Status Nack(std::optional<std::chrono::milliseconds> delay, std::string error) override {
-    return flight_.TryNack(delay, error) ? Status::Ok() : AlreadySettled();
+    Status result;
+    return flight_.TryNack(delay, error, &result) ? result : AlreadySettled();
   }
   Result<TimePoint> Extend() override {
     if (flight_.settled.load()) return AlreadySettled();
@@ -31,7 +33,8 @@ class ManualContext final : public MessageContext {
     return flight_.state->subscription->Extend(r.partition, r.offset);
   }
   Status Reject(std::string reason) override {
-    return flight_.TryReject(reason) ? Status::Ok() : AlreadySettled();
+    Status result;
+    return flight_.TryReject(reason, &result) ? result : AlreadySettled();
   }
 
  private:
@@ -108,6 +111,11 @@ class ClientImpl final : public Client {
     if (closed_.load()) {
       std::promise<Result<Reply>> p;
       p.set_value(Status::FailedPrecondition("the client is closed; request refused"));
+      return p.get_future();
+    }
+    if (topic.empty()) {
+      std::promise<Result<Reply>> p;
+      p.set_value(Status::InvalidArgument("topic name is empty"));
       return p.get_future();
     }
     return requester_.Request(topic, std::move(payload), timeout, std::move(headers));

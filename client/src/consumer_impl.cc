@@ -13,24 +13,30 @@ constexpr auto kRetryWait = std::chrono::milliseconds(200);
 
 }  // namespace
 
-bool InFlight::TryAck() {
+bool InFlight::TryAck(Status* result) {
   if (settled.exchange(true)) return false;
   const Record& r = message.record;
-  if (state->subscription->Ack(r.partition, r.offset).ok()) state->acked.fetch_add(1);
+  Status s = state->subscription->Ack(r.partition, r.offset);
+  if (s.ok()) state->acked.fetch_add(1);
+  if (result != nullptr) *result = std::move(s);
   return true;
 }
 
-bool InFlight::TryNack(std::optional<std::chrono::milliseconds> delay, const std::string& error) {
+bool InFlight::TryNack(std::optional<std::chrono::milliseconds> delay, const std::string& error,
+                       Status* result) {
   if (settled.exchange(true)) return false;
   const Record& r = message.record;
-  if (state->subscription->Nack(r.partition, r.offset, delay, error).ok()) state->nacked.fetch_add(1);
+  Status s = state->subscription->Nack(r.partition, r.offset, delay, error);
+  if (s.ok()) state->nacked.fetch_add(1);
+  if (result != nullptr) *result = std::move(s);
   return true;
 }
 
-bool InFlight::TryReject(const std::string& reason) {
+bool InFlight::TryReject(const std::string& reason, Status* result) {
   if (settled.exchange(true)) return false;
   const Record& r = message.record;
-  (void)state->subscription->Reject(r.partition, r.offset, reason);
+  Status s = state->subscription->Reject(r.partition, r.offset, reason);
+  if (result != nullptr) *result = std::move(s);
   return true;
 }
 
@@ -127,9 +133,16 @@ void ConsumerImpl::WorkerLoop(std::shared_ptr<ConsumerState> state) {
         flight->TryNack(std::nullopt, "handler threw a non-std exception");
       }
     }
-    std::lock_guard lock(state->mu);
-    state->running.erase(flight);
-    state->cv.notify_all();
+    std::unique_ptr<Subscription> released;
+    {
+      std::lock_guard lock(state->mu);
+      state->running.erase(flight);
+      if (state->release_when_idle && state->running.empty()) {
+        released = std::move(state->subscription);
+      }
+      state->cv.notify_all();
+    }
+    // `released` leaves the group here, outside mu.
   }
 }
 
@@ -154,6 +167,7 @@ Status ConsumerImpl::Close(std::optional<std::chrono::milliseconds> timeout) {
   const bool drained =
       state_->cv.wait_for(lock, limit, [&] { return state_->running.empty(); });
   if (!drained) {
+    state_->release_when_idle = true;
     for (const auto& flight : state_->running) {
       flight->TryNack(std::chrono::milliseconds(0), "consumer closed before the handler finished");
     }

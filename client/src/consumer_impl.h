@@ -32,10 +32,12 @@ struct InFlight {
   std::chrono::steady_clock::time_point started{};
   ConsumerState* state = nullptr;  // outlives every InFlight (held by shared_ptr in the threads)
 
-  // Each settles only if nothing settled this message before; false otherwise.
-  bool TryAck();
-  bool TryNack(std::optional<std::chrono::milliseconds> delay, const std::string& error);
-  bool TryReject(const std::string& reason);
+  // Each settles only if nothing settled this message before; false otherwise. When it settles,
+  // `result` (if given) receives the broker's answer (kFailedPrecondition once the lease expired).
+  bool TryAck(Status* result = nullptr);
+  bool TryNack(std::optional<std::chrono::milliseconds> delay, const std::string& error,
+               Status* result = nullptr);
+  bool TryReject(const std::string& reason, Status* result = nullptr);
 };
 
 // How a consumer turns one message into an outcome (auto-ack handler, manual handler, serve).
@@ -54,6 +56,9 @@ struct ConsumerState {
   std::set<std::shared_ptr<InFlight>> running;    // guarded by mu
   bool polling = true;                             // guarded by mu
   bool stopping = false;                           // guarded by mu: workers exit when idle
+  // Close timed out: the last abandoned handler to finish releases the subscription (leaves the
+  // group).
+  bool release_when_idle = false;                  // guarded by mu
 
   std::atomic<uint64_t> delivered{0}, acked{0}, nacked{0}, timed_out{0}, dropped_expired{0},
       undeliverable_replies{0};
