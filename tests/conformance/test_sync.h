@@ -1,0 +1,95 @@
+// Synchronisation helpers for tests: every wait has a deadline and ends as soon as its condition
+// holds, so no test sleeps to wait for something to happen.
+//
+// Thread safety: Gate, Counter and Recorder are safe to use from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace broker::conformance {
+
+// Default deadline for conditions that should hold almost at once: generous, because a loaded CI
+// machine is slow, and it only matters when a test is failing.
+inline constexpr std::chrono::milliseconds kWait = std::chrono::seconds(10);
+
+// Checks `condition` until it holds or `timeout` passes; returns whether it held. For state that
+// offers no notification (counters read through stats()); it re-checks every millisecond.
+inline bool Eventually(const std::function<bool()>& condition,
+                       std::chrono::milliseconds timeout = kWait) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// Stands in for a handler's slow work (a call that takes `duration`). Not a way to wait for a
+// condition: use Gate, Recorder or Eventually for that.
+inline void SimulateWork(std::chrono::milliseconds duration) {
+  std::this_thread::sleep_for(duration);
+}
+
+// A one-shot latch: Wait blocks until Open is called (or the timeout passes).
+class Gate {
+ public:
+  void Open() {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool Wait(std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return open_; });
+  }
+  bool is_open() const {
+    std::lock_guard lock(mu_);
+    return open_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;  // guarded by mu_
+};
+
+// Collects values from handler threads; tests wait for a number of them.
+template <typename T>
+class Recorder {
+ public:
+  void Add(T value) {
+    {
+      std::lock_guard lock(mu_);
+      values_.push_back(std::move(value));
+    }
+    cv_.notify_all();
+  }
+  // True once at least `n` values have been added; false if `timeout` passed first.
+  bool WaitForCount(size_t n, std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return values_.size() >= n; });
+  }
+  std::vector<T> values() const {
+    std::lock_guard lock(mu_);
+    return values_;
+  }
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return values_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<T> values_;  // guarded by mu_
+};
+
+}  // namespace broker::conformance
