@@ -116,6 +116,9 @@ struct LagParams {
   uint64_t seed;
   Ordering ordering;
 };
+void PrintTo(const LagParams& p, std::ostream* os) {
+  *os << "seed " << p.seed << ", ordering " << static_cast<int>(p.ordering);
+}
 
 class RandomLagTest : public DeliveryTest, public ::testing::WithParamInterface<LagParams> {};
 

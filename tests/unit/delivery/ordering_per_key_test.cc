@@ -129,6 +129,9 @@ struct PropertyParams {
   uint64_t seed;
   int steps;
 };
+void PrintTo(const PropertyParams& p, std::ostream* os) {
+  *os << "seed " << p.seed << ", " << p.steps << " steps";
+}
 
 class PerKeyPropertyTest : public DeliveryTest,
                            public ::testing::WithParamInterface<PropertyParams> {};
