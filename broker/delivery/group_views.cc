@@ -7,23 +7,6 @@
 #include "delivery/group.h"
 #include "storage/log_reader.h"
 
-namespace broker {
-
-std::string_view MessageStatusName(MessageStatus status) {
-  switch (status) {
-    case MessageStatus::kPending: return "pending";
-    case MessageStatus::kAvailable: return "available";
-    case MessageStatus::kLeased: return "leased";
-    case MessageStatus::kDelayed: return "delayed";
-    case MessageStatus::kAcked: return "acked";
-    case MessageStatus::kDead: return "dead";
-    case MessageStatus::kExpired: return "expired";
-  }
-  return "unknown";
-}
-
-}  // namespace broker
-
 namespace broker::delivery {
 
 PartitionLag Group::LagOf(uint32_t partition, TimePoint now) {

@@ -35,21 +35,35 @@ class InboxReactor final : public grpc::ServerWriteReactor<v1::InboxEvent> {
       writer_.Finish(ToGrpc(inbox.status()));
       return;
     }
-    inbox_ = std::move(inbox).value();
     v1::InboxEvent first;
-    first.set_address(inbox_->address());
+    first.set_address(inbox.value()->address());
+    {
+      std::lock_guard lock(inbox_mu_);
+      inbox_ = std::move(inbox).value();
+    }
     writer_.Enqueue(std::move(first));
   }
 
   void OnWriteDone(bool ok) override { writer_.OnWriteDone(ok); }
-  void OnCancel() override { writer_.Finish(grpc::Status::CANCELLED); }
+  void OnCancel() override {
+    Close();  // at once, so a reply racing with the requester's exit gets NOT_FOUND
+    writer_.Finish(grpc::Status::CANCELLED);
+  }
   void OnDone() override {
+    Close();
+    delete this;
+  }
+
+  void Close() {
     {
       std::lock_guard lock(sink_->mu);
       sink_->writer = nullptr;
     }
-    inbox_.reset();
-    delete this;
+    std::unique_ptr<Inbox> inbox;
+    {
+      std::lock_guard lock(inbox_mu_);
+      inbox = std::move(inbox_);
+    }
   }
 
  private:
@@ -59,7 +73,8 @@ class InboxReactor final : public grpc::ServerWriteReactor<v1::InboxEvent> {
   };
   OrderedWriter<v1::InboxEvent> writer_;
   std::shared_ptr<Sink> sink_;
-  std::unique_ptr<Inbox> inbox_;
+  std::mutex inbox_mu_;
+  std::unique_ptr<Inbox> inbox_;  // guarded by inbox_mu_
 };
 
 }  // namespace

@@ -140,7 +140,11 @@ void Session::Handle(Request request) {
         FinishCall(Status::FailedPrecondition("send 'start' before credits"));
         return;
       }
-      credits += request.credit().messages();
+      if (request.credit().replace()) {
+        credits = request.credit().messages();
+      } else {
+        credits += request.credit().messages();
+      }
       SchedulePump();
       return;
     case Request::kSettle: {

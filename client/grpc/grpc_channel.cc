@@ -1,12 +1,16 @@
 #include "grpc_channel.h"
 
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include "rpc/status_mapping.h"
 
 namespace broker::client::grpc_internal {
 namespace {
+
+Result<std::shared_ptr<grpc::Channel>> CreateChannel(const GrpcTransportOptions& options);
 
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -19,6 +23,27 @@ Result<std::string> ReadFile(const std::string& path) {
 }  // namespace
 
 Result<std::shared_ptr<grpc::Channel>> MakeChannel(const GrpcTransportOptions& options) {
+  // Channels are cached for the life of the process and never destroyed: gRPC 1.51 tears down
+  // its shared callback completion queue when the last channel goes, and a callback of a call
+  // that just ended can still be running then ("assertion failed: prior > 0" in
+  // grpc_cq_internal_unref). Reusing channels is what gRPC recommends anyway.
+  static std::mutex cache_mu;
+  static auto* cache = new std::map<std::string, std::shared_ptr<grpc::Channel>>();
+  const std::string cache_key = options.address + "|" + options.tls_ca_file + "|" +
+                                options.tls_cert_file + "|" + options.tls_key_file;
+  {
+    std::lock_guard lock(cache_mu);
+    auto it = cache->find(cache_key);
+    if (it != cache->end()) return it->second;
+  }
+  auto created = CreateChannel(options);
+  if (!created.ok()) return created.status();
+  std::lock_guard lock(cache_mu);
+  return cache->try_emplace(cache_key, *created).first->second;
+}
+
+namespace {
+Result<std::shared_ptr<grpc::Channel>> CreateChannel(const GrpcTransportOptions& options) {
   std::string target = options.address;
   if (target.starts_with("grpc://")) target = target.substr(7);
   if (target.empty()) return Status::InvalidArgument("brokerd address is empty");
@@ -47,6 +72,7 @@ Result<std::shared_ptr<grpc::Channel>> MakeChannel(const GrpcTransportOptions& o
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   return grpc::CreateCustomChannel(target, credentials, args);
 }
+}  // namespace
 
 void PrepareContext(grpc::ClientContext& context, const GrpcTransportOptions& options,
                     std::chrono::milliseconds timeout) {

@@ -124,12 +124,8 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
           shared_->start.mutable_start()->set_member(response.started().member());
           shared_->stream = this;
           shared_->lost = false;
-          Request credit;
-          const uint64_t held = shared_->buffer.size();
-          credit.mutable_credit()->set_messages(
-              static_cast<uint32_t>(shared_->max_in_flight > held ? shared_->max_in_flight - held : 0));
-          Write(std::move(credit));
         }
+        shared_->cv.notify_all();  // a Poll waiting on the rejoin grants its credit now
         started_set_ = true;
         started_.set_value(Status::Ok());
         return;
@@ -200,18 +196,33 @@ class GrpcSubscription final : public Subscription {
 
   const std::string& member() const override { return member_; }
 
+  // The broker leases only while a Poll asks (credit replaced with what this Poll still wants,
+  // and with 0 when it returns), as the in-process transport leases only inside Poll.
   Result<std::vector<Delivery>> Poll(size_t max, std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::unique_lock lock(shared_->mu);
-    shared_->cv.wait_for(lock, timeout, [&] { return !shared_->buffer.empty() || shared_->closing; });
+    Stream* granted_to = nullptr;
+    auto grant = [&](uint32_t messages) {
+      Request credit;
+      credit.mutable_credit()->set_messages(messages);
+      credit.mutable_credit()->set_replace(true);
+      shared_->stream->Write(std::move(credit));
+    };
+    for (;;) {
+      if (shared_->closing) break;
+      if (shared_->buffer.size() >= max || max == 0) break;
+      if (shared_->stream != nullptr && granted_to != shared_->stream) {
+        granted_to = shared_->stream;
+        grant(static_cast<uint32_t>(max - shared_->buffer.size()));
+      }
+      if (!shared_->buffer.empty()) break;
+      if (shared_->cv.wait_until(lock, deadline) == std::cv_status::timeout) break;
+    }
+    if (granted_to != nullptr && granted_to == shared_->stream) grant(0);
     std::vector<Delivery> out;
     while (!shared_->buffer.empty() && out.size() < max) {
       out.push_back(std::move(shared_->buffer.front()));
       shared_->buffer.pop_front();
-    }
-    if (!out.empty() && shared_->stream != nullptr) {
-      Request credit;
-      credit.mutable_credit()->set_messages(static_cast<uint32_t>(out.size()));
-      shared_->stream->Write(std::move(credit));
     }
     return out;
   }

@@ -2,8 +2,11 @@
 // inbox (a server stream) and the small unary calls.
 #include "broker/client/grpc_transport.h"
 
+#include <condition_variable>
 #include <future>
 #include <mutex>
+
+#include <grpc/grpc.h>
 
 #include "broker/v1/broker.grpc.pb.h"
 #include "grpc_channel.h"
@@ -18,24 +21,37 @@ namespace {
 // One OpenInbox stream. Owns itself; deleted in OnDone. The GrpcInbox handle cancels it.
 class InboxStream final : public grpc::ClientReadReactor<v1::InboxEvent> {
  public:
-  InboxStream(v1::BrokerService::Stub& stub, const GrpcTransportOptions& options,
+  InboxStream(std::shared_ptr<v1::BrokerService::Stub> stub, const GrpcTransportOptions& options,
               Broker::ReplyHandler on_reply, std::function<void(Status)> on_closed,
               std::promise<Result<std::string>> address)
-      : options_(options),
+      : stub_(std::move(stub)),
+        options_(options),
         on_reply_(std::move(on_reply)),
         on_closed_(std::move(on_closed)),
         address_(std::move(address)) {
+    link_->stream = this;
     PrepareContext(context_, options, std::chrono::milliseconds(0));
-    stub.async()->OpenInbox(&context_, &request_, this);
+    stub_->async()->OpenInbox(&context_, &request_, this);
     StartRead(&event_);
     StartCall();
   }
 
-  void Cancel() {
-    std::lock_guard lock(mu_);
-    cancelled_ = true;
-    context_.TryCancel();
-  }
+  // Shared with the GrpcInbox handle, which may outlive this stream (deleted in OnDone).
+  struct Link {
+    std::mutex mu;
+    InboxStream* stream = nullptr;  // guarded by mu; null once the stream is done
+    bool cancelled = false;         // guarded by mu
+    std::condition_variable done;
+    // Cancels the call and waits (bounded) until gRPC is done with it, so the broker has been told
+    // before the inbox handle is gone.
+    void Cancel(std::chrono::milliseconds wait) {
+      std::unique_lock lock(mu);
+      cancelled = true;
+      if (stream != nullptr) stream->context_.TryCancel();
+      done.wait_for(lock, wait, [&] { return stream == nullptr; });
+    }
+  };
+  std::shared_ptr<Link> link() const { return link_; }
 
   void OnReadDone(bool ok) override {
     if (!ok) return;
@@ -56,18 +72,23 @@ class InboxStream final : public grpc::ClientReadReactor<v1::InboxEvent> {
     const Status result = CallStatus(status, options_);
     if (!address_set_) {
       address_.set_value(result.ok() ? Status::Unavailable("brokerd closed the inbox") : result);
-    } else {
-      bool cancelled = false;
-      {
-        std::lock_guard lock(mu_);
-        cancelled = cancelled_;
-      }
-      if (!cancelled && on_closed_) on_closed_(result.ok() ? Status::Unavailable("inbox closed") : result);
+    }
+    bool cancelled = false;
+    {
+      std::lock_guard lock(link_->mu);
+      cancelled = link_->cancelled;
+      link_->stream = nullptr;
+    }
+    link_->done.notify_all();
+    if (address_set_ && !cancelled && on_closed_) {
+      on_closed_(result.ok() ? Status::Unavailable("inbox closed") : result);
     }
     delete this;
   }
 
  private:
+  // Keeps the channel alive for as long as the call runs.
+  const std::shared_ptr<v1::BrokerService::Stub> stub_;
   const GrpcTransportOptions options_;
   grpc::ClientContext context_;
   v1::OpenInboxRequest request_;
@@ -76,20 +97,19 @@ class InboxStream final : public grpc::ClientReadReactor<v1::InboxEvent> {
   std::function<void(Status)> on_closed_;
   std::promise<Result<std::string>> address_;
   bool address_set_ = false;
-  std::mutex mu_;
-  bool cancelled_ = false;  // guarded by mu_
+  const std::shared_ptr<Link> link_ = std::make_shared<Link>();
 };
 
 class GrpcInbox final : public Inbox {
  public:
-  GrpcInbox(InboxStream* stream, std::string address)
-      : stream_(stream), address_(std::move(address)) {}
+  GrpcInbox(std::shared_ptr<InboxStream::Link> link, std::string address)
+      : link_(std::move(link)), address_(std::move(address)) {}
   // Cancelling ends the stream; the broker forgets the inbox. The stream deletes itself.
-  ~GrpcInbox() override { stream_->Cancel(); }
+  ~GrpcInbox() override { link_->Cancel(std::chrono::seconds(1)); }
   const std::string& address() const override { return address_; }
 
  private:
-  InboxStream* stream_;
+  const std::shared_ptr<InboxStream::Link> link_;
   const std::string address_;
 };
 
@@ -103,12 +123,16 @@ class GrpcTransport final : public Transport {
   void Publish(std::string_view topic, std::vector<Message> messages, const PublishOptions& options,
                PublishCallback done) override {
     struct Call {
+      std::shared_ptr<v1::BrokerService::Stub> stub;  // the channel outlives the call
+      GrpcTransportOptions options;
       grpc::ClientContext context;
       v1::PublishRequest request;
       v1::PublishResponse response;
       PublishCallback done;
     };
     auto* call = new Call();
+    call->stub = stub_;
+    call->options = options_;
     PrepareContext(call->context, options_, options_.call_timeout);
     call->request.set_topic(std::string(topic));
     for (const Message& m : messages) rpc::ToProto(m, *call->request.add_messages());
@@ -118,10 +142,10 @@ class GrpcTransport final : public Transport {
     }
     call->done = std::move(done);
     stub_->async()->Publish(&call->context, &call->request, &call->response,
-                            [call, this](grpc::Status status) {
+                            [call](grpc::Status status) {
                               std::unique_ptr<Call> owned(call);
                               if (!status.ok()) {
-                                owned->done(CallStatus(status, options_));
+                                owned->done(CallStatus(status, owned->options));
                                 return;
                               }
                               std::vector<PublishResult> results;
@@ -142,16 +166,17 @@ class GrpcTransport final : public Transport {
                                            std::function<void(Status)> on_closed) override {
     std::promise<Result<std::string>> address;
     auto result = address.get_future();
-    auto* stream = new InboxStream(*stub_, options_, std::move(on_reply), std::move(on_closed),
-                                   std::move(address));
+    auto link = (new InboxStream(stub_, options_, std::move(on_reply), std::move(on_closed),
+                                 std::move(address)))
+                    ->link();
     if (result.wait_for(options_.call_timeout) != std::future_status::ready) {
-      stream->Cancel();
+      link->Cancel(std::chrono::seconds(1));
       return Status::DeadlineExceeded("brokerd at " + options_.address +
                                       " did not open a reply inbox in time");
     }
     auto opened = result.get();
     if (!opened.ok()) return opened.status();  // the stream has already ended and deleted itself
-    return std::unique_ptr<Inbox>(new GrpcInbox(stream, *opened));
+    return std::unique_ptr<Inbox>(new GrpcInbox(std::move(link), *opened));
   }
 
   Status SendReply(std::string_view inbox, Message reply) override {
@@ -186,6 +211,13 @@ class GrpcTransport final : public Transport {
 }  // namespace grpc_internal
 
 Result<std::unique_ptr<Transport>> MakeGrpcTransport(const GrpcTransportOptions& options) {
+  // Keep the gRPC library initialised for the life of the process. Otherwise destroying the last
+  // channel shuts gRPC down while callbacks of calls that just ended may still run on its threads.
+  static const bool initialised = [] {
+    grpc_init();
+    return true;
+  }();
+  (void)initialised;
   auto channel = grpc_internal::MakeChannel(options);
   if (!channel.ok()) return channel.status();
   return std::unique_ptr<Transport>(

@@ -19,14 +19,14 @@ std::string BrokerdProcess::BinaryPath() {
 std::optional<BrokerdProcess> BrokerdProcess::Start(const std::string& data_dir,
                                                     const std::vector<std::string>& extra_args,
                                                     std::string* error,
-                                                    std::chrono::milliseconds timeout) {
+                                                    std::chrono::milliseconds timeout,
+                                                    const std::string& listen) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     *error = "pipe failed";
     return std::nullopt;
   }
-  std::vector<std::string> args = {BinaryPath(), "--data-dir", data_dir, "--listen",
-                                   "127.0.0.1:0"};
+  std::vector<std::string> args = {BinaryPath(), "--data-dir", data_dir, "--listen", listen};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

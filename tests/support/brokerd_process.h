@@ -17,14 +17,15 @@ class BrokerdProcess {
   // The brokerd binary: $BROKERD_BIN, else the path baked in at build time.
   static std::string BinaryPath();
 
-  // Starts brokerd with --data-dir `data_dir` --listen 127.0.0.1:0 plus `extra_args`, and waits
+  // Starts brokerd with --data-dir `data_dir` --listen `listen` plus `extra_args`, and waits
   // (up to `timeout`) for it to listen. Returns nullopt (with `error` set) if it exits or does not
-  // listen in time.
+  // listen in time. Restart tests pass the address of the previous run as `listen`.
   static std::optional<BrokerdProcess> Start(const std::string& data_dir,
                                              const std::vector<std::string>& extra_args,
                                              std::string* error,
                                              std::chrono::milliseconds timeout =
-                                                 std::chrono::seconds(20));
+                                                 std::chrono::seconds(20),
+                                             const std::string& listen = "127.0.0.1:0");
 
   BrokerdProcess(BrokerdProcess&& other) noexcept;
   BrokerdProcess& operator=(BrokerdProcess&& other) noexcept;
