@@ -154,6 +154,9 @@ class Group : public std::enable_shared_from_this<Group> {
   bool ProcessDue(TimePoint now);
   void Grant(const std::string& member, uint32_t partition, uint64_t offset, Entry& e,
              Record record, std::vector<Delivery>& out);
+  // per_key: whether `offset` (available) may be leased now: it is its key's oldest unsettled
+  // message and no message of its key is leased, delayed or being dead-lettered.
+  bool KeyIsFree(const Cursor& c, uint64_t key_hash, uint64_t offset) const;
   void SelectDeliveries(const std::string& member, size_t max, std::vector<Delivery>& out);
   void AssignPartitions();
   bool Owns(const std::string& member, uint32_t partition) const;

@@ -38,6 +38,16 @@ void Group::Grant(const std::string& member, uint32_t partition, uint64_t offset
   out.push_back(Delivery{std::move(record), e.record.attempts, e.record.lease_expires});
 }
 
+bool Group::KeyIsFree(const Cursor& c, uint64_t key_hash, uint64_t offset) const {
+  const std::set<uint64_t>& offsets = c.by_key.at(key_hash);
+  if (*offsets.begin() != offset) return false;
+  // A redriven message can be older than one of its key already in flight: it waits for that one.
+  for (uint64_t other : offsets) {
+    if (c.unsettled.at(other).state != State::kAvailable) return false;
+  }
+  return true;
+}
+
 void Group::SelectDeliveries(const std::string& member, size_t max, std::vector<Delivery>& out) {
   const Member& m = members_.at(member);
   size_t credit = std::min<size_t>(max, m.max_in_flight > m.leased ? m.max_in_flight - m.leased : 0);
@@ -62,8 +72,8 @@ void Group::SelectDeliveries(const std::string& member, size_t max, std::vector<
     for (uint64_t offset : c.available) {
       if (ready.size() >= credit) break;
       const Entry& e = c.unsettled.at(offset);
-      if (per_key && e.record.has_key && *c.by_key.at(e.record.key_hash).begin() != offset) {
-        continue;  // an earlier message of this key is unsettled
+      if (per_key && e.record.has_key && !KeyIsFree(c, e.record.key_hash, offset)) {
+        continue;  // an earlier message of this key is unsettled, or one is in flight
       }
       ready.push_back(offset);
     }
@@ -181,6 +191,11 @@ Result<Group::Entry*> Group::FindLeased(const std::string& member, PartitionId p
   }
   if (e.record.member != member) {
     return Status::FailedPrecondition(where + " is leased to another member, not '" + member + "'");
+  }
+  if (context_.clock->Now() >= e.record.lease_expires) {
+    return Status::FailedPrecondition(where + ": its lease expired at " +
+                                      FormatTime(e.record.lease_expires) +
+                                      "; it will be redelivered");
   }
   return &e;
 }

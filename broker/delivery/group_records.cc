@@ -194,6 +194,7 @@ std::string EncodeDeadRecord(const DeadRecord& d) {
   PutLittle32(out, d.attempts);
   PutTime(out, d.first_delivery);
   PutTime(out, d.dead_at);
+  out.push_back(static_cast<char>(d.purged ? 1 : 0));
   return out;
 }
 
@@ -203,9 +204,13 @@ bool DecodeDeadRecord(std::string_view v, DeadRecord& out) {
   uint64_t offset = 0;
   if (!r.ReadLittle32(partition) || !r.ReadLittle64(offset) || !ReadString(r, out.reason) ||
       !ReadString(r, out.last_error) || !r.ReadLittle32(out.attempts) ||
-      !ReadTime(r, out.first_delivery) || !ReadTime(r, out.dead_at) || !r.done()) {
+      !ReadTime(r, out.first_delivery) || !ReadTime(r, out.dead_at)) {
     return false;
   }
+  uint8_t purged = 0;
+  if (!r.done() && !r.ReadByte(purged)) return false;
+  if (!r.done()) return false;
+  out.purged = purged != 0;
   out.partition = PartitionId(partition);
   out.offset = Offset(offset);
   return true;

@@ -80,6 +80,9 @@ struct DeadRecord {
   uint32_t attempts = 0;
   TimePoint first_delivery{};
   TimePoint dead_at{};
+  // Purged letters stay as tombstones, so the per-message view can still say the message died
+  // (and was not acked). They count nowhere else.
+  bool purged = false;
 };
 std::string EncodeDeadRecord(const DeadRecord& r);
 bool DecodeDeadRecord(std::string_view v, DeadRecord& out);

@@ -66,8 +66,9 @@ GroupInfo Group::Describe() {
         std::max(info.total.oldest_unsettled_age, lag.oldest_unsettled_age);
     info.partitions.push_back(lag);
   }
-  info.dlq_depth = dead_.size();
   for (const auto& [offset, dead] : dead_) {
+    if (dead.purged) continue;
+    ++info.dlq_depth;
     info.dlq_oldest_age = std::max(info.dlq_oldest_age, now - dead.dead_at);
   }
   return info;
@@ -112,6 +113,7 @@ MessageGroupState Group::StateOf(PartitionId partition, Offset offset) {
       state.status = MessageStatus::kDead;
       state.attempts = dead.attempts;
       state.last_error = dead.last_error;
+      if (dead.purged) state.last_error += " (dead letter purged)";
       return state;
     }
   }
@@ -127,6 +129,7 @@ Result<std::vector<DeadLetter>> Group::ListDeadLetters(size_t limit) {
   auto dlq = context_.registry->Find(dlq_topic_);
   if (!dlq) return out;
   for (const auto& [dlq_offset, dead] : dead_) {
+    if (dead.purged) continue;
     if (limit != 0 && out.size() >= limit) break;
     auto read = storage::ReadPartition(*context_.db, *dlq, PartitionId(0), Offset(dlq_offset),
                                        ReadLimits{.max_records = 1});
@@ -149,7 +152,7 @@ Result<RedriveResult> Group::Redrive(const RedriveOptions& options) {
     std::vector<uint64_t> matched;
     for (const auto& [dlq_offset, dead] : dead_) {
       if (options.filter.limit != 0 && matched.size() >= options.filter.limit) break;
-      if (MatchesFilter(dead, options.filter, now)) matched.push_back(dlq_offset);
+      if (!dead.purged && MatchesFilter(dead, options.filter, now)) matched.push_back(dlq_offset);
     }
     result.matched = matched.size();
     if (options.dry_run) return result;
@@ -190,14 +193,14 @@ Result<uint64_t> Group::Purge(const DeadLetterFilter& filter) {
     std::lock_guard lock(mu_);
     if (Status s = CheckOpen(); !s.ok()) return s;
     const TimePoint now = context_.clock->Now();
-    for (auto it = dead_.begin(); it != dead_.end();) {
-      if ((filter.limit == 0 || purged < filter.limit) && MatchesFilter(it->second, filter, now)) {
-        QueueDelete(DeadKey(topic_id(), name_, Offset(it->first)));
-        it = dead_.erase(it);
-        ++purged;
-      } else {
-        ++it;
+    for (auto& [dlq_offset, dead] : dead_) {
+      if (dead.purged || (filter.limit != 0 && purged >= filter.limit) ||
+          !MatchesFilter(dead, filter, now)) {
+        continue;
       }
+      dead.purged = true;  // a tombstone: see DeadRecord::purged
+      pending_ops_.push_back({DeadKey(topic_id(), name_, Offset(dlq_offset)), EncodeDeadRecord(dead)});
+      ++purged;
     }
     Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); });
   }
