@@ -1,0 +1,129 @@
+// Bad input at the gRPC boundary: oversized frames, bad names, settling what this stream was never
+// given, a stream that never starts, and a client that vanishes mid-stream.
+#include <grpcpp/grpcpp.h>
+
+#include <mutex>
+#include <set>
+
+#include "broker/v1/broker.grpc.pb.h"
+#include "brokerd_fixture.h"
+
+namespace broker::integration {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::unique_ptr<v1::BrokerService::Stub> RawStub(const std::string& address) {
+  return v1::BrokerService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+TEST_F(BrokerdTest, FrameOverTheSizeLimitIsRefusedAndNothingIsWritten) {
+  StartBrokerd({"--max-frame-bytes", "65536"});
+  auto client = Connect();
+  auto big = client->Publish("orders", {.payload = std::string(100000, 'x')}).get();
+  EXPECT_EQ(big.status().code(), StatusCode::kResourceExhausted) << big.status().ToString();
+  auto small = client->Publish("orders", {.payload = "fits"}).get();
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(small->offset.value(), 0u);
+}
+
+TEST_F(BrokerdTest, MessageOverTheBrokerLimitIsInvalidArgument) {
+  StartBrokerd({"--max-message-bytes", "1024"});
+  auto client = Connect();
+  auto big = client->Publish("orders", {.payload = std::string(2000, 'x')}).get();
+  EXPECT_EQ(big.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(big.status().message().find("limit is 1024"), std::string::npos)
+      << big.status().message();
+}
+
+TEST_F(BrokerdTest, BadTopicNameIsInvalidArgument) {
+  StartBrokerd();
+  auto client = Connect();
+  auto bad = client->Publish("orders/eu", {.payload = "x"}).get();
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("'/'"), std::string::npos) << bad.status().message();
+}
+
+TEST_F(BrokerdTest, SettlingWhatThisStreamWasNeverGivenIsFailedPrecondition) {
+  StartBrokerd();
+  auto transport = client::MakeGrpcTransport(Transport());
+  ASSERT_TRUE(transport.ok());
+  auto client = Connect();
+  ASSERT_TRUE(client->Publish("orders", {.payload = "one"}).get().ok());
+  auto first = (*transport)->Subscribe("orders", "billing", {.member = "first"});
+  auto second = (*transport)->Subscribe("orders", "billing", {.member = "second"});
+  ASSERT_TRUE(first.ok() && second.ok());
+  auto got = (*first)->Poll(1, 5s);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  const Record& r = got->front().record;
+  EXPECT_EQ((*second)->Ack(r.partition, r.offset).code(), StatusCode::kFailedPrecondition)
+      << "leased to another member";
+  EXPECT_EQ((*second)->Ack(PartitionId(0), Offset(99)).code(), StatusCode::kFailedPrecondition)
+      << "never delivered";
+  EXPECT_TRUE((*first)->Ack(r.partition, r.offset).ok()) << "the real holder still can";
+  EXPECT_EQ((*first)->Ack(r.partition, r.offset).code(), StatusCode::kFailedPrecondition)
+      << "a second ack";
+}
+
+TEST_F(BrokerdTest, StreamThatSendsOnlyCreditsIsRefused) {
+  StartBrokerd();
+  auto stub = RawStub(brokerd_->address());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto stream = stub->Subscribe(&context);
+  v1::SubscribeRequest credit;
+  credit.mutable_credit()->set_messages(100);
+  ASSERT_TRUE(stream->Write(credit));
+  stream->WritesDone();
+  v1::SubscribeResponse response;
+  while (stream->Read(&response)) {
+  }
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+}
+
+TEST_F(BrokerdTest, LeasesOfAClientThatVanishesMidStreamGoBackAtOnce) {
+  StartBrokerd();
+  auto client = Connect();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(client->Publish("orders", {.payload = "m" + std::to_string(i)}).get().ok());
+  }
+  {
+    auto stub = RawStub(brokerd_->address());
+    grpc::ClientContext context;
+    auto stream = stub->Subscribe(&context);
+    v1::SubscribeRequest start;
+    start.mutable_start()->set_topic("orders");
+    start.mutable_start()->set_group("billing");
+    start.mutable_start()->set_member("ghost");
+    start.mutable_start()->mutable_group_config()->set_ack_timeout_ms(600000);  // 10 minutes
+    ASSERT_TRUE(stream->Write(start));
+    v1::SubscribeRequest credit;
+    credit.mutable_credit()->set_messages(5);
+    ASSERT_TRUE(stream->Write(credit));
+    int deliveries = 0;
+    v1::SubscribeResponse response;
+    while (deliveries < 5 && stream->Read(&response)) {
+      if (response.has_delivery()) ++deliveries;
+    }
+    ASSERT_EQ(deliveries, 5);
+    context.TryCancel();  // gone without a word: no acks, no half-close
+  }
+  std::mutex mu;
+  std::set<std::string> redelivered;
+  auto consumer = client->Subscribe("orders", "billing", [&](const client::ReceivedMessage& m) {
+    std::lock_guard lock(mu);
+    if (m.attempt == 2) redelivered.insert(m.record.payload);
+  });
+  ASSERT_TRUE(consumer.ok());
+  EXPECT_TRUE(Eventually([&] {
+    std::lock_guard lock(mu);
+    return redelivered.size() == 5;
+  })) << "the vanished member's leases return long before their 10-minute ack timeout";
+  (void)(*consumer)->Close(5s);
+}
+
+}  // namespace
+}  // namespace broker::integration

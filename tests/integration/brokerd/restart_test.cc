@@ -1,0 +1,88 @@
+// What a client sees when brokerd goes away and comes back: subscriptions rejoin by themselves,
+// publishes fail with unavailable (and succeed once it is back), pending requests fail at once.
+#include <future>
+#include <mutex>
+#include <set>
+
+#include "brokerd_fixture.h"
+
+namespace broker::integration {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Seen {
+ public:
+  void Add(const std::string& s) {
+    std::lock_guard lock(mu_);
+    seen_.insert(s);
+  }
+  bool Has(const std::string& s) {
+    std::lock_guard lock(mu_);
+    return seen_.contains(s);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> seen_;
+};
+
+TEST_F(BrokerdTest, SubscriptionsResumeByThemselvesAfterBrokerdRestarts) {
+  StartBrokerd();
+  const std::string address = brokerd_->address();
+  auto client = Connect();
+  Seen seen;
+  auto consumer = client->Subscribe("events", "audit",
+                                    [&](const client::ReceivedMessage& m) { seen.Add(m.record.payload); });
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  ASSERT_TRUE(client->Publish("events", {.payload = "before"}).get().ok());
+  ASSERT_TRUE(Eventually([&] { return seen.Has("before"); }));
+
+  brokerd_->Kill();
+  auto down = client->Publish("events", {.payload = "while down"}).get();
+  EXPECT_EQ(down.status().code(), StatusCode::kUnavailable) << down.status().ToString();
+
+  StartBrokerd({}, address);
+  // The client's channel reconnects by itself; retrying with an idempotency key is safe.
+  ASSERT_TRUE(Eventually([&] {
+    return client->Publish("events", {.payload = "after", .idempotency_key = "after-1"}).get().ok();
+  }));
+  EXPECT_TRUE(Eventually([&] { return seen.Has("after"); }))
+      << "the same consumer, without any action, receives what is published after the restart";
+  (void)(*consumer)->Close(5s);
+}
+
+TEST_F(BrokerdTest, PendingRequestsFailFastWhenBrokerdGoesAway) {
+  StartBrokerd();
+  auto responder_client = Connect();
+  std::promise<void> never;
+  auto blocked = never.get_future().share();
+  auto responder = responder_client->Serve("quotes", "pricing",
+                                           [blocked](const client::ReceivedMessage&) {
+                                             blocked.wait_for(20s);
+                                             return client::Reply{"late", {}};
+                                           });
+  ASSERT_TRUE(responder.ok());
+  auto requester = Connect();
+  auto pending = requester->Request("quotes", "price?", 60s);
+  brokerd_->Kill();
+  ASSERT_EQ(pending.wait_for(15s), std::future_status::ready)
+      << "a request must not wait out its 60 s timeout when brokerd is gone";
+  EXPECT_EQ(pending.get().status().code(), StatusCode::kUnavailable);
+  never.set_value();
+}
+
+TEST_F(BrokerdTest, PublishingToAStoppedBrokerdSaysWhereItLooked) {
+  StartBrokerd();
+  const std::string address = brokerd_->address();
+  auto client = Connect();
+  ASSERT_EQ(brokerd_->Stop(), 0);
+  auto result = client->Publish("orders", {.payload = "x"}).get();
+  EXPECT_EQ(result.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(result.status().message().find("cannot reach brokerd at " + address),
+            std::string::npos)
+      << result.status().message();
+}
+
+}  // namespace
+}  // namespace broker::integration
