@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds the release binaries and runs the main job: an end-to-end run of
-# the embedded engine (brokerbench publish into ./broker-data, sync durability), printing its
-# throughput and latency.
+# Installs dependencies, builds the release binaries and runs the main job: brokerd serving an
+# embedded broker on ./broker-data at 127.0.0.1:7070 (flags after `--` go to brokerd, e.g.
+# ./scripts/run.sh --listen 127.0.0.1:7071). Stop it with Ctrl-C (SIGINT): it drains and closes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 cmake --preset release
 cmake --build --preset release
-exec ./build/release/cmd/brokerbench/brokerbench publish --data-dir ./broker-data "$@"
+exec ./build/release/cmd/brokerd/brokerd --data-dir ./broker-data "$@"

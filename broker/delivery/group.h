@@ -98,6 +98,8 @@ class Group : public std::enable_shared_from_this<Group> {
   Result<std::vector<DeadLetter>> ListDeadLetters(size_t limit);
   Result<RedriveResult> Redrive(const RedriveOptions& options);
   Result<uint64_t> Purge(const DeadLetterFilter& filter);
+  // Moves every partition's cursor to `positions[p]`, dropping unsettled state. Needs no members.
+  Status Reset(const std::vector<uint64_t>& positions);
 
  private:
   enum class State : uint8_t { kAvailable, kLeased, kDelayed, kDeadPending };

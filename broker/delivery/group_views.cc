@@ -208,4 +208,33 @@ Result<uint64_t> Group::Purge(const DeadLetterFilter& filter) {
   return purged;
 }
 
+Status Group::Reset(const std::vector<uint64_t>& positions) {
+  std::promise<Status> committed;
+  auto future = committed.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (Status s = CheckOpen(); !s.ok()) return s;
+    if (!members_.empty()) {
+      return Status::FailedPrecondition("group '" + name_ + "' has " +
+                                        std::to_string(members_.size()) +
+                                        " subscribed members; stop them before resetting");
+    }
+    for (const Cursor& c : cursors_) {
+      if (c.dead_pending > 0) {
+        return Status::FailedPrecondition("a dead-letter write is in progress; try again");
+      }
+    }
+    for (uint32_t p = 0; p < cursors_.size() && p < positions.size(); ++p) {
+      Cursor& c = cursors_[p];
+      std::vector<uint64_t> offsets;
+      for (const auto& [offset, entry] : c.unsettled) offsets.push_back(offset);
+      for (uint64_t offset : offsets) Settle(p, offset, true);
+      c.next = positions[p];
+      MarkCursorDirty(p);
+    }
+    Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); }, true);
+  }
+  return future.get();
+}
+
 }  // namespace broker::delivery

@@ -1,5 +1,6 @@
 #include "engine/broker_impl.h"
 
+#include <algorithm>
 #include <future>
 
 #include "storage/log_reader.h"
@@ -241,6 +242,38 @@ Result<std::unique_ptr<Subscription>> BrokerImpl::Subscribe(std::string_view top
     if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return s;
   }
   return delivery_->Subscribe(topic, group, options);
+}
+
+Result<GroupInfo> BrokerImpl::ResetGroup(std::string_view topic, std::string_view group,
+                                         const ResetPosition& position) {
+  auto found = delivery_->Find(topic, group);
+  if (!found.ok()) return found.status();
+  auto state = registry_.Find(topic);
+  if (!state) return Status::NotFound("topic '" + std::string(topic) + "' does not exist");
+  std::vector<uint64_t> positions;
+  for (uint32_t p = 0; p < state->partitions.size(); ++p) {
+    const uint64_t first = state->partitions[p]->first_offset.load();
+    const uint64_t end = state->partitions[p]->end_offset.load();
+    switch (position.kind) {
+      case ResetPosition::Kind::kEarliest:
+        positions.push_back(first);
+        break;
+      case ResetPosition::Kind::kLatest:
+        positions.push_back(end);
+        break;
+      case ResetPosition::Kind::kOffset:
+        positions.push_back(std::clamp(position.offset, first, end));
+        break;
+      case ResetPosition::Kind::kTime: {
+        auto offset = storage::OffsetForTime(*db_, *state, PartitionId(p), position.time);
+        if (!offset.ok()) return offset.status();
+        positions.push_back(std::clamp(offset->value(), first, end));
+        break;
+      }
+    }
+  }
+  if (Status s = (*found)->Reset(positions); !s.ok()) return s;
+  return (*found)->Describe();
 }
 
 Result<std::vector<MessageGroupState>> BrokerImpl::GetMessageState(std::string_view topic,

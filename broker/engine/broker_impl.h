@@ -54,6 +54,8 @@ class BrokerImpl final : public Broker {
   Status DeleteGroup(std::string_view topic, std::string_view group) override;
   Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,
                                                   const SubscribeOptions& options) override;
+  Result<GroupInfo> ResetGroup(std::string_view topic, std::string_view group,
+                               const ResetPosition& position) override;
   Result<std::vector<MessageGroupState>> GetMessageState(std::string_view topic,
                                                          PartitionId partition,
                                                          Offset offset) override;

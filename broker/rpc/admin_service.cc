@@ -103,6 +103,36 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DeleteGroup(grpc::CallbackServerCont
              [this, req] { return broker_.DeleteGroup(req->topic(), req->group()); });
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::ResetGroup(grpc::CallbackServerContext* c,
+                                                       const v1::ResetGroupRequest* req,
+                                                       v1::GroupInfo* resp) {
+  return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
+    ResetPosition position;
+    switch (req->to_case()) {
+      case v1::ResetGroupRequest::kEarliest:
+        position.kind = ResetPosition::Kind::kEarliest;
+        break;
+      case v1::ResetGroupRequest::kLatest:
+        position.kind = ResetPosition::Kind::kLatest;
+        break;
+      case v1::ResetGroupRequest::kOffset:
+        position.kind = ResetPosition::Kind::kOffset;
+        position.offset = req->offset();
+        break;
+      case v1::ResetGroupRequest::kTimeUs:
+        position.kind = ResetPosition::Kind::kTime;
+        position.time = FromMicros(req->time_us());
+        break;
+      case v1::ResetGroupRequest::TO_NOT_SET:
+        return Status::InvalidArgument("say where to reset to: earliest, latest, offset or time");
+    }
+    auto info = broker_.ResetGroup(req->topic(), req->group(), position);
+    if (!info.ok()) return info.status();
+    ToProto(*info, *resp);
+    return Status::Ok();
+  });
+}
+
 grpc::ServerUnaryReactor* AdminServiceImpl::GetMessage(grpc::CallbackServerContext* c,
                                                        const v1::GetMessageRequest* req,
                                                        v1::GetMessageResponse* resp) {

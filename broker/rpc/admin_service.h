@@ -33,6 +33,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                           const v1::DescribeGroupRequest*, v1::GroupInfo*) override;
   grpc::ServerUnaryReactor* DeleteGroup(grpc::CallbackServerContext*, const v1::DeleteGroupRequest*,
                                         v1::DeleteGroupResponse*) override;
+  grpc::ServerUnaryReactor* ResetGroup(grpc::CallbackServerContext*, const v1::ResetGroupRequest*,
+                                       v1::GroupInfo*) override;
   grpc::ServerUnaryReactor* GetMessage(grpc::CallbackServerContext*, const v1::GetMessageRequest*,
                                        v1::GetMessageResponse*) override;
   grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext*, const v1::ReadRequest*,

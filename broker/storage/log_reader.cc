@@ -1,5 +1,6 @@
 #include "storage/log_reader.h"
 
+#include <cstdint>
 #include <memory>
 
 #include <rocksdb/iterator.h>
@@ -67,6 +68,33 @@ Result<ReadResult> ReadPartition(const StorageDb& db, const TopicState& topic,
   // Retention may have run since the bounds were read.
   result.first_offset = std::max(result.first_offset, Offset(state.first_offset.load()));
   return result;
+}
+
+Result<Offset> OffsetForTime(const StorageDb& db, const TopicState& topic, PartitionId partition,
+                             TimePoint time) {
+  const PartitionState& state = *topic.partitions[partition.value()];
+  const Offset end(state.end_offset.load());
+  const std::string prefix = PartitionPrefix(topic.record.id, partition);
+  std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator({}, db.log_index()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    BatchIndexEntry entry;
+    LogKeyParts parts;
+    if (!DecodeLogKey(it->key().ToStringView(), parts) ||
+        !DecodeIndexEntry(it->value().ToStringView(), entry)) {
+      return Status::DataLoss("index of '" + topic.name + "' is corrupt");
+    }
+    if (entry.max_timestamp < time) continue;
+    // The answer is inside this batch: timestamps within a partition never decrease.
+    auto read = ReadPartition(db, topic, partition, parts.base_offset,
+                              ReadLimits{.max_records = entry.count, .max_bytes = SIZE_MAX});
+    if (!read.ok()) return read.status();
+    for (const Record& r : read->records) {
+      if (r.timestamp >= time) return r.offset;
+    }
+    return parts.base_offset + entry.count;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scanning '" + topic.name + "'");
+  return end;
 }
 
 }  // namespace broker::storage

@@ -14,4 +14,9 @@ namespace broker::storage {
 Result<ReadResult> ReadPartition(const StorageDb& db, const TopicState& topic,
                                  PartitionId partition, Offset from, const ReadLimits& limits);
 
+// The offset of the first record with timestamp >= `time`, or the partition's end offset if
+// there is none. Walks the batch index first, so it reads one batch of records at most.
+Result<Offset> OffsetForTime(const StorageDb& db, const TopicState& topic, PartitionId partition,
+                             TimePoint time);
+
 }  // namespace broker::storage

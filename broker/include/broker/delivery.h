@@ -173,6 +173,19 @@ struct RedriveOptions {
   double rate_per_second = 0;
 };
 
+// Where Broker::ResetGroup moves a group's position in every partition.
+struct ResetPosition {
+  enum class Kind {
+    kEarliest,  // the first retained record
+    kLatest,    // the end: only what is published from now on
+    kOffset,    // `offset` (clamped to the retained range)
+    kTime,      // the first record published at or after `time`
+  };
+  Kind kind = Kind::kEarliest;
+  uint64_t offset = 0;
+  TimePoint time;
+};
+
 struct RedriveResult {
   uint64_t matched = 0;    // letters that matched the filter
   uint64_t redriven = 0;   // requeued to the group (0 on a dry run)
