@@ -87,7 +87,11 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   std::vector<Message> messages(1);
   messages[0].payload = std::move(payload);
   messages[0].headers = std::move(headers);
-  transport_.Publish(topic, std::move(messages), PublishOptions{},
+  // A request is worth keeping only while its requester waits, and the requester retries on a
+  // timeout anyway: it is acknowledged once written to the OS, without an fsync of its own.
+  PublishOptions options;
+  options.durability = Durability::kAsync;
+  transport_.Publish(topic, std::move(messages), options,
                      [this, correlation_id](Result<std::vector<PublishResult>> r) {
                        if (!r.ok()) Complete(correlation_id, r.status());
                      });
