@@ -8,7 +8,9 @@
 // one line below and one source to CMakeLists.txt.
 #include <CLI/CLI.hpp>
 
+#include "consume_command.h"
 #include "publish_command.h"
+#include "request_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"brokerbench: throughput and latency of the embedded broker engine"};
@@ -16,6 +18,8 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   brokerbench::AddPublishCommand(app, &exit_code);
+  brokerbench::AddConsumeCommand(app, &exit_code);
+  brokerbench::AddRequestCommand(app, &exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -1,0 +1,48 @@
+#include "bench_target.h"
+
+#include "broker/client/grpc_transport.h"
+
+namespace brokerbench {
+
+void AddTargetFlags(CLI::App& command, TargetFlags& flags) {
+  AddBrokerFlags(command, flags.broker);
+  command.add_option("--addr", flags.addr,
+                     "brokerd address (host:port); without it the embedded engine is measured");
+  command.add_option("--token", flags.token, "bearer token for brokerd");
+}
+
+broker::Result<std::unique_ptr<BenchTarget>> BenchTarget::Open(const TargetFlags& flags) {
+  auto target = std::unique_ptr<BenchTarget>(new BenchTarget());
+  target->flags_ = flags;
+  if (flags.addr.empty()) {
+    target->mode_ = "in_process";
+    auto opened = OpenBroker(flags.broker);
+    if (!opened.ok()) return opened.status();
+    target->broker_ = std::move(opened).value();
+  } else {
+    target->mode_ = "grpc";
+  }
+  return target;
+}
+
+BenchTarget::~BenchTarget() = default;
+
+broker::Result<std::unique_ptr<broker::client::Transport>> BenchTarget::NewTransport() const {
+  if (broker_) return broker::client::MakeInProcessTransport(*broker_);
+  broker::client::GrpcTransportOptions options;
+  options.address = flags_.addr;
+  options.token = flags_.token;
+  return broker::client::MakeGrpcTransport(options);
+}
+
+std::unique_ptr<broker::client::Client> BenchTarget::NewClient() const {
+  auto transport = NewTransport();
+  if (!transport.ok()) return nullptr;
+  return broker::client::Client::Connect(std::move(transport).value());
+}
+
+void BenchTarget::FlushAcks() const {
+  if (broker_) (void)broker_->RunDeliveryTimers();
+}
+
+}  // namespace brokerbench

@@ -1,0 +1,185 @@
+#include "consume_command.h"
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "bench_target.h"
+#include "latency_summary.h"
+#include "payload.h"
+#include "report.h"
+#include "system_load.h"
+
+namespace brokerbench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct ConsumeFlags {
+  TargetFlags target;
+  uint64_t messages = 1000000;
+  size_t payload = 128;
+  uint32_t consumers = 1;
+  uint32_t poll_batch = 100;      // as the peers' BATCH
+  uint32_t max_in_flight = 1000;
+  double rate = 0;                // msgs/s published during consumption; 0: pre-publish all
+  bool json = false;
+};
+
+broker::Status PrePublish(broker::client::Transport& transport, const std::string& topic,
+                          uint64_t count, const std::string& payload) {
+  constexpr uint64_t kBatch = 1000;
+  std::vector<std::future<broker::Status>> pending;
+  for (uint64_t sent = 0; sent < count; sent += kBatch) {
+    std::vector<broker::Message> batch(std::min(kBatch, count - sent), broker::Message{.payload = payload});
+    auto promise = std::make_shared<std::promise<broker::Status>>();
+    pending.push_back(promise->get_future());
+    broker::PublishOptions options;
+    options.durability = broker::Durability::kAsync;
+    transport.Publish(topic, std::move(batch), options,
+                      [promise](broker::Result<std::vector<broker::PublishResult>> r) {
+                        promise->set_value(r.status());
+                      });
+    if (pending.size() >= 16) {
+      if (broker::Status s = pending.front().get(); !s.ok()) return s;
+      pending.erase(pending.begin());
+    }
+  }
+  for (auto& p : pending) {
+    if (broker::Status s = p.get(); !s.ok()) return s;
+  }
+  return broker::Status::Ok();
+}
+
+int Run(const ConsumeFlags& flags) {
+  auto target = BenchTarget::Open(flags.target);
+  if (!target.ok()) {
+    std::cerr << "brokerbench consume: " << target.status().ToString() << "\n";
+    return 1;
+  }
+  const std::string topic = FreshTopicName("consume");
+  const std::string payload = RandomPayload(flags.payload);
+  auto publisher = (*target)->NewTransport();
+  if (!publisher.ok()) {
+    std::cerr << "brokerbench consume: " << publisher.status().ToString() << "\n";
+    return 1;
+  }
+  const double load = LoadAverage1();
+  if (flags.rate <= 0) {
+    if (broker::Status s = PrePublish(**publisher, topic, flags.messages, payload); !s.ok()) {
+      std::cerr << "brokerbench consume: publishing failed: " << s.ToString() << "\n";
+      return 1;
+    }
+  }
+
+  std::atomic<uint64_t> acked{0};
+  std::atomic<bool> failed{false};
+  std::mutex latencies_mu;
+  std::vector<uint64_t> latencies_ns;
+  std::vector<std::thread> consumers;
+  const auto started = Clock::now();
+  for (uint32_t c = 0; c < flags.consumers; ++c) {
+    consumers.emplace_back([&, c] {
+      auto transport = (*target)->NewTransport();
+      if (!transport.ok()) {
+        failed = true;
+        return;
+      }
+      broker::SubscribeOptions options;
+      options.member = "bench-" + std::to_string(c);
+      options.max_in_flight = flags.max_in_flight;
+      auto sub = (*transport)->Subscribe(topic, "bench", options);
+      if (!sub.ok()) {
+        std::cerr << "subscribe: " << sub.status().ToString() << "\n";
+        failed = true;
+        return;
+      }
+      std::vector<uint64_t> local;
+      while (acked.load() < flags.messages && !failed.load()) {
+        auto got = (*sub)->Poll(flags.poll_batch, std::chrono::milliseconds(50));
+        if (!got.ok()) continue;
+        const auto now_wall = std::chrono::system_clock::now();
+        for (const broker::Delivery& d : *got) {
+          if (flags.rate > 0) {
+            local.push_back(static_cast<uint64_t>(std::max<int64_t>(
+                0, std::chrono::duration_cast<std::chrono::nanoseconds>(now_wall - d.record.timestamp)
+                       .count())));
+          }
+          if (!(*sub)->Ack(d.record.partition, d.record.offset).ok()) {
+            failed = true;
+            break;
+          }
+          acked.fetch_add(1);
+        }
+      }
+      std::lock_guard lock(latencies_mu);
+      latencies_ns.insert(latencies_ns.end(), local.begin(), local.end());
+    });
+  }
+  if (flags.rate > 0) {  // steady-rate publisher, one message per tick, paced by the clock
+    const auto interval = std::chrono::nanoseconds(static_cast<int64_t>(1e9 / flags.rate));
+    auto next = Clock::now();
+    for (uint64_t i = 0; i < flags.messages && !failed.load(); ++i) {
+      std::this_thread::sleep_until(next);  // pacing the load generator, not waiting on a result
+      next += interval;
+      std::vector<broker::Message> one(1, broker::Message{.payload = payload});
+      (*publisher)->Publish(topic, std::move(one), {}, [&failed](auto r) {
+        if (!r.ok()) failed = true;
+      });
+    }
+  }
+  for (auto& t : consumers) t.join();
+  (*target)->FlushAcks();
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  if (failed.load() || acked.load() < flags.messages) {
+    std::cerr << "brokerbench consume: failed after " << acked.load() << " acks\n";
+    return 1;
+  }
+
+  Report report;
+  report.Add("config", "workload", std::string("W2 consume+ack"));
+  report.Add("config", "transport", (*target)->mode());
+  report.Add("config", "messages", flags.messages);
+  report.Add("config", "payload_bytes", static_cast<uint64_t>(flags.payload));
+  report.Add("config", "consumers", static_cast<uint64_t>(flags.consumers));
+  report.Add("config", "poll_batch", static_cast<uint64_t>(flags.poll_batch));
+  report.Add("config", "publish_rate", flags.rate);
+  report.Add("config", "loadavg1_before", load);
+  report.Add("result", "seconds", seconds);
+  report.Add("result", "msgs_per_s", static_cast<double>(flags.messages) / seconds);
+  if (flags.rate > 0) {
+    const LatencySummary l = Summarize(latencies_ns);
+    report.Add("result", "e2e_p50_us", l.p50_us);
+    report.Add("result", "e2e_p99_us", l.p99_us);
+    report.Add("result", "e2e_p999_us", l.p999_us);
+  }
+  if (flags.json) {
+    report.PrintJson(std::cout);
+  } else {
+    report.PrintText(std::cout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddConsumeCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<ConsumeFlags>();
+  CLI::App* command = app.add_subcommand("consume", "W2: consume and ack each message");
+  AddTargetFlags(*command, flags->target);
+  command->add_option("--messages,-n", flags->messages, "messages to consume")->capture_default_str();
+  command->add_option("--payload", flags->payload, "payload bytes")->capture_default_str();
+  command->add_option("--consumers", flags->consumers, "members of the group")->capture_default_str();
+  command->add_option("--poll-batch", flags->poll_batch, "deliveries per poll")->capture_default_str();
+  command->add_option("--max-in-flight", flags->max_in_flight, "per member")->capture_default_str();
+  command->add_option("--rate", flags->rate,
+                      "publish at this rate during consumption and report end-to-end latency");
+  command->add_flag("--json", flags->json, "one JSON object");
+  command->callback([flags, exit_code] { *exit_code = Run(*flags); });
+}
+
+}  // namespace brokerbench
