@@ -132,7 +132,7 @@ Result<std::shared_ptr<ProcessedStore>> ProcessedStore::Open(const std::string& 
 }
 
 std::string MessageIdOf(const ReceivedMessage& message) {
-  if (auto id = message.Header(kMessageIdHeader)) return std::string(*id);
+  if (auto id = message.Header(kMessageIdHeader); id && !id->empty()) return std::string(*id);
   return message.topic + "/" + std::to_string(message.record.partition.value()) + "/" +
          std::to_string(message.record.offset.value());
 }
