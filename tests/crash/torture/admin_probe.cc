@@ -1,9 +1,9 @@
 #include "admin_probe.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <map>
 #include <mutex>
-
-#include <grpcpp/grpcpp.h>
 
 #include "broker/v1/admin.grpc.pb.h"
 #include "rpc/convert.h"

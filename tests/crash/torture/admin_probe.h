@@ -29,9 +29,9 @@ class AdminProbe {
  public:
   // The channel behind a probe is kept for the life of the process (see client/grpc: gRPC 1.51
   // must not tear down its callback queue while calls of other channels finish).
-  static std::unique_ptr<AdminProbe> Connect(const std::string& address,
-                                             std::chrono::milliseconds call_timeout =
-                                                 std::chrono::seconds(10));
+  static std::unique_ptr<AdminProbe> Connect(
+      const std::string& address,
+      std::chrono::milliseconds call_timeout = std::chrono::seconds(10));
   ~AdminProbe();
 
   Status CreateTopic(std::string_view name, uint32_t partitions);

@@ -7,9 +7,8 @@
 //   TORTURE_ROUNDS=200 TORTURE_SECONDS=1800 build/<dir>/tests/crash/torture/crash_torture_test
 // Other knobs: TORTURE_SEED (replay a run; printed at the start), TORTURE_RATE (messages per
 // second per publisher, 0 = unpaced), TORTURE_KEEP_DATA=1 (keep the data directory).
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -37,9 +36,9 @@ TEST(CrashTortureTest, AcknowledgedPublishesSurviveAndEveryMessageEndsAckedOrDea
   config.seed = EnvOr("TORTURE_SEED", std::random_device{}());
   config.max_rounds = static_cast<int>(EnvOr("TORTURE_ROUNDS", 6));
   config.budget = std::chrono::seconds(EnvOr("TORTURE_SECONDS", 35));
-  config.publish_rate = static_cast<int>(EnvOr("TORTURE_RATE", 150));
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
-                                    ("crash-torture-" + std::to_string(::getpid()));
+  config.publish_rate = static_cast<int>(EnvOr("TORTURE_RATE", 100));
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / ("crash-torture-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   config.data_dir = (dir / "data").string();
@@ -49,8 +48,8 @@ TEST(CrashTortureTest, AcknowledgedPublishesSurviveAndEveryMessageEndsAckedOrDea
             << " msg/s each, data dir " << config.data_dir << std::endl;
 
   TortureHistory history;
-  auto run = RunTorture(config, history);
-  ASSERT_TRUE(run.ok()) << "seed " << config.seed << ": " << run.status().ToString();
+  const TortureRun run = RunTorture(config, history);
+  EXPECT_TRUE(run.status.ok()) << "seed " << config.seed << ": " << run.status.ToString();
 
   Options options;
   options.data_dir = config.data_dir;
@@ -60,15 +59,18 @@ TEST(CrashTortureTest, AcknowledgedPublishesSurviveAndEveryMessageEndsAckedOrDea
   const TortureFigures figures = CheckTorture(**broker, history);
   broker->reset();
 
-  std::cout << "crash torture figures (seed " << config.seed << "): " << run->kills
-            << " rounds (SIGKILLs), " << run->starts << " brokerd starts, "
-            << run->elapsed.count() / 1000.0 << " s, final drain " << run->drain_time.count()
+  std::cout << "crash torture figures (seed " << config.seed << "): " << run.kills
+            << " rounds (SIGKILLs), " << run.starts << " brokerd starts, "
+            << run.elapsed.count() / 1000.0 << " s, final drain " << run.drain_time.count()
             << " ms\n"
             << FormatFigures(figures) << std::flush;
-  EXPECT_GT(run->kills, 0);
+  EXPECT_GT(run.kills, 0);
   EXPECT_GT(figures.acknowledged, 0u);
   EXPECT_EQ(figures.lost, 0u);
-  for (const std::string& v : figures.violations) ADD_FAILURE() << v;
+  // Without a complete drain, unsettled messages are expected: report only the other breaches.
+  for (const std::string& v : figures.violations) {
+    if (run.status.ok() || v.find("unsettled") == std::string::npos) ADD_FAILURE() << v;
+  }
   if (!HasFailure() && EnvOr("TORTURE_KEEP_DATA", 0) == 0) {
     std::filesystem::remove_all(dir);
   } else {

@@ -82,7 +82,8 @@ class Checker {
       const uint32_t p = info.partition.value();
       if (info.first_offset.value() != 0) {
         Violation("partition " + std::to_string(p) + " starts at " +
-                  std::to_string(info.first_offset.value()) + ", not 0 (nothing should be deleted)");
+                  std::to_string(info.first_offset.value()) +
+                  ", not 0 (nothing should be deleted)");
       }
       uint64_t expected = 0;
       while (expected < info.end_offset.value()) {
@@ -130,8 +131,8 @@ class Checker {
       return;
     }
     if (auto [it, fresh] = position_of_.emplace(*id, at); !fresh) {
-      Violation(*id + " is in the log twice, at " + Describe(it->second) + " and " +
-                Describe(at) + ": producer dedupe failed");
+      Violation(*id + " is in the log twice, at " + Describe(it->second) + " and " + Describe(at) +
+                ": producer dedupe failed");
       return;
     }
     id_at_[at] = *id;
@@ -298,7 +299,8 @@ class Checker {
     }
     if (state.status != MessageStatus::kDead) {
       Violation(group + ": " + id + " at " + Describe(at) + " ends " +
-                std::string(MessageStatusName(state.status)) + ", not acked or dead-lettered");
+                std::string(MessageStatusName(state.status)) +
+                " (unsettled), not acked or dead-lettered");
       return;
     }
     if (letter == dead.end()) {
@@ -403,9 +405,9 @@ class Checker {
                   ") after an ack that returned OK, with no kill in between");
       } else if (*kill - acked->answered > kAckMargin) {
         Violation(group + ": " + id + " redelivered after an ack that returned OK " +
-                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     *kill - acked->answered)
-                                     .count()) +
+                  std::to_string(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(*kill - acked->answered)
+                          .count()) +
                   " ms before the kill: the ack was not persisted");
       }
     }
@@ -413,13 +415,13 @@ class Checker {
     // the previous delivery and without a kill (or stream loss) in between.
     if (settled_prev == nullptr && !KillBetween(prev.at, next.at) &&
         next.at - prev.at < kAckTimeout / 2) {
-      Violation(group + ": " + id + " delivered to " + prev.member + " (attempt " +
-                std::to_string(prev.attempt) + ") and again to " + next.member + " (attempt " +
-                std::to_string(next.attempt) + ") " +
-                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   next.at - prev.at)
-                                   .count()) +
-                " ms later, without a settle, a kill or lease expiry in between");
+      Violation(
+          group + ": " + id + " delivered to " + prev.member + " (attempt " +
+          std::to_string(prev.attempt) + ") and again to " + next.member + " (attempt " +
+          std::to_string(next.attempt) + ") " +
+          std::to_string(
+              std::chrono::duration_cast<std::chrono::milliseconds>(next.at - prev.at).count()) +
+          " ms later, without a settle, a kill or lease expiry in between");
     }
   }
 
@@ -453,10 +455,10 @@ std::string FormatFigures(const TortureFigures& f) {
     out << "group " << name << ": " << g.deliveries << " deliveries, " << g.redeliveries
         << " redeliveries, max attempt seen " << g.max_attempt_seen << "; ends: " << g.acked
         << " acked, " << g.dead_max_deliveries << " dead for max_deliveries (" << g.dead_poison
-        << " poison, " << g.dead_normal << " others that crashes cost leases), "
-        << g.dead_rejected << " rejected; duplicates after an OK ack (kill within "
-        << kAckMargin.count() << " ms): " << g.redelivered_after_ack << "; settles that failed: "
-        << g.failed_settles << "\n";
+        << " poison, " << g.dead_normal << " others that crashes cost leases), " << g.dead_rejected
+        << " rejected; duplicates after an OK ack (kill within " << kAckMargin.count()
+        << " ms): " << g.redelivered_after_ack << "; settles that failed: " << g.failed_settles
+        << "\n";
   }
   out << "violations: " << f.violations.size() << "\n";
   return out.str();

@@ -35,26 +35,26 @@ inline constexpr auto kAckMargin = std::chrono::milliseconds(1000);
 
 struct GroupFigures {
   uint64_t deliveries = 0;
-  uint64_t redeliveries = 0;          // deliveries after a message's first
-  uint64_t acked = 0;                 // messages acked at the end
-  uint64_t dead_max_deliveries = 0;   // messages dead-lettered for max_deliveries
-  uint64_t dead_poison = 0;           //   of which poison (as intended)
-  uint64_t dead_normal = 0;           //   of which normal ones that crashes cost deliveries
-  uint64_t dead_rejected = 0;         // dead-lettered by reject
+  uint64_t redeliveries = 0;           // deliveries after a message's first
+  uint64_t acked = 0;                  // messages acked at the end
+  uint64_t dead_max_deliveries = 0;    // messages dead-lettered for max_deliveries
+  uint64_t dead_poison = 0;            //   of which poison (as intended)
+  uint64_t dead_normal = 0;            //   of which normal ones that crashes cost deliveries
+  uint64_t dead_rejected = 0;          // dead-lettered by reject
   uint64_t redelivered_after_ack = 0;  // duplicates at-least-once allows (kill after an ack)
-  uint64_t failed_settles = 0;        // settle calls answered with an error (brokerd gone, ...)
+  uint64_t failed_settles = 0;         // settle calls answered with an error (brokerd gone, ...)
   uint64_t max_attempt_seen = 0;
 };
 
 struct TortureFigures {
-  uint64_t acknowledged = 0;      // publishes acknowledged to a client
-  uint64_t publish_calls = 0;     // message-carrying calls, retries included
-  uint64_t failed_calls = 0;      // of which failed (brokerd down)
-  uint64_t dedupe_answers = 0;    // acknowledged by the dedupe window: the retry of a publish
-                                  // whose first answer was lost
+  uint64_t acknowledged = 0;    // publishes acknowledged to a client
+  uint64_t publish_calls = 0;   // message-carrying calls, retries included
+  uint64_t failed_calls = 0;    // of which failed (brokerd down)
+  uint64_t dedupe_answers = 0;  // acknowledged by the dedupe window: the retry of a publish
+                                // whose first answer was lost
   uint64_t log_records = 0;
   uint64_t in_log_unacknowledged = 0;
-  uint64_t lost = 0;              // acknowledged but missing or different: must be 0
+  uint64_t lost = 0;  // acknowledged but missing or different: must be 0
   std::map<std::string, GroupFigures> groups;
   std::vector<std::string> violations;
 };

@@ -1,5 +1,7 @@
 // The torture's checker must catch what it claims to: each test plants one breach of the contract
 // in an otherwise clean history (over a small embedded broker) and expects the checker to name it.
+#include "torture_checker.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "broker/broker.h"
-#include "torture_checker.h"
 #include "torture_history.h"
 #include "torture_workload.h"
 

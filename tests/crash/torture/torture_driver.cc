@@ -47,9 +47,8 @@ class Signals {
   void WaitUntil(Clock::time_point until, bool wake_on_stop) {
     std::unique_lock lock(mu_);
     const uint64_t seen = generation_;
-    cv_.wait_until(lock, until, [&] {
-      return generation_ != seen || (wake_on_stop && stop_.load());
-    });
+    cv_.wait_until(lock, until,
+                   [&] { return generation_ != seen || (wake_on_stop && stop_.load()); });
   }
 
  private:
@@ -131,16 +130,16 @@ class Publisher {
       const StatusCode code = answer.status().code();
       if (code != StatusCode::kUnavailable && code != StatusCode::kDeadlineExceeded &&
           code != StatusCode::kCancelled) {
-        return Status::Internal("publish of " + ids.front() + " failed: " +
-                                answer.status().ToString());
+        return Status::Internal("publish of " + ids.front() +
+                                " failed: " + answer.status().ToString());
       }
       // brokerd is down or restarting: retry with the same idempotency keys.
       if (signals_.stopping()) {
         if (!deadline) deadline = Clock::now() + kFinalPublishDeadline;
         if (Clock::now() > *deadline) {
-          return Status::DeadlineExceeded("publish of " + ids.front() +
-                                          " not acknowledged after the final deadline: " +
-                                          answer.status().ToString());
+          return Status::DeadlineExceeded(
+              "publish of " + ids.front() +
+              " not acknowledged after the final deadline: " + answer.status().ToString());
         }
       }
       signals_.WaitUntil(Clock::now() + backoff, /*wake_on_stop=*/false);
@@ -212,17 +211,15 @@ bool WaitFor(const std::function<bool()>& check, Clock::time_point deadline, Sig
   }
 }
 
-}  // namespace
-
-Result<TortureRun> RunTorture(const TortureConfig& config, TortureHistory& history) {
+// The body of RunTorture: an early return leaves brokerd to its destructor (SIGKILL).
+Status RunRounds(const TortureConfig& config, TortureHistory& history, TortureRun& run) {
   const auto began = Clock::now();
-  TortureRun run;
   std::mt19937_64 rng(config.seed);
-  const std::vector<std::string> brokerd_args = {"--durability", "sync", "--log-level", "warn",
-                                                 "--shutdown-grace-ms", "2000"};
+  const std::vector<std::string> brokerd_args = {
+      "--durability", "sync", "--log-level", "warn", "--shutdown-grace-ms", "2000"};
   std::string error;
-  auto brokerd = testing::BrokerdProcess::Start(config.data_dir, brokerd_args, &error,
-                                                kStartTimeout);
+  auto brokerd =
+      testing::BrokerdProcess::Start(config.data_dir, brokerd_args, &error, kStartTimeout);
   if (!brokerd) return Status::Unavailable("brokerd did not start: " + error);
   ++run.starts;
   const std::string address = brokerd->address();
@@ -266,31 +263,28 @@ Result<TortureRun> RunTorture(const TortureConfig& config, TortureHistory& histo
   for (int i = 0; i < config.publishers; ++i) {
     auto connected = client::ConnectGrpc(TransportFor(address));
     if (!connected.ok()) return connected.status();
-    publishers.push_back(std::make_unique<Publisher>(i, i == config.publishers - 1,
-                                                     config.publish_rate, rng(),
-                                                     std::move(connected).value(), history,
-                                                     signals));
+    publishers.push_back(
+        std::make_unique<Publisher>(i, i == config.publishers - 1, config.publish_rate, rng(),
+                                    std::move(connected).value(), history, signals));
   }
 
   // The rounds: let brokerd live a random while (and make progress), SIGKILL it, restart it.
   Status failure;
-  for (int round = 0; round < config.max_rounds && Clock::now() - began < config.budget;
-       ++round) {
+  for (int round = 0; round < config.max_rounds && Clock::now() - began < config.budget; ++round) {
     const bool short_life = rng() % 5 == 0;
     const auto life =
         short_life ? milliseconds(rng() % kShortLife.count())
-                   : config.min_life + milliseconds(rng() % std::max<int64_t>(
-                                                        1, (config.max_life - config.min_life)
-                                                               .count()));
+                   : config.min_life +
+                         milliseconds(rng() % std::max<int64_t>(
+                                                  1, (config.max_life - config.min_life).count()));
     const uint64_t acknowledged_before = history.acknowledged();
     const auto kill_at = Clock::now() + life;
     (void)WaitFor([] { return false; }, kill_at, signals, *brokerd);
-    if (!short_life &&
-        !WaitFor([&] { return history.acknowledged() > acknowledged_before; },
-                 Clock::now() + kProgressTimeout, signals, *brokerd)) {
-      failure = Status::DeadlineExceeded("no publish was acknowledged in round " +
-                                         std::to_string(round) + "; brokerd output: " +
-                                         brokerd->Output());
+    if (!short_life && !WaitFor([&] { return history.acknowledged() > acknowledged_before; },
+                                Clock::now() + kProgressTimeout, signals, *brokerd)) {
+      failure =
+          Status::DeadlineExceeded("no publish was acknowledged in round " + std::to_string(round) +
+                                   "; brokerd output: " + brokerd->Output());
       break;
     }
     history.BrokerKilled(Clock::now());
@@ -327,9 +321,8 @@ Result<TortureRun> RunTorture(const TortureConfig& config, TortureHistory& histo
               last_state = lag.status().ToString();
               return false;
             }
-            last_state = std::string(g.name) + ": end offsets " +
-                         std::to_string(lag->end_offsets) + " unsettled " +
-                         std::to_string(lag->unsettled) + " (backlog " +
+            last_state = std::string(g.name) + ": end offsets " + std::to_string(lag->end_offsets) +
+                         " unsettled " + std::to_string(lag->unsettled) + " (backlog " +
                          std::to_string(lag->backlog) + ", in flight " +
                          std::to_string(lag->in_flight) + ", delayed " +
                          std::to_string(lag->delayed) + ")";
@@ -352,12 +345,20 @@ Result<TortureRun> RunTorture(const TortureConfig& config, TortureHistory& histo
   if (brokerd) {
     const int exit_code = brokerd->Stop(std::chrono::seconds(30));
     if (exit_code != 0 && failure.ok()) {
-      failure = Status::Internal("brokerd did not stop cleanly (exit " +
-                                 std::to_string(exit_code) + "): " + brokerd->Output());
+      failure = Status::Internal("brokerd did not stop cleanly (exit " + std::to_string(exit_code) +
+                                 "): " + brokerd->Output());
     }
   }
+  return failure;
+}
+
+}  // namespace
+
+TortureRun RunTorture(const TortureConfig& config, TortureHistory& history) {
+  const auto began = Clock::now();
+  TortureRun run;
+  run.status = RunRounds(config, history, run);
   run.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - began);
-  if (!failure.ok()) return failure;
   return run;
 }
 

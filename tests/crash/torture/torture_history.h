@@ -21,9 +21,9 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 struct PublishRecord {
   bool acknowledged = false;
-  PublishResult result;        // valid if acknowledged
-  uint32_t calls = 0;          // publish calls that carried this message
-  uint32_t failed_calls = 0;   // of which failed (unavailable, deadline, ...)
+  PublishResult result;             // valid if acknowledged
+  uint32_t calls = 0;               // publish calls that carried this message
+  uint32_t failed_calls = 0;        // of which failed (unavailable, deadline, ...)
   bool answered_duplicate = false;  // acknowledged by the dedupe window (a retry)
   SteadyTime acknowledged_at;
 };

@@ -84,7 +84,8 @@ Action ActionFor(uint64_t seed, std::string_view group, std::string_view id, uin
   if (attempt > 1) return Action::kAck;
   const uint64_t roll = Mix(seed ^ Hash(group) ^ Hash(id)) % 100;
   if (roll < 8) return Action::kNack;
-  if (roll < 11) return Action::kDrop;
+  // A dropped message holds one of its consumer's max_in_flight slots until its lease expires.
+  if (roll < 10) return Action::kDrop;
   return Action::kAck;
 }
 

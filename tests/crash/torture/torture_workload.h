@@ -36,7 +36,7 @@ inline constexpr uint32_t kMaxDeliveries = 4;
 inline constexpr auto kAckTimeout = std::chrono::milliseconds(1000);
 // Handler threads per consumer. Equal to max_in_flight, so a delivery is handed to a handler as
 // soon as it arrives and the order handlers see deliveries in is the order they arrived in.
-inline constexpr uint32_t kConsumerConcurrency = 8;
+inline constexpr uint32_t kConsumerConcurrency = 16;
 
 GroupConfig TortureGroupConfig(Ordering ordering);
 
