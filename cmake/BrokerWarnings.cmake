@@ -10,4 +10,9 @@ function(broker_target_defaults target)
     target_compile_options(${target} PRIVATE -fsanitize=${BROKER_SANITIZERS} -fno-omit-frame-pointer)
     target_link_options(${target} PRIVATE -fsanitize=${BROKER_SANITIZERS})
   endif()
+  if(BROKER_FUZZ)
+    # Coverage feedback for libFuzzer in every library a fuzz target links; a finding must stop the
+    # run, so sanitizer reports are fatal (UBSan's default is to print and go on).
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link -fno-sanitize-recover=all)
+  endif()
 endfunction()

@@ -14,21 +14,10 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
+#include "flags.h"
 #include "rpc/server.h"
 
 namespace {
-
-struct Flags {
-  std::string data_dir = "./broker-data";
-  std::string durability = "sync";
-  bool auto_create_topics = true;
-  size_t max_message_bytes = 1 << 20;
-  size_t max_headers = 64;
-  std::string tokens_file;
-  std::string log_level = "info";
-  int64_t shutdown_grace_ms = 5000;
-  broker::rpc::ServerConfig server;
-};
 
 int Fail(const std::string& what) {
   spdlog::error("{}", what);
@@ -39,38 +28,9 @@ int Fail(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Flags flags;
+  brokerd::Flags flags;
   CLI::App app{"brokerd: persistent message broker daemon (gRPC)", "brokerd"};
-  app.set_config("--config", "", "Read flags from a TOML/INI file (keys are the long flag names)");
-  app.add_option("--data-dir", flags.data_dir, "Data directory (RocksDB); created if missing")
-      ->capture_default_str();
-  app.add_option("--listen", flags.server.listen, "host:port to serve on (port 0: any free port)")
-      ->capture_default_str();
-  app.add_option("--durability", flags.durability, "sync (fsync before ack) or async")
-      ->check(CLI::IsMember({"sync", "async"}))
-      ->capture_default_str();
-  app.add_option("--auto-create-topics", flags.auto_create_topics,
-                 "Create topics on first publish/subscribe")
-      ->capture_default_str();
-  app.add_option("--max-message-bytes", flags.max_message_bytes, "Largest message accepted")
-      ->capture_default_str();
-  app.add_option("--max-headers", flags.max_headers, "Most headers per message")
-      ->capture_default_str();
-  app.add_option("--max-frame-bytes", flags.server.max_receive_bytes,
-                 "Largest gRPC request frame accepted")
-      ->capture_default_str();
-  app.add_option("--tls-cert", flags.server.tls_cert, "PEM certificate: enables TLS");
-  app.add_option("--tls-key", flags.server.tls_key, "PEM private key of --tls-cert");
-  app.add_option("--tls-client-ca", flags.server.tls_client_ca,
-                 "PEM CA bundle: require client certificates signed by it (mutual TLS)");
-  app.add_option("--tokens-file", flags.tokens_file,
-                 "Bearer tokens: lines '<token> <publish,consume,admin> [<topic prefixes>]'");
-  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
-      ->capture_default_str();
-  app.add_option("--shutdown-grace-ms", flags.shutdown_grace_ms,
-                 "On SIGTERM, how long in-flight calls may take to finish")
-      ->capture_default_str();
+  brokerd::AddFlags(app, flags);
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
@@ -90,14 +50,7 @@ int main(int argc, char** argv) {
     auth = std::move(loaded).value();
   }
 
-  broker::Options options;
-  options.data_dir = flags.data_dir;
-  options.durability =
-      flags.durability == "async" ? broker::Durability::kAsync : broker::Durability::kSync;
-  options.auto_create_topics = flags.auto_create_topics;
-  options.limits.max_message_bytes = flags.max_message_bytes;
-  options.limits.max_headers = flags.max_headers;
-  auto opened = broker::Broker::Open(options);
+  auto opened = broker::Broker::Open(brokerd::BrokerOptions(flags));
   if (!opened.ok()) {
     return Fail("cannot open data directory '" + flags.data_dir +
                 "': " + opened.status().ToString());

@@ -1,0 +1,49 @@
+#include "flags.h"
+
+namespace brokerd {
+
+void AddFlags(CLI::App& app, Flags& flags) {
+  app.set_config("--config", "", "Read flags from a TOML/INI file (keys are the long flag names)");
+  app.add_option("--data-dir", flags.data_dir, "Data directory (RocksDB); created if missing")
+      ->capture_default_str();
+  app.add_option("--listen", flags.server.listen, "host:port to serve on (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--durability", flags.durability, "sync (fsync before ack) or async")
+      ->check(CLI::IsMember({"sync", "async"}))
+      ->capture_default_str();
+  app.add_option("--auto-create-topics", flags.auto_create_topics,
+                 "Create topics on first publish/subscribe")
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", flags.max_message_bytes, "Largest message accepted")
+      ->capture_default_str();
+  app.add_option("--max-headers", flags.max_headers, "Most headers per message")
+      ->capture_default_str();
+  app.add_option("--max-frame-bytes", flags.server.max_receive_bytes,
+                 "Largest gRPC request frame accepted")
+      ->capture_default_str();
+  app.add_option("--tls-cert", flags.server.tls_cert, "PEM certificate: enables TLS");
+  app.add_option("--tls-key", flags.server.tls_key, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", flags.server.tls_client_ca,
+                 "PEM CA bundle: require client certificates signed by it (mutual TLS)");
+  app.add_option("--tokens-file", flags.tokens_file,
+                 "Bearer tokens: lines '<token> <publish,consume,admin> [<topic prefixes>]'");
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--shutdown-grace-ms", flags.shutdown_grace_ms,
+                 "On SIGTERM, how long in-flight calls may take to finish")
+      ->capture_default_str();
+}
+
+broker::Options BrokerOptions(const Flags& flags) {
+  broker::Options options;
+  options.data_dir = flags.data_dir;
+  options.durability =
+      flags.durability == "async" ? broker::Durability::kAsync : broker::Durability::kSync;
+  options.auto_create_topics = flags.auto_create_topics;
+  options.limits.max_message_bytes = flags.max_message_bytes;
+  options.limits.max_headers = flags.max_headers;
+  return options;
+}
+
+}  // namespace brokerd

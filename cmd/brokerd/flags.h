@@ -1,0 +1,38 @@
+// brokerd's flags: what the command line and the --config file (TOML/INI, keys are the long flag
+// names) may set, their defaults, and the engine options they select. Kept apart from main.cc so
+// the parsing can be tested and fuzzed (tests/fuzz/brokerd_flags_fuzzer.cc) without a daemon.
+//
+// Thread safety: plain functions over values.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "broker/options.h"
+#include "rpc/server.h"
+
+namespace brokerd {
+
+struct Flags {
+  std::string data_dir = "./broker-data";
+  std::string durability = "sync";
+  bool auto_create_topics = true;
+  size_t max_message_bytes = 1 << 20;
+  size_t max_headers = 64;
+  std::string tokens_file;
+  std::string log_level = "info";
+  int64_t shutdown_grace_ms = 5000;
+  broker::rpc::ServerConfig server;
+};
+
+// Registers every brokerd flag (and --config) on `app`, bound to the fields of `flags`, which must
+// outlive the parse.
+void AddFlags(CLI::App& app, Flags& flags);
+
+// The broker::Options the parsed flags select.
+broker::Options BrokerOptions(const Flags& flags);
+
+}  // namespace brokerd
