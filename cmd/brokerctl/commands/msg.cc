@@ -57,7 +57,11 @@ int Show(Context& ctx, const ShowArgs& args) {
   const int64_t now = NowMicros();
   Table table({{"GROUP"}, {"STATUS"}, {"ATTEMPTS", Table::kRight}, {"DETAIL"}, {"LAST_ERROR"}});
   for (const auto& g : response.groups()) {
-    table.AddRow({g.group(), g.status(), std::to_string(g.attempts()), StateDetail(g, now),
+    // Below the ack floor brokerd keeps no attempt count for acked messages: 0 means unknown.
+    const bool attempts_known = g.attempts() != 0 || g.status() != "acked";
+    const std::string detail = StateDetail(g, now);
+    table.AddRow({g.group(), g.status(), attempts_known ? std::to_string(g.attempts()) : "-",
+                  detail.empty() ? "-" : detail,
                   g.last_error().empty() ? "-" : SafeOneLine(g.last_error(), 80)});
   }
   table.Print(out);
