@@ -3,43 +3,13 @@
 #include <memory>
 #include <optional>
 
+#include "commands/group_lookup.h"
+#include "commands/group_reset.h"
 #include "output/format.h"
 #include "output/table.h"
 
 namespace brokerctl {
 namespace {
-
-// ---- Finding a group ---------------------------------------------------------------------------
-
-// The topic of `group`: `topic` if given, else the one topic that has a group of that name.
-// nullopt after reporting (unknown group: failure; several topics: usage, pass --topic).
-std::optional<std::string> ResolveTopic(Context& ctx, const std::string& group,
-                                        const std::string& topic, int* exit_code) {
-  if (!topic.empty()) return topic;
-  v1::ListGroupsResponse all;
-  if (!ctx.Admin(&AdminStub::ListGroups, v1::ListGroupsRequest(), &all)) {
-    *exit_code = kExitFailure;
-    return std::nullopt;
-  }
-  std::vector<std::string> topics;
-  for (const auto& g : all.groups()) {
-    if (g.group() == group) topics.push_back(g.topic());
-  }
-  if (topics.empty()) {
-    *exit_code = ctx.Fail("group '" + group +
-                              "' does not exist on any topic ('brokerctl groups list' shows them)",
-                          "not_found");
-    return std::nullopt;
-  }
-  if (topics.size() > 1) {
-    std::string names;
-    for (const auto& t : topics) names += (names.empty() ? "" : ", ") + t;
-    *exit_code = ctx.Usage("group '" + group + "' exists on several topics (" + names +
-                           "); choose one with --topic");
-    return std::nullopt;
-  }
-  return topics[0];
-}
 
 // ---- Rendering ---------------------------------------------------------------------------------
 
@@ -159,7 +129,7 @@ struct DescribeArgs {
 
 int Describe(Context& ctx, const DescribeArgs& args) {
   int exit_code = kExitOk;
-  auto topic = ResolveTopic(ctx, args.group, args.topic, &exit_code);
+  auto topic = ResolveGroupTopic(ctx, args.group, args.topic, &exit_code);
   if (!topic) return exit_code;
   v1::DescribeGroupRequest request;
   request.set_topic(*topic);
@@ -305,7 +275,7 @@ int Delete(Context& ctx, const std::string& group, const std::string& topic_flag
                      "' (its positions, leases and dead-letter bookkeeping) without --yes");
   }
   int exit_code = kExitOk;
-  auto topic = ResolveTopic(ctx, group, topic_flag, &exit_code);
+  auto topic = ResolveGroupTopic(ctx, group, topic_flag, &exit_code);
   if (!topic) return exit_code;
   v1::DeleteGroupRequest request;
   request.set_topic(*topic);
@@ -320,34 +290,6 @@ int Delete(Context& ctx, const std::string& group, const std::string& topic_flag
   return kExitOk;
 }
 
-struct ResetArgs {
-  std::string group;
-  std::string topic;
-  std::string to;
-  std::optional<uint64_t> offset;
-  std::string time;
-  bool yes = false;
-};
-
-int Reset(Context& ctx, const ResetArgs& args) {
-  if (args.to == "offset" && !args.offset) return ctx.Usage("--to offset needs --offset N");
-  if (args.to == "time") {
-    if (args.time.empty()) return ctx.Usage("--to time needs --time (RFC 3339 UTC or a duration ago)");
-    if (!ParseUtcTime(args.time) && !ParseDuration(args.time)) {
-      return ctx.Usage("--time '" + args.time +
-                       "' is neither an RFC 3339 UTC time (2026-01-02T15:04:05Z) nor a duration "
-                       "ago (e.g. 2h)");
-    }
-  }
-  if (args.to != "offset" && args.offset) return ctx.Usage("--offset goes with --to offset");
-  if (args.to != "time" && !args.time.empty()) return ctx.Usage("--time goes with --to time");
-  // Deliberately not emulated: moving a group's position must be one atomic engine operation.
-  return ctx.Fail(
-      "groups reset is not available yet: brokerd has no call to move a consumer group's position "
-      "(AdminService.ResetGroup); nothing was changed",
-      "unimplemented");
-}
-
 }  // namespace
 
 void AddGroupsCommands(CLI::App& root, CommandEnv env) {
@@ -359,7 +301,8 @@ void AddGroupsCommands(CLI::App& root, CommandEnv env) {
       "  brokerctl groups list --topic orders --json\n"
       "  brokerctl groups describe email --leases\n"
       "  brokerctl groups create audit --topic orders --start latest\n"
-      "  brokerctl groups delete audit --topic orders --yes");
+      "  brokerctl groups delete audit --topic orders --yes\n"
+      "  brokerctl groups reset email --to time --time 2h --yes");
 
   auto list_topic = std::make_shared<std::string>();
   CLI::App* list = groups->add_subcommand("list", "Every group with total lag and DLQ depth");
@@ -413,22 +356,7 @@ void AddGroupsCommands(CLI::App& root, CommandEnv env) {
     return Delete(ctx, *delete_group, *delete_topic, *delete_yes);
   });
 
-  auto reset_args = std::make_shared<ResetArgs>();
-  CLI::App* reset = groups->add_subcommand(
-      "reset", "Move a group's position (not available yet: brokerd lacks the call)");
-  reset->add_option("group", reset_args->group, "Group name")->required();
-  reset->add_option("-t,--topic", reset_args->topic, "The group's topic");
-  reset->add_option("--to", reset_args->to, "New position")
-      ->required()
-      ->check(CLI::IsMember({"earliest", "latest", "offset", "time"}));
-  reset->add_option("--offset", reset_args->offset, "With --to offset: the offset");
-  reset->add_option("--time", reset_args->time,
-                    "With --to time: RFC 3339 UTC time, or a duration ago (e.g. 2h)");
-  reset->add_flag("-y,--yes", reset_args->yes, "Really move the position");
-  reset->footer(
-      "Example:\n"
-      "  brokerctl groups reset email --topic orders --to time --time 2h --yes");
-  OnRun(reset, env, [reset_args](Context& ctx) { return Reset(ctx, *reset_args); });
+  AddGroupResetCommand(*groups, env);
 }
 
 }  // namespace brokerctl
