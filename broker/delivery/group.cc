@@ -278,6 +278,7 @@ bool Group::ProcessDue(TimePoint now) {
     Entry& e = cursors_[partition].unsettled.at(offset);
     if (e.record.last_error.empty()) e.record.last_error = "lease expired (not acked in time)";
     Fail(partition, offset, e, BackoffFor(e.record.attempts));
+    ++counters_.lease_expired;
     changed = true;
   }
   while (!due_timers_.empty() && due_timers_.begin()->first <= now) {

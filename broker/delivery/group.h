@@ -188,6 +188,7 @@ class Group : public std::enable_shared_from_this<Group> {
   std::set<uint32_t> dirty_cursors_;              // guarded by mu_
   uint32_t next_partition_ = 0;                   // guarded by mu_: round-robin start of Poll
   std::mt19937_64 jitter_rng_{0x5eed};            // guarded by mu_
+  DeliveryCounters counters_;                     // guarded by mu_ (GroupInfo::counters)
 };
 
 }  // namespace broker::delivery

@@ -35,6 +35,8 @@ void Group::Grant(const std::string& member, uint32_t partition, uint64_t offset
   e.record.last_delivery = now;
   Attach(partition, offset, c, e);
   QueuePut(partition, offset, e);
+  ++counters_.delivered;
+  if (e.record.attempts > 1) ++counters_.redelivered;
   out.push_back(Delivery{std::move(record), e.record.attempts, e.record.lease_expires});
 }
 
@@ -206,6 +208,7 @@ Status Group::Ack(const std::string& member, PartitionId partition, Offset offse
   if (!e.ok()) return e.status();
   const bool had_key = (*e)->record.has_key;
   Settle(partition.value(), offset.value(), true);
+  ++counters_.acked;
   ShipIfFull();
   // Freed credit, or unblocked the key's next message.
   if (had_key && record_.config.ordering == Ordering::kPerKey) {
@@ -226,6 +229,7 @@ Status Group::Nack(const std::string& member, PartitionId partition, Offset offs
   const auto wait = delay ? std::chrono::duration_cast<std::chrono::microseconds>(*delay)
                           : BackoffFor(entry.record.attempts);
   Fail(partition.value(), offset.value(), entry, wait);
+  ++counters_.nacked;
   ShipIfFull();
   cv_.notify_all();
   return Status::Ok();
@@ -251,6 +255,7 @@ Status Group::Reject(const std::string& member, PartitionId partition, Offset of
   if (!e.ok()) return e.status();
   (*e)->record.last_error = reason.empty() ? "rejected" : reason;
   StartDeadLetter(partition.value(), offset.value(), **e, "rejected");
+  ++counters_.rejected;
   cv_.notify_all();
   return Status::Ok();
 }
@@ -301,6 +306,7 @@ void Group::OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord
   if (result.ok()) {
     dead_[result->at(0).offset.value()] = dead;
     Settle(partition, offset, false);  // the dead-letter write deleted its record
+    ++counters_.dead_lettered;
   } else {
     // Try again later (e.g. after the disk has room again); the attempt count stays.
     it->second.record.due_at = context_.clock->Now() + record_.config.backoff.initial;

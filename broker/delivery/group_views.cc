@@ -71,6 +71,7 @@ GroupInfo Group::Describe() {
     ++info.dlq_depth;
     info.dlq_oldest_age = std::max(info.dlq_oldest_age, now - dead.dead_at);
   }
+  info.counters = counters_;
   return info;
 }
 

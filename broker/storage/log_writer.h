@@ -8,6 +8,7 @@
 // touched only on the writer thread. Completion callbacks run on the writer thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -92,6 +93,8 @@ class LogWriter {
 
   void Run();
   void CommitGroup(std::vector<AppendRequest>& requests);
+  // Adds one synced commit's write latency to WriteStats::sync_latency. Writer thread only.
+  void RecordSyncLatency(std::chrono::microseconds latency);
   // After a failed write (which stops RocksDB's writes), tries DB::Resume() before the next one.
   Status ResumeIfNeeded();
   // Adds one request's appends to the group; on error completes it at once and returns false.
@@ -113,6 +116,10 @@ class LogWriter {
 
   std::atomic<uint64_t> commits_{0}, synced_commits_{0}, messages_{0}, synced_messages_{0},
       publish_calls_{0}, duplicates_{0};
+  // WriteStats::sync_latency: written by the writer thread only, read by stats() from any thread.
+  std::array<std::atomic<uint64_t>, SyncLatencyHistogram::kBoundsMicros.size() + 1>
+      sync_latency_counts_{};
+  std::atomic<uint64_t> sync_latency_sum_micros_{0};
 };
 
 }  // namespace broker::storage

@@ -9,7 +9,9 @@
 // the broker synchronously (hand off to another thread instead).
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -23,14 +25,28 @@
 
 namespace broker {
 
+// Latency of the write path's fsynced commits: one sample per group commit whose RocksDB write was
+// synced, measured around that write (write + fsync of the WAL), as histogram buckets. In memory
+// only: it starts empty when the broker opens.
+struct SyncLatencyHistogram {
+  // Inclusive upper bounds of the buckets in microseconds. counts[i] holds samples in
+  // (kBoundsMicros[i-1], kBoundsMicros[i]]; the last count holds samples above every bound.
+  static constexpr std::array<uint64_t, 14> kBoundsMicros = {
+      50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000};
+  std::array<uint64_t, kBoundsMicros.size() + 1> counts{};  // per bucket, not cumulative
+  uint64_t sum_micros = 0;                                   // sum of all samples
+};
+
 // Counters of the write path, for benchmarks and operators.
 struct WriteStats {
   uint64_t commits = 0;          // RocksDB writes issued by the writer
   uint64_t synced_commits = 0;   // of which fsynced
   uint64_t messages = 0;         // messages appended (duplicates excluded)
   uint64_t synced_messages = 0;  // messages covered by an fsync
-  uint64_t publish_calls = 0;    // publish requests committed (a batch is one)
+  uint64_t publish_calls = 0;    // publish requests committed (a batch is one; internal writes
+                                 // such as group state and dead letters are not counted)
   uint64_t duplicates = 0;       // messages answered from the dedupe window
+  SyncLatencyHistogram sync_latency;  // of the synced commits
 };
 
 // An in-memory reply address for request-reply (never persisted). Closing it (destruction) makes

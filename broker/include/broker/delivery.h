@@ -112,6 +112,18 @@ struct PartitionLag {
   uint64_t expired = 0;  // unsettled messages deleted by retention before being settled
 };
 
+// What one group did since the broker opened. In memory only: every counter starts at 0 when the
+// broker opens (as Prometheus counters do when a process restarts).
+struct DeliveryCounters {
+  uint64_t delivered = 0;      // leases granted: first deliveries and redeliveries
+  uint64_t redelivered = 0;    // of those, deliveries after the first attempt
+  uint64_t acked = 0;          // acks accepted
+  uint64_t nacked = 0;         // nacks accepted
+  uint64_t lease_expired = 0;  // leases that ran out before a settle (each counts as a nack)
+  uint64_t rejected = 0;       // rejects accepted (each dead-letters its message)
+  uint64_t dead_lettered = 0;  // messages appended to the dead-letter topic, for any reason
+};
+
 struct MemberInfo {
   std::string name;
   uint32_t max_in_flight = 0;
@@ -130,6 +142,7 @@ struct GroupInfo {
   PartitionLag total;  // sums; oldest age is the maximum; partition/offsets unset
   uint64_t dlq_depth = 0;  // dead letters of this group not yet redriven or purged
   std::chrono::microseconds dlq_oldest_age{0};
+  DeliveryCounters counters;
 };
 
 enum class MessageStatus { kPending, kAvailable, kLeased, kDelayed, kAcked, kDead, kExpired };
