@@ -412,17 +412,29 @@ class Checker {
       }
     }
     // Leased to two consumers at once: redelivered well within the lease, without a settle of
-    // the previous delivery and without a kill (or stream loss) in between.
-    if (settled_prev == nullptr && !KillBetween(prev.at, next.at) &&
+    // the previous delivery and without a kill in between. The kill may come before `prev` was
+    // observed: a delivery can wait in the client (gRPC buffers, the consumer's queue) while
+    // brokerd is killed, and a restarted brokerd expires the old process's leases at once. A
+    // lease granted more than kAckTimeout before it was observed would have expired anyway, so
+    // kills from kAckTimeout before `prev` on count.
+    if (settled_prev == nullptr && !KillBetween(prev.at - kAckTimeout, next.at) &&
         next.at - prev.at < kAckTimeout / 2) {
-      Violation(
-          group + ": " + id + " delivered to " + prev.member + " (attempt " +
-          std::to_string(prev.attempt) + ") and again to " + next.member + " (attempt " +
-          std::to_string(next.attempt) + ") " +
-          std::to_string(
-              std::chrono::duration_cast<std::chrono::milliseconds>(next.at - prev.at).count()) +
-          " ms later, without a settle, a kill or lease expiry in between");
+      Violation(group + ": " + id + " delivered to " + prev.member + " (attempt " +
+                std::to_string(prev.attempt) + ") and again to " + next.member + " (attempt " +
+                std::to_string(next.attempt) + ") " + Ms(next.at - prev.at) +
+                " ms later, without a settle, a kill or lease expiry in between (last kill " +
+                LastKillBefore(prev.at) + " before the first delivery)");
     }
+  }
+
+  static std::string Ms(std::chrono::steady_clock::duration d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  }
+
+  std::string LastKillBefore(SteadyTime t) const {
+    auto it = std::upper_bound(kills_.begin(), kills_.end(), t);
+    if (it == kills_.begin()) return "never";
+    return Ms(t - *std::prev(it)) + " ms";
   }
 
   Broker& broker_;
