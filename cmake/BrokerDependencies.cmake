@@ -12,6 +12,10 @@ find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
+# cpp-httplib (libcpp-httplib-dev): brokerd's Prometheus endpoint. Debian ships it as a compiled
+# library with a pkg-config file only: PkgConfig::HTTPLIB.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
 if(BROKER_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)

@@ -9,7 +9,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev libfmt-dev libxxhash-dev openssl
-  nlohmann-json3-dev
+  nlohmann-json3-dev libcpp-httplib-dev
 )
 
 missing=()

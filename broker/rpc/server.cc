@@ -3,6 +3,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <vector>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -10,6 +11,7 @@
 
 #include "rpc/admin_service.h"
 #include "rpc/broker_service.h"
+#include "rpc/call_log.h"
 #include "rpc/executor.h"
 
 namespace broker::rpc {
@@ -77,6 +79,9 @@ Result<std::unique_ptr<BrokerServer>> BrokerServer::Start(Broker& broker, const 
   builder.SetMaxReceiveMessageSize(config.max_receive_bytes);
   builder.RegisterService(&impl->broker_service);
   builder.RegisterService(&impl->admin_service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(NewCallLogFactory());  // one log line per call: rpc/call_log.h
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   impl->server = builder.BuildAndStart();
   if (!impl->server || port == 0) {
     return Status::Unavailable("cannot listen on " + config.listen +

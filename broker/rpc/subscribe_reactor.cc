@@ -4,6 +4,8 @@
 #include <memory>
 #include <mutex>
 
+#include <spdlog/spdlog.h>
+
 #include "rpc/convert.h"
 #include "rpc/status_mapping.h"
 #include "rpc/write_queue.h"
@@ -126,6 +128,13 @@ void Session::Handle(Request request) {
         return;
       }
       subscription = std::move(subscribed).value();
+      {
+        std::lock_guard lock(mu);
+        // Names only: the stream's end is logged by the call log (rpc/call_log.h).
+        spdlog::debug("event=subscribe_joined peer={} topic={} group={} member={}",
+                      reactor != nullptr ? reactor->context()->peer() : std::string("?"),
+                      start.topic(), start.group(), subscription->member());
+      }
       std::weak_ptr<Session> weak = weak_from_this();
       subscription->SetReadyCallback([weak] {
         if (auto self = weak.lock()) self->strand->Post([self] { self->SchedulePump(); });

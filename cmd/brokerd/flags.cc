@@ -33,6 +33,8 @@ void AddFlags(CLI::App& app, Flags& flags) {
   app.add_option("--shutdown-grace-ms", flags.shutdown_grace_ms,
                  "On SIGTERM, how long in-flight calls may take to finish")
       ->capture_default_str();
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "host:port serving Prometheus metrics over HTTP (GET /metrics); off by default");
 }
 
 broker::Options BrokerOptions(const Flags& flags) {

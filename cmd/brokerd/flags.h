@@ -25,6 +25,7 @@ struct Flags {
   std::string tokens_file;
   std::string log_level = "info";
   int64_t shutdown_grace_ms = 5000;
+  std::string metrics_listen;  // host:port of the Prometheus endpoint; empty (default): off
   broker::rpc::ServerConfig server;
 };
 

@@ -15,12 +15,14 @@
 
 #include "broker/broker.h"
 #include "flags.h"
+#include "metrics.h"
+#include "metrics_server.h"
 #include "rpc/server.h"
 
 namespace {
 
 int Fail(const std::string& what) {
-  spdlog::error("{}", what);
+  spdlog::error("event=fatal error=\"{}\"", what);
   std::fprintf(stderr, "brokerd: %s\n", what.c_str());
   return 1;
 }
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   CLI::App app{"brokerd: persistent message broker daemon (gRPC)", "brokerd"};
   brokerd::AddFlags(app, flags);
   CLI11_PARSE(app, argc, argv);
+  const auto started_at = std::chrono::system_clock::now();
 
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ level=%l %v", spdlog::pattern_time_type::utc);
@@ -64,12 +67,23 @@ int main(int argc, char** argv) {
                (*server)->address(), flags.data_dir, flags.durability,
                flags.server.tls_cert.empty() ? "off" : "on",
                flags.tokens_file.empty() ? "off" : "tokens");
-  // Scripts and tests read this line to learn the port.
+  std::unique_ptr<brokerd::MetricsServer> metrics;
+  if (!flags.metrics_listen.empty()) {
+    brokerd::MetricsSource source{engine.get(), flags.data_dir, started_at};
+    auto serving = brokerd::MetricsServer::Start(
+        flags.metrics_listen, [source] { return brokerd::RenderMetrics(source); });
+    if (!serving.ok()) return Fail(serving.status().message());
+    metrics = std::move(serving).value();
+    spdlog::info("event=metrics_listening address={}", metrics->address());
+    std::cout << "brokerd: metrics on http://" << metrics->address() << "/metrics" << std::endl;
+  }
+  // Scripts and tests read this line to learn the port (after the metrics line, if any).
   std::cout << "brokerd: listening on " << (*server)->address() << std::endl;
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("event=stopping signal={} grace_ms={}", signal_number, flags.shutdown_grace_ms);
+  if (metrics) metrics->Stop();  // no scrapes of an engine that is closing
   (*server)->Shutdown(std::chrono::milliseconds(flags.shutdown_grace_ms));
   server->reset();
   engine.reset();  // persists batched acks, commits queued writes, closes RocksDB
