@@ -125,8 +125,7 @@ int Peek(Context& ctx, const PeekArgs& args) {
                               HumanDuration(now - d.dead_at_us()) + " ago)");
     fields.Add("dlq record", "partition " + std::to_string(d.record().partition()) + " offset " +
                                  std::to_string(d.record().offset()));
-    fields.Print(out, "  ");
-    PrintRecordDetail(out, d.record(), options, "  ");
+    PrintRecordDetail(out, d.record(), options, "  ", std::move(fields));
   }
   if (response.dead_letters_size() == static_cast<int>(args.count)) {
     out << "\n(showing the oldest " << args.count << "; -n shows more)\n";

@@ -1,13 +1,12 @@
 #include "output/record_text.h"
 
 #include "output/format.h"
-#include "output/table.h"
 
 namespace brokerctl {
 
 void PrintRecordDetail(std::ostream& out, const broker::v1::Record& record,
-                       const RecordTextOptions& options, const std::string& indent) {
-  KeyValues fields;
+                       const RecordTextOptions& options, const std::string& indent,
+                       KeyValues fields) {
   std::string time = FormatUtc(record.timestamp_us());
   if (record.timestamp_us() != 0) {
     time += " (" + HumanDuration(NowMicros() - record.timestamp_us()) + " ago)";
