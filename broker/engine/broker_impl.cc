@@ -209,6 +209,13 @@ Result<uint64_t> BrokerImpl::RunRetention() {
 
 WriteStats BrokerImpl::GetWriteStats() const { return writer_->stats(); }
 
+Result<uint64_t> BrokerImpl::Checkpoint(const std::string& dir) {
+  if (options_.in_memory) {
+    return Status::FailedPrecondition("an in-memory broker has no data directory to copy");
+  }
+  return db_->Checkpoint(dir);
+}
+
 Status BrokerImpl::CreateGroup(std::string_view topic, std::string_view group,
                                const GroupConfig& config) {
   return delivery_->CreateGroup(topic, group, config);

@@ -73,6 +73,7 @@ class BrokerImpl final : public Broker {
 
   Result<uint64_t> RunRetention() override;
   WriteStats GetWriteStats() const override;
+  Result<uint64_t> Checkpoint(const std::string& dir) override;
 
  private:
   explicit BrokerImpl(Options options);

@@ -234,4 +234,21 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(grpc::CallbackServerContext
   });
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::Backup(grpc::CallbackServerContext* c,
+                                                   const v1::BackupRequest* req,
+                                                   v1::BackupResponse* resp) {
+  // On the executor: a checkpoint flushes memtables and may copy files.
+  return Run(c, Right::kAdmin, "", [this, req, resp]() -> Status {
+    const auto started = std::chrono::steady_clock::now();
+    auto bytes = broker_.Checkpoint(req->dir());
+    if (!bytes.ok()) return bytes.status();
+    resp->set_dir(req->dir());
+    resp->set_bytes(*bytes);
+    resp->set_duration_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count());
+    return Status::Ok();
+  });
+}
+
 }  // namespace broker::rpc

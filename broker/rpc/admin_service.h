@@ -49,6 +49,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
                                              v1::PurgeDeadLettersResponse*) override;
   grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext*, const v1::GetStatsRequest*,
                                      v1::Stats*) override;
+  grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext*, const v1::BackupRequest*,
+                                   v1::BackupResponse*) override;
 
  private:
   // Checks `right` on `topic`, then runs `work` (returning a Status) on the executor and finishes.

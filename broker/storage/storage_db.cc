@@ -9,6 +9,7 @@
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 
 #include "storage/rocks_status.h"
 
@@ -54,6 +55,34 @@ class StorageDb::ErrorListener final : public rocksdb::EventListener {
   std::atomic<const StorageDb*> store_{nullptr};  // set once the DB is open
   std::atomic<bool> needs_resume_{false};
 };
+
+Result<uint64_t> StorageDb::Checkpoint(const std::string& dir) const {
+  const std::filesystem::path path(dir);
+  if (dir.empty() || !path.is_absolute()) {
+    return Status::InvalidArgument("backup directory '" + dir +
+                                   "' must be an absolute path on the broker's host");
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) || ec) {
+    return Status::AlreadyExists("backup directory '" + dir +
+                                 "' already exists; name a new directory");
+  }
+  if (!std::filesystem::is_directory(path.parent_path(), ec)) {
+    return Status::InvalidArgument("the parent of backup directory '" + dir +
+                                   "' does not exist; create it first");
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  if (s.ok()) s = checkpoint->CreateCheckpoint(dir);
+  if (!s.ok()) return FromRocks(s, "writing a checkpoint to '" + dir + "'");
+  uint64_t bytes = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(path, ec)) {
+    std::error_code size_ec;
+    if (entry.is_regular_file(size_ec)) bytes += entry.file_size(size_ec);
+  }
+  return bytes;
+}
 
 bool StorageDb::needs_resume() const { return error_listener_->needs_resume_.load(); }
 

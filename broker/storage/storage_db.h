@@ -39,6 +39,10 @@ class StorageDb {
   // only: RocksDB's own automatic recovery is switched off, so this is the one way back.
   rocksdb::Status Resume();
 
+  // A RocksDB checkpoint of the whole DB in `dir` (Broker::Checkpoint); returns its size in bytes.
+  // Any thread: RocksDB checkpoints run alongside writes.
+  Result<uint64_t> Checkpoint(const std::string& dir) const;
+
  private:
   class ErrorListener;
   StorageDb() = default;

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <grpc/support/log.h>
 
+#include "commands/backup.h"
 #include "commands/command.h"
 #include "commands/dlq.h"
 #include "commands/groups.h"
@@ -111,6 +112,7 @@ int main(int argc, char** argv) {
   AddPublishCommand(app, env);
   AddTailCommand(app, env);
   AddStatusCommands(app, env);
+  AddBackupCommand(app, env);
 
   try {
     app.parse(argc, argv);

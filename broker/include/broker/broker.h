@@ -162,6 +162,14 @@ class Broker {
   // done. Records deleted are counted in the returned value.
   virtual Result<uint64_t> RunRetention() = 0;
   virtual WriteStats GetWriteStats() const = 0;
+  // Writes a consistent copy of the broker's data to `dir`, a new directory that Broker::Open can
+  // open like any data directory (a RocksDB checkpoint: the immutable SST files are hard-linked
+  // when `dir` is on the data directory's filesystem, copied otherwise). Publishing and consuming
+  // go on meanwhile. Acks still batched in memory (the last Options::ack_flush_interval) may be
+  // missing from the copy: after a restore those messages are delivered again, never lost.
+  // Returns the size of the copy in bytes. kInvalidArgument if `dir` is not an absolute path,
+  // kAlreadyExists if it exists, kFailedPrecondition for an in-memory broker.
+  virtual Result<uint64_t> Checkpoint(const std::string& dir) = 0;
 };
 
 }  // namespace broker
