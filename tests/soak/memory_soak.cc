@@ -4,7 +4,8 @@
 //   2. with many unacked in-flight messages (a consumer group member with max_in_flight 10,000
 //      whose handler never settles);
 //   3. while a producer keeps publishing and a slow consumer falls behind: credits bound what
-//      brokerd hands out, so its RSS must stay flat while the backlog grows.
+//      brokerd hands out, so its RSS must stay bounded while the backlog grows, as in the
+//      control run of the same producer with no consumer at all.
 // It starts its own brokerd (the release build's, or $BROKERD_BIN), reads VmRSS/VmHWM from
 // /proc/<pid>/status, and prints markdown tables (docs/reliability.md records a run).
 //
@@ -48,8 +49,10 @@ struct Flags {
   uint32_t partitions = 4;
   uint32_t in_flight = 10'000;
   int64_t sample_seconds = 10;
-  int64_t slow_seconds = 120;
-  int64_t slow_rate = 2000;      // messages per second published during the slow-consumer phase
+  // The slow-consumer phase and its control each last this long. At 20,000 msg/s RocksDB's
+  // 64 MiB memtables fill and flush several times, so a bound shows rather than a ramp.
+  int64_t slow_seconds = 180;
+  int64_t slow_rate = 20000;     // messages per second published during those phases
   int64_t slow_handler_ms = 10;  // per message: the consumer does ~100 msg/s
   uint32_t slow_max_in_flight = 256;
   std::string data_dir;
@@ -90,7 +93,8 @@ class Run {
     Row("restarted with the backlog", std::to_string(*records) + " records retained");
 
     if (!HoldInFlight()) return 1;
-    if (!SlowConsumer()) return 1;
+    if (!ProducerPhase(/*with_consumer=*/true)) return 1;
+    if (!ProducerPhase(/*with_consumer=*/false)) return 1;
 
     std::cout << "\n" << phases_.Header() << "\n";
     for (const auto& row : phase_rows_) std::cout << row << "\n";
@@ -103,6 +107,7 @@ class Run {
  private:
   static constexpr const char* kBacklog = "mem.backlog";
   static constexpr const char* kSlow = "mem.slow";
+  static constexpr const char* kControl = "mem.control";
 
   int Fail(const std::string& what) {
     std::cerr << "broker_memory_soak: " << what << "\n";
@@ -244,27 +249,35 @@ class Run {
     return true;
   }
 
-  bool SlowConsumer() {
-    if (Status s = admin_->CreateTopic(kSlow, 1); !s.ok()) {
+  // A producer at --slow-rate for --slow-seconds, with a slow consumer (`with_consumer`) or with
+  // no group at all (the control: what ingest alone costs, RocksDB memtables mostly). If brokerd
+  // buffered for the slow consumer, the first would grow beyond the second.
+  bool ProducerPhase(bool with_consumer) {
+    const std::string topic = with_consumer ? kSlow : kControl;
+    if (Status s = admin_->CreateTopic(topic, 1); !s.ok()) {
       Fail(s.ToString());
       return false;
     }
-    client::ConsumerOptions options;
-    options.member = "slow-0";
-    options.max_in_flight = flags_.slow_max_in_flight;
-    options.concurrency = 1;
     std::atomic<uint64_t> consumed{0};
-    const auto handler_time = milliseconds(flags_.slow_handler_ms);
-    auto slow = client_->Subscribe(
-        kSlow, "slow",
-        [&](const client::ReceivedMessage&) {
-          std::this_thread::sleep_for(handler_time);  // the simulated slow work
-          consumed.fetch_add(1);
-        },
-        options);
-    if (!slow.ok()) {
-      Fail(slow.status().ToString());
-      return false;
+    std::unique_ptr<client::Consumer> slow;
+    if (with_consumer) {
+      client::ConsumerOptions options;
+      options.member = "slow-0";
+      options.max_in_flight = flags_.slow_max_in_flight;
+      options.concurrency = 1;
+      const auto handler_time = milliseconds(flags_.slow_handler_ms);
+      auto subscribed = client_->Subscribe(
+          topic, "slow",
+          [&consumed, handler_time](const client::ReceivedMessage&) {
+            std::this_thread::sleep_for(handler_time);  // the simulated slow work
+            consumed.fetch_add(1);
+          },
+          options);
+      if (!subscribed.ok()) {
+        Fail(subscribed.status().ToString());
+        return false;
+      }
+      slow = std::move(subscribed).value();
     }
 
     std::atomic<bool> stop{false};
@@ -280,22 +293,26 @@ class Run {
         for (size_t i = 0; i < batch; ++i) {
           messages[i].payload = Payload(published.load() + i, flags_.payload_bytes, rng);
         }
-        auto answer = client_->PublishBatch(kSlow, std::move(messages)).get();
+        auto answer = client_->PublishBatch(topic, std::move(messages)).get();
         if (!answer.ok()) {
           producer_error = answer.status();
           return;
         }
         published.fetch_add(batch);
-        next += period;  // fixed rate
+        next += period;  // fixed rate (if publishing keeps up)
         std::this_thread::sleep_until(next);
       }
     });
 
     const Table table({"t (s)", "published", "consumed", "backlog", "in flight", "RSS (MiB)"});
-    std::cout << "\nslow consumer: producer " << flags_.slow_rate << " msg/s, consumer ~"
-              << 1000 / std::max<int64_t>(1, flags_.slow_handler_ms) << " msg/s, max_in_flight "
-              << flags_.slow_max_in_flight << "\n"
-              << table.Header() << std::endl;
+    if (with_consumer) {
+      std::cout << "\nslow consumer: producer " << flags_.slow_rate << " msg/s, consumer ~"
+                << 1000 / std::max<int64_t>(1, flags_.slow_handler_ms) << " msg/s, max_in_flight "
+                << flags_.slow_max_in_flight << "\n";
+    } else {
+      std::cout << "\ncontrol: producer " << flags_.slow_rate << " msg/s, no consumer group\n";
+    }
+    std::cout << table.Header() << std::endl;
     const auto began = Clock::now();
     int64_t min_rss = INT64_MAX;
     int64_t max_rss = 0;
@@ -304,31 +321,40 @@ class Run {
     for (int64_t t = 0; t <= flags_.slow_seconds; t += flags_.sample_seconds) {
       const auto at = began + seconds(t);
       (void)WaitUntil([&] { return Clock::now() >= at; }, seconds(3600), milliseconds(500));
-      auto l = admin_->DescribeGroup(kSlow, "slow");
-      if (l.ok()) lag = *l;
+      if (with_consumer) {
+        auto l = admin_->DescribeGroup(topic, "slow");
+        if (l.ok()) lag = *l;
+      }
       const int64_t rss = Rss();
-      // The first sample is before the producer warmed up: the range is over the later ones.
+      // The first sample is before the producer started: the range is over the later ones.
       if (t > 0) {
         min_rss = std::min(min_rss, rss);
         max_rss = std::max(max_rss, rss);
       }
       max_in_flight_seen = std::max(max_in_flight_seen, lag.in_flight);
       std::cout << table.Row({std::to_string(t), std::to_string(published.load()),
-                              std::to_string(consumed.load()), std::to_string(lag.backlog),
-                              std::to_string(lag.in_flight), Fixed(Mib(rss), 1)})
+                              with_consumer ? std::to_string(consumed.load()) : "-",
+                              with_consumer ? std::to_string(lag.backlog) : "-",
+                              with_consumer ? std::to_string(lag.in_flight) : "-",
+                              Fixed(Mib(rss), 1)})
                 << std::endl;
     }
     stop.store(true);
     producer.join();
-    (void)(*slow)->Close(seconds(30));
+    if (slow) (void)slow->Close(seconds(30));
     if (!producer_error.ok()) {
-      Fail("slow phase publish failed: " + producer_error.ToString());
+      Fail("publish failed: " + producer_error.ToString());
       return false;
     }
-    Row("slow consumer, end", "RSS range over the phase " + Fixed(Mib(min_rss), 1) + "-" +
-                                  Fixed(Mib(max_rss), 1) + " MiB while the backlog grew to " +
-                                  std::to_string(lag.backlog) + "; in flight at most " +
-                                  std::to_string(max_in_flight_seen));
+    const std::string range = "RSS " + Fixed(Mib(min_rss), 1) + "-" + Fixed(Mib(max_rss), 1) +
+                              " MiB over " + std::to_string(flags_.slow_seconds) + " s, " +
+                              std::to_string(published.load()) + " published";
+    if (!with_consumer) {
+      Row("producer only (control), end", range);
+      return true;
+    }
+    Row("slow consumer, end", range + ", backlog grew to " + std::to_string(lag.backlog) +
+                                  ", in flight at most " + std::to_string(max_in_flight_seen));
     if (max_in_flight_seen > flags_.slow_max_in_flight) {
       Fail("in flight exceeded max_in_flight");
       return false;
