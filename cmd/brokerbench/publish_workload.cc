@@ -41,6 +41,7 @@ class Producer {
 
   void Run(std::latch& start) {
     start.wait();
+    const CpuTime cpu_start = ThreadCpuTime();
     for (uint64_t call = 0; call < calls_; ++call) {
       const size_t n = CallSize(call);
       {
@@ -61,9 +62,11 @@ class Producer {
     }
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return in_flight_ == 0; });
+    cpu_ = ThreadCpuTime() - cpu_start;
   }
 
   uint64_t calls_made() const { return made_; }
+  const CpuTime& cpu() const { return cpu_; }
   uint64_t acknowledged() const { return acknowledged_; }
   const broker::Status& error() const { return error_; }
   // Latencies of the calls that were made.
@@ -105,6 +108,7 @@ class Producer {
   std::vector<uint64_t> start_ns_;
   std::vector<uint64_t> latency_ns_;
   uint64_t made_ = 0;  // producer thread only
+  CpuTime cpu_;        // producer thread only, read after join
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -155,6 +159,7 @@ PublishOutcome RunPublishWorkload(broker::Broker& broker, std::string_view topic
     outcome.acknowledged += producer->acknowledged();
     outcome.calls += producer->calls_made();
     producer->AppendLatencies(outcome.latencies_ns);
+    outcome.producers_cpu = outcome.producers_cpu + producer->cpu();
     if (outcome.error.ok() && !producer->error().ok()) outcome.error = producer->error();
   }
   return outcome;

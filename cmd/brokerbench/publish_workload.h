@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "cpu_usage.h"
 
 namespace brokerbench {
 
@@ -34,6 +35,9 @@ struct PublishOutcome {
   std::vector<uint64_t> latencies_ns;
   // First failure reported by a callback; a producer stops at its first failure.
   broker::Status error;
+  // CPU time of the producer threads during the run (the rest of the process's CPU time in the
+  // same interval is the engine's: its writer thread, callbacks and RocksDB's threads).
+  CpuTime producers_cpu;
 };
 
 // InvalidArgument for a config that cannot run (zero sizes, batch > window, ...).
