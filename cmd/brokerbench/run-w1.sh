@@ -30,6 +30,7 @@ CONFIGS=(
 )
 METRICS=(msgs_per_s MB_per_s elapsed_s latency_p50_us latency_p99_us latency_p999_us latency_max_us)
 STATS=(messages_per_commit messages_per_synced_commit synced_commits_per_s)
+CPU=(cpus_used cpu_us_per_msg producers_cpu_us_per_msg engine_cpu_us_per_msg)
 
 run_one() {   # run_one REP LABEL FLAGS
   local rep=$1 label=$2 flags=$3 json
@@ -48,6 +49,9 @@ run_one() {   # run_one REP LABEL FLAGS
   done
   for m in "${STATS[@]}"; do
     printf '%s\tW1\t%s\t%s\t%s\n' "$label" "$m" "$(jq ".write_stats.$m" <<< "$json")" "$rep" >> "$RAW"
+  done
+  for m in "${CPU[@]}"; do
+    printf '%s\tW1\t%s\t%s\t%s\n' "$label" "$m" "$(jq ".cpu.$m" <<< "$json")" "$rep" >> "$RAW"
   done
   printf '%s\tW1\tloadavg1_before\t%s\t%s\n' "$label" "$(jq .config.loadavg1_before <<< "$json")" \
     "$rep" >> "$RAW"
