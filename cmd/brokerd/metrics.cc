@@ -21,8 +21,9 @@ void RenderWritePath(const broker::WriteStats& stats, PrometheusText& out) {
   out.Family("broker_publish_requests_total", "counter",
              "Publish requests committed since brokerd started (a batch is one).");
   out.Sample("broker_publish_requests_total", {}, stats.publish_calls);
-  out.Family("broker_publish_duplicates_total", "counter",
-             "Published messages answered from the idempotency (dedupe) window, appending nothing.");
+  out.Family(
+      "broker_publish_duplicates_total", "counter",
+      "Published messages answered from the idempotency (dedupe) window, appending nothing.");
   out.Sample("broker_publish_duplicates_total", {}, stats.duplicates);
   out.Family("broker_log_commits_total", "counter",
              "RocksDB writes of the log writer (one group commit covers many publishes).");
@@ -89,7 +90,8 @@ void RenderTopics(const std::vector<broker::TopicInfo>& topics, PrometheusText& 
     out.Family(family.name, "gauge", family.help);
     for (const broker::TopicInfo& t : topics) {
       for (const broker::PartitionInfo& p : t.partitions) {
-        out.Sample(family.name, {{"topic", t.name}, {"partition", std::to_string(p.partition.value())}},
+        out.Sample(family.name,
+                   {{"topic", t.name}, {"partition", std::to_string(p.partition.value())}},
                    family.value(p));
       }
     }
@@ -121,8 +123,7 @@ void RenderGroupCounters(const std::vector<broker::GroupInfo>& groups, Prometheu
        &broker::DeliveryCounters::dead_lettered},
   };
   for (const CounterFamily& family : families) {
-    out.Family(family.name, "counter",
-               std::string(family.help) + " Since brokerd started.");
+    out.Family(family.name, "counter", std::string(family.help) + " Since brokerd started.");
     for (const broker::GroupInfo& g : groups) {
       out.Sample(family.name, {{"topic", g.topic}, {"group", g.group}}, g.counters.*family.field);
     }

@@ -12,8 +12,8 @@
 //   groups:      broker_groups, broker_group_members{topic,group},
 //                broker_group_{deliveries,redeliveries,acks,nacks,lease_expiries,rejects,
 //                dead_letters}_total{topic,group},
-//                broker_group_{backlog,in_flight,delayed,unsettled}_messages{topic,group,partition},
-//                broker_group_oldest_unsettled_age_seconds{topic,group,partition},
+//                broker_group_{backlog,in_flight,delayed,unsettled}_messages{topic,group,
+//                partition}, broker_group_oldest_unsettled_age_seconds{topic,group,partition},
 //                broker_group_expired_messages_total{topic,group,partition},
 //                broker_group_dlq_messages{topic,group}, broker_group_dlq_oldest_age_seconds{...}
 // Counters of the engine live in memory and start at 0 when brokerd starts (Prometheus handles

@@ -69,10 +69,10 @@ broker::Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   server.set_socket_options(ReuseAddressOnly);
   server.set_read_timeout(std::chrono::seconds(5));
   server.set_write_timeout(std::chrono::seconds(5));
-  server.Get("/metrics", [render = std::move(render)](const httplib::Request&,
-                                                        httplib::Response& response) {
-    response.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
-  });
+  server.Get("/metrics",
+             [render = std::move(render)](const httplib::Request&, httplib::Response& response) {
+               response.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
+             });
   server.Get("/", [](const httplib::Request&, httplib::Response& response) {
     response.set_content("brokerd: Prometheus metrics are at /metrics\n", "text/plain");
   });

@@ -35,8 +35,8 @@ TEST_F(BackupTest, ACheckpointOfAServingBrokerdRestoresTopicsOffsetsAndGroups) {
   }
   // Group "email" consumes (and acks) everything before the backup.
   std::atomic<int> handled{0};
-  auto consumer = client->Subscribe("orders", "email",
-                                    [&](const client::ReceivedMessage&) { ++handled; });
+  auto consumer =
+      client->Subscribe("orders", "email", [&](const client::ReceivedMessage&) { ++handled; });
   ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
   ASSERT_TRUE(Eventually([&] { return handled.load() == 10; }));
   ASSERT_TRUE((*consumer)->Close().ok());

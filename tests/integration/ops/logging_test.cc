@@ -40,8 +40,8 @@ bool HasLine(const std::vector<std::string>& lines, const std::vector<std::strin
 
 grpc::Status CreateGroup(const std::string& address, const std::string& topic,
                          const std::string& group, const std::string& token = "") {
-  auto stub = v1::AdminService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto stub =
+      v1::AdminService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 5s);
   if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
@@ -65,9 +65,8 @@ TEST_F(BrokerdTest, LogsOneLinePerEventAndNeverPayloads) {
                       .ok());
     }
     std::atomic<int> handled{0};
-    auto consumer = client->Subscribe("orders", "email", [&](const client::ReceivedMessage&) {
-      ++handled;
-    });
+    auto consumer =
+        client->Subscribe("orders", "email", [&](const client::ReceivedMessage&) { ++handled; });
     ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
     ASSERT_TRUE(Eventually([&] { return handled.load() == 3; }));
     ASSERT_TRUE((*consumer)->Close().ok());
@@ -83,22 +82,21 @@ TEST_F(BrokerdTest, LogsOneLinePerEventAndNeverPayloads) {
   EXPECT_TRUE(HasLine(lines, {"level=debug", "event=stream_opened",
                               "method=/broker.v1.BrokerService/Subscribe", "peer="}))
       << output;
-  EXPECT_TRUE(HasLine(lines, {"level=debug", "event=subscribe_joined", "topic=orders",
-                              "group=email", "member="}))
+  EXPECT_TRUE(HasLine(
+      lines, {"level=debug", "event=subscribe_joined", "topic=orders", "group=email", "member="}))
       << output;
-  EXPECT_TRUE(HasLine(lines, {"level=debug", "event=stream_closed",
-                              "method=/broker.v1.BrokerService/Subscribe"}))
+  EXPECT_TRUE(HasLine(
+      lines, {"level=debug", "event=stream_closed", "method=/broker.v1.BrokerService/Subscribe"}))
       << output;
-  EXPECT_TRUE(HasLine(lines, {"level=info", "event=admin_change",
-                              "method=/broker.v1.AdminService/CreateGroup", "topic=orders",
-                              "group=billing", "code=ok"}))
+  EXPECT_TRUE(HasLine(
+      lines, {"level=info", "event=admin_change", "method=/broker.v1.AdminService/CreateGroup",
+              "topic=orders", "group=billing", "code=ok"}))
       << output;
-  EXPECT_TRUE(HasLine(lines, {"level=trace", "event=call",
-                              "method=/broker.v1.BrokerService/Publish", "code=ok"}))
+  EXPECT_TRUE(HasLine(
+      lines, {"level=trace", "event=call", "method=/broker.v1.BrokerService/Publish", "code=ok"}))
       << output;
   EXPECT_TRUE(HasLine(lines, {"level=debug", "event=call_failed",
-                              "method=/broker.v1.BrokerService/Publish",
-                              "code=invalid_argument"}))
+                              "method=/broker.v1.BrokerService/Publish", "code=invalid_argument"}))
       << output;
   EXPECT_TRUE(HasLine(lines, {"level=info", "event=stopping", "signal=15"})) << output;
   EXPECT_TRUE(HasLine(lines, {"level=info", "event=stopped"})) << output;

@@ -103,7 +103,8 @@ TEST_F(MetricsTest, ReportsPublishesDeliveriesSettlesLagAndDeadLetters) {
   constexpr int kMessages = 20;
   for (int i = 0; i < kMessages; ++i) {
     const std::string payload = i == 7 ? "poison" : "m" + std::to_string(i);
-    auto published = client->Publish("orders", {.key = std::to_string(i), .payload = payload}).get();
+    auto published =
+        client->Publish("orders", {.key = std::to_string(i), .payload = payload}).get();
     ASSERT_TRUE(published.ok()) << published.status().ToString();
   }
   // A group that exists but has consumed nothing: all of it is backlog. Created through the admin
@@ -148,7 +149,8 @@ TEST_F(MetricsTest, ReportsPublishesDeliveriesSettlesLagAndDeadLetters) {
     after = Scrape();
     return after.Value("broker_group_acks_total", email) == kMessages - 1.0 &&
            after.Value("broker_group_dlq_messages", email) == 1.0;
-  })) << "acks " << after.Value("broker_group_acks_total", email).value_or(-1);
+  })) << "acks "
+      << after.Value("broker_group_acks_total", email).value_or(-1);
   EXPECT_EQ(after.Value("broker_group_deliveries_total", email), kMessages);
   EXPECT_EQ(after.Value("broker_group_redeliveries_total", email), 0.0);
   EXPECT_EQ(after.Value("broker_group_nacks_total", email), 1.0);

@@ -70,7 +70,8 @@ inline bool ValidMetricName(std::string_view name) {
 }
 
 // The family a sample belongs to: histogram samples carry _bucket, _sum or _count.
-inline std::string FamilyOf(const std::string& name, const std::map<std::string, std::string>& types) {
+inline std::string FamilyOf(const std::string& name,
+                            const std::map<std::string, std::string>& types) {
   if (types.contains(name)) return name;
   for (const char* suffix : {"_bucket", "_sum", "_count"}) {
     const std::string_view s(suffix);
