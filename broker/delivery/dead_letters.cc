@@ -1,7 +1,10 @@
 #include "delivery/dead_letters.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
+
+#include "storage/validation.h"
 
 namespace broker::delivery {
 
@@ -55,7 +58,11 @@ bool MatchesFilter(const DeadRecord& dead, const DeadLetterFilter& filter, TimeP
       dead.last_error.find(filter.error_contains) == std::string::npos) {
     return false;
   }
-  if (filter.older_than.count() > 0 && now - dead.dead_at < filter.older_than) return false;
+  // Clamped so the conversion to microseconds cannot overflow; nothing is dead for 100 years.
+  if (filter.older_than.count() > 0 &&
+      now - dead.dead_at < std::min(filter.older_than, storage::kMaxDuration)) {
+    return false;
+  }
   return true;
 }
 

@@ -34,11 +34,16 @@ Status ValidateGroupName(std::string_view topic, std::string_view group) {
 
 Status ValidateGroupConfig(const GroupConfig& config) {
   if (config.max_deliveries == 0) return Status::InvalidArgument("max_deliveries must be at least 1");
-  if (config.ack_timeout.count() <= 0) return Status::InvalidArgument("ack_timeout must be positive");
-  if (config.backoff.initial.count() < 0 || config.backoff.max < config.backoff.initial) {
-    return Status::InvalidArgument("backoff: need 0 <= initial <= max");
+  if (config.ack_timeout.count() <= 0 || config.ack_timeout > storage::kMaxDuration) {
+    return Status::InvalidArgument("ack_timeout must be positive and at most 100 years");
   }
-  if (config.backoff.multiplier < 1.0 || config.backoff.jitter < 0 || config.backoff.jitter > 1) {
+  if (config.backoff.initial.count() < 0 || config.backoff.max < config.backoff.initial ||
+      config.backoff.max > storage::kMaxDuration) {
+    return Status::InvalidArgument("backoff: need 0 <= initial <= max <= 100 years");
+  }
+  // Written so that NaN fails too.
+  if (!(config.backoff.multiplier >= 1.0) ||
+      !(config.backoff.jitter >= 0 && config.backoff.jitter <= 1)) {
     return Status::InvalidArgument("backoff: multiplier must be >= 1 and jitter in [0, 1]");
   }
   return Status::Ok();

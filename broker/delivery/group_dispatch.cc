@@ -1,4 +1,5 @@
 // Group: dispatch (credit-based leasing in the three ordering modes) and settling.
+#include <algorithm>
 #include <future>
 
 #include <xxhash.h>
@@ -6,6 +7,7 @@
 #include "delivery/dead_letters.h"
 #include "delivery/group.h"
 #include "storage/log_reader.h"
+#include "storage/validation.h"
 
 namespace broker::delivery {
 namespace {
@@ -221,13 +223,19 @@ Status Group::Ack(const std::string& member, PartitionId partition, Offset offse
 
 Status Group::Nack(const std::string& member, PartitionId partition, Offset offset,
                    std::optional<std::chrono::milliseconds> delay, const std::string& error) {
+  if (delay && *delay > storage::kMaxDuration) {
+    return Status::InvalidArgument("nack delay must be at most 100 years");
+  }
   std::lock_guard lock(mu_);
   auto e = FindLeased(member, partition, offset);
   if (!e.ok()) return e.status();
   Entry& entry = **e;
   entry.record.last_error = error.empty() ? "nacked" : error;
-  const auto wait = delay ? std::chrono::duration_cast<std::chrono::microseconds>(*delay)
-                          : BackoffFor(entry.record.attempts);
+  // A negative delay means "now", as zero does (clamped first: the cast could overflow).
+  const auto wait =
+      delay ? std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::max(*delay, std::chrono::milliseconds(0)))
+            : BackoffFor(entry.record.attempts);
   Fail(partition.value(), offset.value(), entry, wait);
   ++counters_.nacked;
   ShipIfFull();

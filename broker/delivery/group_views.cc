@@ -1,4 +1,5 @@
 // Group: lag, per-message state, and dead-letter administration (list, redrive, purge).
+#include <algorithm>
 #include <future>
 
 #include <xxhash.h>
@@ -6,6 +7,7 @@
 #include "delivery/dead_letters.h"
 #include "delivery/group.h"
 #include "storage/log_reader.h"
+#include "storage/validation.h"
 
 namespace broker::delivery {
 
@@ -167,8 +169,11 @@ Result<RedriveResult> Group::Redrive(const RedriveOptions& options) {
       }
       Entry& e = AddEntry(p, dead.offset.value(), original->key);
       if (options.rate_per_second > 0) {
-        const auto gap = std::chrono::microseconds(
-            static_cast<int64_t>(1e6 * static_cast<double>(result.redriven) / options.rate_per_second));
+        // Clamped before the cast: a tiny rate would give a gap beyond int64 (undefined).
+        const double gap_us = std::min(
+            1e6 * static_cast<double>(result.redriven) / options.rate_per_second,
+            static_cast<double>(std::chrono::microseconds(storage::kMaxDuration).count()));
+        const auto gap = std::chrono::microseconds(static_cast<int64_t>(gap_us));
         if (gap.count() > 0) {
           e.record.due_at = now + gap;
           SetState(p, dead.offset.value(), e, State::kDelayed);

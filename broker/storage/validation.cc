@@ -55,6 +55,10 @@ Status ValidateTopicConfig(const TopicConfig& config, const Limits& limits) {
   if (config.retention_age.count() < 0) {
     return Status::InvalidArgument("retention age must not be negative (0 keeps records forever)");
   }
+  if (config.retention_age > kMaxDuration) {
+    return Status::InvalidArgument(
+        "retention age must be at most 100 years (0 keeps records forever)");
+  }
   if (config.max_message_bytes > limits.max_message_bytes) {
     return Status::InvalidArgument("topic max message size " +
                                    std::to_string(config.max_message_bytes) +

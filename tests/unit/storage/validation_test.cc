@@ -59,6 +59,19 @@ TEST(ValidateTopicConfigTest, NegativeRetentionAgeIsRejected) {
             StatusCode::kInvalidArgument);
 }
 
+// Found by service_session_fuzzer: retention computes now - retention_age in microseconds, which
+// overflowed (undefined behaviour) for ages near the int64 range of milliseconds.
+TEST(ValidateTopicConfigTest, RetentionAgeIsAtMost100Years) {
+  EXPECT_TRUE(ValidateTopicConfig({.retention_age = kMaxDuration}, Limits{}).ok());
+  EXPECT_EQ(ValidateTopicConfig({.retention_age = kMaxDuration + std::chrono::milliseconds(1)},
+                                Limits{})
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateTopicConfig({.retention_age = std::chrono::milliseconds::max()}, Limits{})
+                .code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(ValidateTopicConfigTest, TopicMaxMessageSizeMayNotExceedTheBrokerLimit) {
   const Limits limits{.max_message_bytes = 1000};
   EXPECT_TRUE(ValidateTopicConfig({.max_message_bytes = 1000}, limits).ok());
