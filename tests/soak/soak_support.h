@@ -17,6 +17,10 @@ namespace broker::soak {
 // A field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM"); -1 if the process or field is gone.
 int64_t ProcStatusKib(pid_t pid, const std::string& field);
 inline double Mib(int64_t kib) { return static_cast<double>(kib) / 1024.0; }
+// User + system CPU time the process has used (/proc/<pid>/stat), in seconds; -1 if gone.
+double CpuSeconds(pid_t pid);
+// The machine's 1-minute load average (/proc/loadavg): how contended the CPUs were.
+double LoadAverage1();
 
 // Latencies recorded by handler threads, taken (and reset) once per reporting window.
 class LatencyWindow {

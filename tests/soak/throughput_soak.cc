@@ -2,7 +2,9 @@
 // (default 5,000 msg/s for 5 minutes), reporting every --sample-seconds: throughput in and out,
 // end-to-end latency percentiles (publish call to handler, measured from each message's scheduled
 // send time, so a producer that falls behind shows as latency rather than hiding it), brokerd's
-// RSS and the backlog. Prints a markdown table (docs/reliability.md records a run).
+// RSS and the backlog, and the CPU used by brokerd and by this program (producer and consumer)
+// next to the machine's load average, to tell brokerd's stalls from a contended machine. Prints a
+// markdown table (docs/reliability.md records a run).
 //
 //   build/h7-rel/tests/soak/broker_soak                          # 5,000 msg/s for 300 s
 //   build/h7-rel/tests/soak/broker_soak --rate 1000 --seconds 20 --sample-seconds 5   # smoke
@@ -43,7 +45,9 @@ struct Flags {
   size_t batch = 50;  // messages per publish call: 100 calls/s at 5,000 msg/s
   size_t payload_bytes = 128;
   uint32_t partitions = 4;
-  uint32_t concurrency = 4;
+  // Handler threads. Each ack is a round trip to brokerd, so one thread settles ~1/RTT messages
+  // a second: at 4 threads the consumer kept up with only ~3,100 msg/s on the 2-core test VM.
+  uint32_t concurrency = 16;
   uint32_t max_in_flight = 256;
   size_t max_outstanding = 64;  // publish calls awaiting their answer
   std::string durability = "sync";
@@ -109,7 +113,8 @@ class Soak {
               << flags_.durability << " durability, " << flags_.partitions
               << " partitions, consumer concurrency " << flags_.concurrency << "\n\n";
     const Table table({"t (s)", "published/s", "consumed/s", "e2e p50 (ms)", "e2e p99 (ms)",
-                       "e2e max (ms)", "backlog", "brokerd RSS (MiB)"});
+                       "e2e max (ms)", "backlog", "brokerd RSS (MiB)", "brokerd CPU %",
+                       "soak CPU %", "load avg"});
     std::cout << table.Header() << std::endl;
 
     const auto began = Clock::now();
@@ -117,6 +122,8 @@ class Soak {
     std::thread reaper([this] { Reap(); });
     uint64_t published_before = 0;
     uint64_t consumed_before = 0;
+    double brokerd_cpu_before = CpuSeconds(brokerd_->pid());
+    double own_cpu_before = CpuSeconds(::getpid());
     int64_t min_rss = INT64_MAX;
     int64_t max_rss = 0;
     for (int64_t t = flags_.sample_seconds; t <= flags_.seconds_to_run;
@@ -130,6 +137,8 @@ class Soak {
       min_rss = std::min(min_rss, rss);
       max_rss = std::max(max_rss, rss);
       const double period = static_cast<double>(flags_.sample_seconds);
+      const double brokerd_cpu = CpuSeconds(brokerd_->pid());
+      const double own_cpu = CpuSeconds(::getpid());
       std::cout << table.Row({std::to_string(t),
                               Fixed(static_cast<double>(published - published_before) / period, 0),
                               Fixed(static_cast<double>(consumed - consumed_before) / period, 0),
@@ -137,8 +146,13 @@ class Soak {
                               Fixed(PercentileMs(window, 0.99), 2),
                               Fixed(PercentileMs(window, 1.0), 2),
                               std::to_string(published > consumed ? published - consumed : 0),
-                              Fixed(Mib(rss), 1)})
+                              Fixed(Mib(rss), 1),
+                              Fixed(100 * (brokerd_cpu - brokerd_cpu_before) / period, 0),
+                              Fixed(100 * (own_cpu - own_cpu_before) / period, 0),
+                              Fixed(LoadAverage1(), 1)})
                 << std::endl;
+      brokerd_cpu_before = brokerd_cpu;
+      own_cpu_before = own_cpu;
       published_before = published;
       consumed_before = consumed;
     }
