@@ -5,11 +5,10 @@
 // Thread safety: plain functions over values.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "broker/options.h"
 #include "rpc/server.h"

@@ -3,13 +3,17 @@
 // commit the result:
 //   build/fuzz/tests/fuzz/fuzz_seeds tests/fuzz/corpus
 // Files are named after what they hold; existing files of the same name are overwritten.
+#include <google/protobuf/text_format.h>
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "broker/v1/broker.pb.h"
 #include "delivery/group_records.h"
@@ -49,7 +53,8 @@ void RecordCodecSeeds(SeedWriter& w) {
   const std::string t = "record_codec_fuzzer";
   storage::BatchEncoder encoder;
   w.Write(t, "batch_empty", encoder.Finish(), 0);
-  encoder.Add(Message{.key = "customer-42", .payload = "order placed",
+  encoder.Add(Message{.key = "customer-42",
+                      .payload = "order placed",
                       .headers = {{"trace", "abc"}, {"trace", "def"}}},
               kTime);
   encoder.Add(Message{.payload = std::string("\0bin\xff", 5)}, kTime + milliseconds(1));
@@ -57,8 +62,7 @@ void RecordCodecSeeds(SeedWriter& w) {
   w.Write(t, "batch_three_records", encoder.Finish(), 0);
   w.Write(t, "index_entry",
           storage::EncodeIndexEntry({.count = 3, .bytes = 120, .max_timestamp = kTime}), 1);
-  w.Write(t, "log_key",
-          storage::LogKey(storage::TopicId(7), PartitionId(3), Offset(1'000'000)), 2);
+  w.Write(t, "log_key", storage::LogKey(storage::TopicId(7), PartitionId(3), Offset(1'000'000)), 2);
 }
 
 void TopicMetaSeeds(SeedWriter& w) {
@@ -141,9 +145,9 @@ void FlagsSeeds(SeedWriter& w) {
           "tokens-file = \"tokens.txt\"\n",
           0);
   w.Write(t, "config_ini", "; ini style\ndurability=sync\nlog-level=warn\n", 0);
-  const std::string argv[] = {"--data-dir", "/tmp/d", "--listen", "127.0.0.1:0", "--durability",
-                              "sync", "--tls-cert", "c.pem", "--tls-key", "k.pem",
-                              "--max-headers=8"};
+  const std::string argv[] = {"--data-dir",   "/tmp/d", "--listen",       "127.0.0.1:0",
+                              "--durability", "sync",   "--tls-cert",     "c.pem",
+                              "--tls-key",    "k.pem",  "--max-headers=8"};
   std::string joined;
   for (const std::string& a : argv) {
     if (!joined.empty()) joined.push_back('\0');
@@ -266,6 +270,58 @@ void SessionSeeds(SeedWriter& w) {
   w.Write(t, "per_partition_auto_create", per_partition.SerializeAsString());
 }
 
+// Sessions that found undefined behaviour (durations overflowing on the way to microseconds, now
+// refused or clamped; tests/unit/delivery/extreme_durations_test.cc), kept as seeds.
+constexpr std::string_view kPublishTwo =
+    R"(calls { publish { topic: "t" messages { payload: "a" } messages { payload: "b" } } })";
+constexpr std::string_view kSubscribe =
+    R"(calls { subscribe { request { start { topic: "t" group: "g" } } } }
+       calls { subscribe { request { credit { messages: 5 } } } })";
+constexpr std::string_view kRejectBoth =
+    R"(calls { subscribe { request { settle { op: OP_REJECT ref { offset: 0 } text: "x" } } } }
+       calls { subscribe { request { settle { op: OP_REJECT ref { offset: 1 } text: "x" } } } }
+       calls { advance_ms: 10 })";
+
+void RegressionSeeds(SeedWriter& w) {
+  const std::string t = "service_session_fuzzer";
+  const std::string publish(kPublishTwo), subscribe(kSubscribe), reject(kRejectBoth);
+  const std::pair<std::string, std::string> sessions[] = {
+      {"regress_ack_timeout_max",
+       publish + R"(calls { subscribe { request { start { topic: "t" group: "g"
+                      group_config { ack_timeout_ms: 9223372036854775807 } } } } }
+                    calls { subscribe { request { credit { messages: 5 } } } })"},
+      {"regress_backoff_max",
+       publish + R"(calls { subscribe { request { start { topic: "t" group: "g"
+                      group_config { backoff_max_ms: 9223372036854775807 } } } } }
+                    calls { subscribe { request { credit { messages: 5 } } } }
+                    calls { subscribe { request { settle { op: OP_NACK ref { offset: 0 } } } } })"},
+      {"regress_nack_delay_max",
+       publish + subscribe +
+           R"(calls { subscribe { request { settle { op: OP_NACK ref { offset: 0 }
+                delay_ms: 9223372036854775807 } } } }
+              calls { subscribe { request { settle { op: OP_NACK ref { offset: 1 }
+                delay_ms: -9223372036854775807 } } } })"},
+      {"regress_dead_letter_filter_age", publish + subscribe + reject +
+                                             R"(calls { purge_dead_letters { topic: "t" group: "g"
+                filter { older_than_ms: 9223372036854775807 } } })"},
+      {"regress_redrive_rate_tiny",
+       publish + subscribe + reject +
+           R"(calls { redrive { topic: "t" group: "g" rate_per_second: 1e-300 } })"},
+      {"regress_retention_age_max",
+       R"(calls { create_topic { name: "r" config { retention_age_ms: 9223372036854775807 } } }
+          calls { publish { topic: "r" messages { payload: "a" } } }
+          calls { advance_ms: 10 })"},
+  };
+  for (const auto& [name, text] : sessions) {
+    Session session;
+    if (!google::protobuf::TextFormat::ParseFromString(text, &session)) {
+      std::fprintf(stderr, "fuzz_seeds: %s does not parse\n", name.c_str());
+      std::exit(1);
+    }
+    w.Write(t, name, session.SerializeAsString());
+  }
+}
+
 }  // namespace
 }  // namespace broker::fuzz
 
@@ -282,6 +338,7 @@ int main(int argc, char** argv) {
   broker::fuzz::FlagsSeeds(w);
   broker::fuzz::PublishSeeds(w);
   broker::fuzz::SessionSeeds(w);
+  broker::fuzz::RegressionSeeds(w);
   std::printf("fuzz_seeds: wrote %d files under %s\n", w.written(), argv[1]);
   return 0;
 }

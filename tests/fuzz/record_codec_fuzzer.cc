@@ -90,9 +90,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view value(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 3) {
-    case 0: broker::storage::CheckBatch(value); break;
-    case 1: broker::storage::CheckIndexEntry(value); break;
-    case 2: broker::storage::CheckLogKey(value); break;
+    case 0:
+      broker::storage::CheckBatch(value);
+      break;
+    case 1:
+      broker::storage::CheckIndexEntry(value);
+      break;
+    case 2:
+      broker::storage::CheckLogKey(value);
+      break;
   }
   return 0;
 }

@@ -145,18 +145,17 @@ void ServiceHarness::Publish(const v1::PublishRequest& request) {
   if (request.durability() == v1::DURABILITY_ASYNC) options.durability = Durability::kAsync;
   const std::vector<Message> sent = messages;
   std::promise<Result<std::vector<PublishResult>>> done;
-  broker_->PublishAsync(request.topic(), std::move(messages), options,
-                        [&done](Result<std::vector<PublishResult>> result) {
-                          done.set_value(std::move(result));
-                        });
+  broker_->PublishAsync(
+      request.topic(), std::move(messages), options,
+      [&done](Result<std::vector<PublishResult>> result) { done.set_value(std::move(result)); });
   const Result<std::vector<PublishResult>> result = done.get_future().get();
   CheckStatus(result);
   if (result.ok()) {
     FUZZ_CHECK(result->size() == sent.size());
     for (size_t i = 0; i < sent.size(); ++i) {
       const PublishResult& position = (*result)[i];
-      const Record stored = StoredRecord(*broker_, request.topic(), position.partition,
-                                         position.offset);
+      const Record stored =
+          StoredRecord(*broker_, request.topic(), position.partition, position.offset);
       if (position.duplicate) continue;  // the position of an earlier publish of that key
       FUZZ_CHECK(stored.key == sent[i].key);
       FUZZ_CHECK(stored.payload == sent[i].payload);

@@ -17,27 +17,56 @@ constexpr uint32_t kMaxAdvanceMs = 3'600'000;
 
 void Run(ServiceHarness& service, const Call& call) {
   switch (call.call_case()) {
-    case Call::kPublish: service.Publish(call.publish()); break;
+    case Call::kPublish:
+      service.Publish(call.publish());
+      break;
     case Call::kSubscribe:
       service.StreamMessage(call.subscribe().stream(), call.subscribe().request());
       break;
-    case Call::kCloseStream: service.CloseStream(call.close_stream().stream()); break;
-    case Call::kCreateTopic: service.CreateTopic(call.create_topic()); break;
-    case Call::kDeleteTopic: service.DeleteTopic(call.delete_topic()); break;
-    case Call::kCreateGroup: service.CreateGroup(call.create_group()); break;
-    case Call::kDeleteGroup: service.DeleteGroup(call.delete_group()); break;
-    case Call::kResetGroup: service.ResetGroup(call.reset_group()); break;
-    case Call::kGetMessage: service.GetMessage(call.get_message()); break;
-    case Call::kRead: service.Read(call.read()); break;
-    case Call::kListDeadLetters: service.ListDeadLetters(call.list_dead_letters()); break;
-    case Call::kRedrive: service.Redrive(call.redrive()); break;
-    case Call::kPurgeDeadLetters: service.PurgeDeadLetters(call.purge_dead_letters()); break;
-    case Call::kDescribeGroup: service.DescribeGroup(call.describe_group()); break;
-    case Call::kSendReply: service.SendReply(call.send_reply()); break;
+    case Call::kCloseStream:
+      service.CloseStream(call.close_stream().stream());
+      break;
+    case Call::kCreateTopic:
+      service.CreateTopic(call.create_topic());
+      break;
+    case Call::kDeleteTopic:
+      service.DeleteTopic(call.delete_topic());
+      break;
+    case Call::kCreateGroup:
+      service.CreateGroup(call.create_group());
+      break;
+    case Call::kDeleteGroup:
+      service.DeleteGroup(call.delete_group());
+      break;
+    case Call::kResetGroup:
+      service.ResetGroup(call.reset_group());
+      break;
+    case Call::kGetMessage:
+      service.GetMessage(call.get_message());
+      break;
+    case Call::kRead:
+      service.Read(call.read());
+      break;
+    case Call::kListDeadLetters:
+      service.ListDeadLetters(call.list_dead_letters());
+      break;
+    case Call::kRedrive:
+      service.Redrive(call.redrive());
+      break;
+    case Call::kPurgeDeadLetters:
+      service.PurgeDeadLetters(call.purge_dead_letters());
+      break;
+    case Call::kDescribeGroup:
+      service.DescribeGroup(call.describe_group());
+      break;
+    case Call::kSendReply:
+      service.SendReply(call.send_reply());
+      break;
     case Call::kAdvanceMs:
       service.Advance(std::chrono::milliseconds(call.advance_ms() % (kMaxAdvanceMs + 1)));
       break;
-    case Call::CALL_NOT_SET: break;
+    case Call::CALL_NOT_SET:
+      break;
   }
 }
 

@@ -40,9 +40,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view value(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 3) {
-    case 0: broker::storage::CheckTopicRecord(value); break;
-    case 1: broker::storage::CheckPartitionRecord(value); break;
-    case 2: broker::storage::CheckDedupeRecord(value); break;
+    case 0:
+      broker::storage::CheckTopicRecord(value);
+      break;
+    case 1:
+      broker::storage::CheckPartitionRecord(value);
+      break;
+    case 2:
+      broker::storage::CheckDedupeRecord(value);
+      break;
   }
   return 0;
 }
