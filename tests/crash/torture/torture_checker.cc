@@ -400,6 +400,11 @@ class Checker {
     if (acked != nullptr) {
       ++f.redelivered_after_ack;
       auto kill = KillBetween(acked->started, next.at);
+      if (kill && *kill > acked->answered) {
+        f.longest_undone_ack = std::max(
+            f.longest_undone_ack,
+            std::chrono::duration_cast<std::chrono::milliseconds>(*kill - acked->answered));
+      }
       if (!kill) {
         Violation(group + ": " + id + " redelivered (attempt " + std::to_string(next.attempt) +
                   ") after an ack that returned OK, with no kill in between");
@@ -469,7 +474,8 @@ std::string FormatFigures(const TortureFigures& f) {
         << " acked, " << g.dead_max_deliveries << " dead for max_deliveries (" << g.dead_poison
         << " poison, " << g.dead_normal << " others that crashes cost leases), " << g.dead_rejected
         << " rejected; duplicates after an OK ack (kill within " << kAckMargin.count()
-        << " ms): " << g.redelivered_after_ack << "; settles that failed: " << g.failed_settles
+        << " ms): " << g.redelivered_after_ack << " (longest ack-to-kill gap "
+        << g.longest_undone_ack.count() << " ms); settles that failed: " << g.failed_settles
         << "\n";
   }
   out << "violations: " << f.violations.size() << "\n";

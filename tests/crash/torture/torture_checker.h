@@ -42,7 +42,9 @@ struct GroupFigures {
   uint64_t dead_normal = 0;            //   of which normal ones that crashes cost deliveries
   uint64_t dead_rejected = 0;          // dead-lettered by reject
   uint64_t redelivered_after_ack = 0;  // duplicates at-least-once allows (kill after an ack)
-  uint64_t failed_settles = 0;         // settle calls answered with an error (brokerd gone, ...)
+  // The longest time from an OK ack to the kill that undid it (batched ack persistence).
+  std::chrono::milliseconds longest_undone_ack{0};
+  uint64_t failed_settles = 0;  // settle calls answered with an error (brokerd gone, ...)
   uint64_t max_attempt_seen = 0;
 };
 

@@ -22,9 +22,9 @@ namespace broker::torture {
 struct TortureConfig {
   uint64_t seed = 1;
   // brokerd is killed at most this many times...
-  int max_rounds = 6;
+  int max_rounds = 12;
   // ...and no new round starts after this much time.
-  std::chrono::seconds budget{40};
+  std::chrono::seconds budget{30};
   // How long brokerd lives in a round: one round in five is killed within kShortLife of
   // listening (recovery-time kills); the others after a uniform time in [min_life, max_life].
   std::chrono::milliseconds min_life{300};
