@@ -60,7 +60,9 @@ TEST_F(BrokerctlTest, RedriveMovesExactlyTheMatchingLettersBackToThatGroupOnly) 
   EXPECT_EQ(email["total"]["backlog"].get<int>() + email["total"]["in_flight"].get<int>() +
                 email["total"]["delayed"].get<int>(),
             6);
-  for (const Json& d : CtlJson({"dlq", "peek", "orders", "email"})["dead_letters"]) {
+  // Named first: a range-for over a member of a temporary would read it after it is destroyed.
+  Json peeked = CtlJson({"dlq", "peek", "orders", "email"});
+  for (const Json& d : peeked["dead_letters"]) {
     EXPECT_EQ(d["last_error"].get<std::string>().find("smtp"), std::string::npos) << d.dump();
   }
   // The other group is untouched: same lag, same DLQ.
@@ -97,7 +99,9 @@ TEST_F(BrokerctlTest, PurgeNeedsYes) {
   EXPECT_EQ(purged["filter"]["reason"], "rejected");
   EXPECT_EQ(Dlq("email")["depth"], 3);
   EXPECT_EQ(Dlq("analytics")["depth"], 1);
-  for (const Json& d : CtlJson({"dlq", "peek", "orders", "email"})["dead_letters"]) {
+  // Named first: a range-for over a member of a temporary would read it after it is destroyed.
+  Json peeked = CtlJson({"dlq", "peek", "orders", "email"});
+  for (const Json& d : peeked["dead_letters"]) {
     EXPECT_EQ(d["reason"], "max_deliveries");
   }
 }
