@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -37,6 +38,9 @@ TEST(CrashTortureTest, AcknowledgedPublishesSurviveAndEveryMessageEndsAckedOrDea
   config.max_rounds = static_cast<int>(EnvOr("TORTURE_ROUNDS", 12));
   config.budget = std::chrono::seconds(EnvOr("TORTURE_SECONDS", 30));
   config.publish_rate = static_cast<int>(EnvOr("TORTURE_RATE", 100));
+  // Unpaced long runs publish faster than the consumers settle (poison and dropped messages wait
+  // out backoffs and lease expiries): give the drain as long as the rounds had.
+  config.drain_deadline = std::max(config.drain_deadline, config.budget);
   const std::filesystem::path dir =
       std::filesystem::path(::testing::TempDir()) / ("crash-torture-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
