@@ -1,5 +1,7 @@
 #include "torture_driver.h"
 
+#include <sys/wait.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -198,6 +200,13 @@ struct ConsumerSlot {
   std::unique_ptr<client::Consumer> consumer;
 };
 
+// True if `pid` (our child) has exited; leaves it to be reaped by its owner.
+bool ExitedByItself(pid_t pid) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == pid;
+}
+
 // Calls `check` until it holds or `deadline` passes, draining brokerd's output meanwhile.
 // Between checks it waits on `signals` (a restart or stop wakes it) for at most `tick`.
 bool WaitFor(const std::function<bool()>& check, Clock::time_point deadline, Signals& signals,
@@ -285,6 +294,11 @@ Status RunRounds(const TortureConfig& config, TortureHistory& history, TortureRu
       failure =
           Status::DeadlineExceeded("no publish was acknowledged in round " + std::to_string(round) +
                                    "; brokerd output: " + brokerd->Output());
+      break;
+    }
+    if (ExitedByItself(brokerd->pid())) {  // a crash of its own (an assertion, a sanitizer report)
+      failure = Status::Internal("brokerd exited before kill " + std::to_string(run.kills + 1) +
+                                 ": " + brokerd->Output());
       break;
     }
     history.BrokerKilled(Clock::now());
