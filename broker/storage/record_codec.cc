@@ -47,6 +47,16 @@ BatchDecoder::BatchDecoder(std::string_view value) : value_(value) {
   pos_ = r.position();
 }
 
+void BatchDecoder::Resume(size_t position, uint32_t seen) {
+  if (corrupt_) return;
+  if (position > value_.size() || seen > count_) {
+    corrupt_ = true;
+    return;
+  }
+  pos_ = position;
+  seen_ = seen;
+}
+
 bool BatchDecoder::Next(RecordView& out) {
   if (corrupt_ || seen_ == count_) return false;
   ValueReader r(value_.substr(pos_));

@@ -55,6 +55,11 @@ class BatchDecoder {
   // False at the end or on corruption; check corrupt() to tell which.
   bool Next(RecordView& out);
   bool corrupt() const { return corrupt_; }
+  // Where the next record starts, and how many were decoded before it: a decoder built again on
+  // the same value resumes there with Resume (PartitionReadAhead keeps these between reads).
+  size_t position() const { return pos_; }
+  uint32_t seen() const { return seen_; }
+  void Resume(size_t position, uint32_t seen);
 
  private:
   std::string_view value_;
