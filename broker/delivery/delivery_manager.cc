@@ -115,6 +115,15 @@ Status DeliveryManager::Load() {
         if (ok) group.LoadDead(Offset(storage::GetBigEndian64(rest.data())), dead);
         break;
       }
+      case RecordKind::kLeaseRun: {  // after the group's 'm' keys, which sort before 'r'
+        LeaseRunRecord run;
+        ok = rest.size() == 12 && DecodeLeaseRunRecord(value, run);
+        if (ok) {
+          group.LoadLeaseRun(PartitionId(storage::GetBigEndian32(rest.data())),
+                             Offset(storage::GetBigEndian64(rest.data() + 4)), run);
+        }
+        break;
+      }
     }
     if (!ok) {
       return Status::DataLoss("state of group '" + key.group + "' is corrupt");
@@ -313,7 +322,7 @@ Status DeliveryManager::DeleteGroupLocked(const std::shared_ptr<Group>& group) {
   group->Close();
   std::vector<std::pair<std::string, std::string>> ranges;
   for (RecordKind kind : {RecordKind::kGroup, RecordKind::kCursor, RecordKind::kMessage,
-                          RecordKind::kDead}) {
+                          RecordKind::kDead, RecordKind::kLeaseRun}) {
     std::string prefix = GroupKeyPrefix(kind, group->topic_id(), group->name());
     ranges.emplace_back(prefix, PrefixEnd(prefix));
   }

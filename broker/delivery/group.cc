@@ -36,6 +36,7 @@ void Group::LoadMessage(PartitionId partition, Offset offset, const MessageRecor
   Cursor& c = cursors_[partition.value()];
   Entry& e = c.unsettled[offset.value()];
   e.record = message;
+  e.has_message_record = true;
   e.state = static_cast<State>(message.state);
   if (record_.config.ordering == Ordering::kPerKey && message.has_key) {
     c.by_key[message.key_hash].insert(offset.value());
@@ -47,6 +48,41 @@ void Group::LoadMessage(PartitionId partition, Offset offset, const MessageRecor
 }
 
 void Group::LoadDead(Offset dlq_offset, const DeadRecord& dead) { dead_[dlq_offset.value()] = dead; }
+
+void Group::LoadLeaseRun(PartitionId partition, Offset first, const LeaseRunRecord& record) {
+  if (partition.value() >= cursors_.size()) return;
+  const uint32_t p = partition.value();
+  Cursor& c = cursors_[p];
+  auto [it, inserted] = c.runs.try_emplace(first.value());
+  if (!inserted) return;  // keys are unique; nothing to merge
+  LeaseRun& run = it->second;
+  run.record = record;
+  for (size_t i = 0; i < run.record.released.size(); ++i) {
+    if (run.record.released[i]) continue;
+    const uint64_t offset = first.value() + i;
+    if (c.unsettled.contains(offset)) {  // a message record wins (not written so, but be safe)
+      run.record.released[i] = true;
+      MarkRunDirty(p, first.value(), run);
+      continue;
+    }
+    Entry& e = c.unsettled[offset];
+    e.state = State::kLeased;
+    e.record = MessageRecord{};
+    e.record.state = EntryState::kLeased;
+    e.record.attempts = 1;
+    e.record.member = record.member;
+    e.record.lease_expires = record.lease_expires;
+    e.record.first_delivery = e.record.last_delivery = record.delivered_at;
+    e.run = first.value();
+    ++run.live;
+    c.next = std::max(c.next, offset + 1);  // as in LoadMessage
+    Attach(p, offset, c, e);
+  }
+  if (run.live == 0) {  // nothing left for it to say: delete it with the next write
+    c.runs.erase(it);
+    dirty_runs_.emplace_back(p, first.value());
+  }
+}
 
 void Group::FinishLoad() {
   const TimePoint now = context_.clock->Now();
@@ -128,6 +164,9 @@ void Group::Attach(uint32_t partition, uint64_t offset, Cursor& c, Entry& e) {
 }
 
 void Group::SetState(uint32_t partition, uint64_t offset, Entry& e, State state) {
+  // A message being dead-lettered keeps its (leased) record until the dead-letter write deletes
+  // it; one persisted by a lease run gets that record now, so the run no longer speaks for it.
+  if (state == State::kDeadPending && e.run != kNoRun) QueuePut(partition, offset, e);
   Cursor& c = cursors_[partition];
   Detach(c, e);  // needs the lease holder, if any, to give its credit back
   if (state != State::kLeased) e.record.member.clear();
@@ -142,6 +181,8 @@ void Group::Settle(uint32_t partition, uint64_t offset, bool queue_delete) {
   auto it = c.unsettled.find(offset);
   if (it == c.unsettled.end()) return;
   Entry& e = it->second;
+  const bool in_run = e.run != kNoRun;  // then it has no message record to delete
+  ReleaseFromRun(partition, offset, e);
   Detach(c, e);
   c.available.erase(offset);
   if (e.record.has_key) {
@@ -152,7 +193,9 @@ void Group::Settle(uint32_t partition, uint64_t offset, bool queue_delete) {
     }
   }
   c.unsettled.erase(it);
-  if (queue_delete) QueueDelete(MessageKey(topic_id(), name_, PartitionId(partition), Offset(offset)));
+  if (queue_delete && !in_run) {
+    QueueDelete(MessageKey(topic_id(), name_, PartitionId(partition), Offset(offset)));
+  }
 }
 
 Group::Entry& Group::AddEntry(uint32_t partition, uint64_t offset,
@@ -170,9 +213,80 @@ Group::Entry& Group::AddEntry(uint32_t partition, uint64_t offset,
   return e;
 }
 
-void Group::QueuePut(uint32_t partition, uint64_t offset, const Entry& e) {
+void Group::QueuePut(uint32_t partition, uint64_t offset, Entry& e) {
+  // Same write (one Ship) as the run's change: the record and the run never both speak for it.
+  ReleaseFromRun(partition, offset, e);
+  e.has_message_record = true;
   pending_ops_.push_back({MessageKey(topic_id(), name_, PartitionId(partition), Offset(offset)),
                           EncodeMessageRecord(e.record)});
+}
+
+void Group::PersistGrant(uint32_t partition, uint64_t offset, Entry& e) {
+  Cursor& c = cursors_[partition];
+  // A run stands for attempt 1 with no error and (ordering per_key aside) no key hash; an entry
+  // that already has a message record (it waited for its key, or was redriven) keeps using it.
+  const bool fits_run = e.record.attempts == 1 && e.record.last_error.empty() &&
+                        !(e.record.has_key && record_.config.ordering == Ordering::kPerKey) &&
+                        e.run == kNoRun && !e.has_message_record;
+  if (!fits_run) {
+    QueuePut(partition, offset, e);
+    return;
+  }
+  LeaseRun* run = nullptr;
+  if (auto it = c.runs.find(c.open_run); it != c.runs.end()) {
+    LeaseRunRecord& r = it->second.record;
+    if (it->first + r.released.size() == offset && r.released.size() < kMaxLeaseRun &&
+        r.member == e.record.member && r.lease_expires == e.record.lease_expires &&
+        r.delivered_at == e.record.first_delivery) {
+      run = &it->second;
+    }
+  }
+  if (run == nullptr) {
+    auto [it, inserted] = c.runs.try_emplace(offset);
+    if (!inserted) {  // a run starting here still holds other offsets: use a message record
+      QueuePut(partition, offset, e);
+      return;
+    }
+    run = &it->second;
+    run->record.member = e.record.member;
+    run->record.lease_expires = e.record.lease_expires;
+    run->record.delivered_at = e.record.first_delivery;
+    c.open_run = offset;
+  }
+  run->record.released.push_back(false);
+  ++run->live;
+  e.run = c.open_run;
+  MarkRunDirty(partition, c.open_run, *run);
+}
+
+void Group::ReleaseFromRun(uint32_t partition, uint64_t offset, Entry& e) {
+  if (e.run == kNoRun) return;
+  Cursor& c = cursors_[partition];
+  const uint64_t first = e.run;
+  e.run = kNoRun;
+  auto it = c.runs.find(first);
+  if (it == c.runs.end()) return;
+  LeaseRun& run = it->second;
+  const uint64_t i = offset - first;
+  if (i >= run.record.released.size() || run.record.released[i]) return;
+  run.record.released[i] = true;
+  ++unshipped_releases_;
+  if (--run.live == 0) {
+    c.runs.erase(it);
+    dirty_runs_.emplace_back(partition, first);  // Ship deletes it
+  } else {
+    MarkRunDirty(partition, first, run);
+  }
+}
+
+void Group::MarkRunDirty(uint32_t partition, uint64_t first, LeaseRun& run) {
+  if (run.dirty) return;
+  run.dirty = true;
+  dirty_runs_.emplace_back(partition, first);
+}
+
+bool Group::HasUnshipped() const {
+  return !pending_ops_.empty() || !dirty_cursors_.empty() || !dirty_runs_.empty();
 }
 
 void Group::QueueDelete(std::string key) { pending_ops_.push_back({std::move(key), std::nullopt}); }
@@ -180,6 +294,19 @@ void Group::QueueDelete(std::string key) { pending_ops_.push_back({std::move(key
 void Group::MarkCursorDirty(uint32_t partition) { dirty_cursors_.insert(partition); }
 
 void Group::Ship(Durability durability, std::function<void(const Status&)> done, bool barrier) {
+  for (const auto& [p, first] : dirty_runs_) {
+    std::string key = LeaseRunKey(topic_id(), name_, PartitionId(p), Offset(first));
+    auto it = cursors_[p].runs.find(first);
+    if (it == cursors_[p].runs.end()) {
+      pending_ops_.push_back({std::move(key), std::nullopt});  // every offset released
+    } else if (it->second.dirty) {
+      it->second.dirty = false;
+      pending_ops_.push_back({std::move(key), EncodeLeaseRunRecord(it->second.record)});
+    }
+  }
+  std::vector<std::pair<uint32_t, uint64_t>> runs = std::move(dirty_runs_);
+  dirty_runs_.clear();
+  unshipped_releases_ = 0;
   for (uint32_t p : dirty_cursors_) {
     pending_ops_.push_back({CursorKey(topic_id(), name_, PartitionId(p)),
                             EncodeCursorRecord({Offset(cursors_[p].next), cursors_[p].expired})});
@@ -203,14 +330,15 @@ void Group::Ship(Durability durability, std::function<void(const Status&)> done,
     }
   };
   pending_ops_.clear();
-  request.done = [weak = weak_from_this(), cursors,
+  request.done = [weak = weak_from_this(), cursors, runs,
                   done](Result<std::vector<PublishResult>> result) {
     if (!result.ok()) {
       // The cursor positions must reach disk eventually, or offsets between the stored and the
-      // real cursor would read as settled after a restart.
+      // real cursor would read as settled after a restart. Runs are written whole: again.
       if (auto self = weak.lock()) {
         std::lock_guard lock(self->mu_);
         self->dirty_cursors_.insert(cursors.begin(), cursors.end());
+        self->RemarkRuns(runs);
       }
     }
     if (done) done(result.status());
@@ -218,21 +346,33 @@ void Group::Ship(Durability durability, std::function<void(const Status&)> done,
   if (Status s = context_.writer->Append(std::move(request)); !s.ok()) {
     // Shutting down: nothing more reaches disk. A restart redelivers what was not persisted.
     dirty_cursors_.insert(cursors.begin(), cursors.end());
+    RemarkRuns(runs);
     if (done) done(s);
   }
 }
 
+void Group::RemarkRuns(const std::vector<std::pair<uint32_t, uint64_t>>& runs) {
+  for (const auto& [p, first] : runs) {
+    auto it = cursors_[p].runs.find(first);
+    if (it == cursors_[p].runs.end()) {
+      dirty_runs_.emplace_back(p, first);
+    } else {
+      MarkRunDirty(p, first, it->second);
+    }
+  }
+}
+
 void Group::ShipIfFull() {
-  if (pending_ops_.size() >= context_.ack_flush_batch) {
+  if (pending_ops_.size() + unshipped_releases_ >= context_.ack_flush_batch) {
     Ship(Durability::kAsync, nullptr);
-  } else if (!pending_ops_.empty() && context_.wake_timers) {
+  } else if (HasUnshipped() && context_.wake_timers) {
     context_.wake_timers();
   }
 }
 
 bool Group::has_pending_changes() const {
   std::lock_guard lock(mu_);
-  return !pending_ops_.empty() || !dirty_cursors_.empty();
+  return HasUnshipped();
 }
 
 void Group::DropExpired(uint32_t partition) {
@@ -294,7 +434,7 @@ std::optional<TimePoint> Group::RunTimers() {
   if (closed_) return std::nullopt;
   for (uint32_t p = 0; p < cursors_.size(); ++p) DropExpired(p);
   if (ProcessDue(context_.clock->Now())) WakeMembers();
-  if (!pending_ops_.empty() || !dirty_cursors_.empty()) Ship(Durability::kAsync, nullptr);
+  if (HasUnshipped()) Ship(Durability::kAsync, nullptr);
   std::optional<TimePoint> next;
   if (!lease_timers_.empty()) next = lease_timers_.begin()->first;
   if (!due_timers_.empty() && (!next || due_timers_.begin()->first < *next)) {

@@ -8,7 +8,10 @@
 // Persistence: every state change queues a put/delete of the groups CF in pending_ops_; they are
 // handed to the LogWriter in order (Ship), so RocksDB sees them in the order they happened. Lease
 // grants are shipped and committed before Poll returns them; acks, nacks and extends are shipped
-// in batches (Options::ack_flush_batch / ack_flush_interval).
+// in batches (Options::ack_flush_batch / ack_flush_interval). First deliveries of consecutive
+// offsets granted together are one lease-run record (LeaseRunRecord) rather than one message
+// record each; acking one of them flips its bit in the run, and Ship writes each changed run once
+// (deleting it when no offset is left), so a poll of 100 costs one put, and its acks a few.
 #pragma once
 
 #include <condition_variable>
@@ -27,6 +30,7 @@
 #include "broker/delivery.h"
 #include "broker/options.h"
 #include "delivery/group_records.h"
+#include "storage/log_reader.h"
 #include "storage/log_writer.h"
 #include "storage/storage_db.h"
 #include "storage/topic_registry.h"
@@ -59,6 +63,8 @@ class Group : public std::enable_shared_from_this<Group> {
   void LoadCursor(PartitionId partition, const CursorRecord& cursor);
   void LoadMessage(PartitionId partition, Offset offset, const MessageRecord& message);
   void LoadDead(Offset dlq_offset, const DeadRecord& dead);
+  // After every LoadMessage of the group: an offset with a message record is not the run's.
+  void LoadLeaseRun(PartitionId partition, Offset first, const LeaseRunRecord& run);
   // Leases of the process that wrote the state are gone with it: they expire now.
   void FinishLoad();
   // Puts for a new group's cursors (start position resolved against the partitions' bounds).
@@ -104,11 +110,21 @@ class Group : public std::enable_shared_from_this<Group> {
  private:
   enum class State : uint8_t { kAvailable, kLeased, kDelayed, kDeadPending };
   using Timers = std::multimap<TimePoint, std::pair<uint32_t, uint64_t>>;
+  static constexpr uint64_t kNoRun = UINT64_MAX;
   struct Entry {
     State state = State::kAvailable;
     MessageRecord record;  // persisted fields; record.state mirrors `state` except kDeadPending
     Timers::iterator timer;
     bool has_timer = false;
+    // First offset of the lease run that persists this entry (kNoRun: a message record, or
+    // nothing yet). An entry in a run has no message record.
+    uint64_t run = kNoRun;
+    bool has_message_record = false;  // written (or queued) as a message record
+  };
+  struct LeaseRun {
+    LeaseRunRecord record;
+    uint32_t live = 0;   // offsets not released
+    bool dirty = false;  // changed since last shipped (listed in dirty_runs_)
   };
   struct Cursor {
     uint64_t next = 0;     // first offset never read by the group
@@ -120,6 +136,9 @@ class Group : public std::enable_shared_from_this<Group> {
     uint64_t fresh = 0;         // available, never delivered (attempts == 0)
     uint64_t redeliverable = 0;  // available, delivered before
     uint64_t leased = 0, delayed = 0, dead_pending = 0;
+    std::map<uint64_t, LeaseRun> runs;  // first offset -> run with offsets not yet released
+    uint64_t open_run = kNoRun;         // the run the next grant may extend
+    storage::PartitionReadAhead read_ahead;  // the log batch being delivered
   };
   struct Member {
     uint32_t max_in_flight = 0;
@@ -139,7 +158,16 @@ class Group : public std::enable_shared_from_this<Group> {
   void SetState(uint32_t partition, uint64_t offset, Entry& e, State state);
   void Settle(uint32_t partition, uint64_t offset, bool queue_delete);
   Entry& AddEntry(uint32_t partition, uint64_t offset, const std::optional<std::string>& key);
-  void QueuePut(uint32_t partition, uint64_t offset, const Entry& e);
+  // Writes the entry's state as its message record (taking it out of its lease run, if any).
+  void QueuePut(uint32_t partition, uint64_t offset, Entry& e);
+  // Persists a grant: into a lease run if it is a first delivery without a message record.
+  void PersistGrant(uint32_t partition, uint64_t offset, Entry& e);
+  // The entry's offset leaves its lease run (settled, or now kept as a message record).
+  void ReleaseFromRun(uint32_t partition, uint64_t offset, Entry& e);
+  void MarkRunDirty(uint32_t partition, uint64_t first, LeaseRun& run);
+  bool HasUnshipped() const;
+  // After a failed or refused Ship: its runs are written again by the next one.
+  void RemarkRuns(const std::vector<std::pair<uint32_t, uint64_t>>& runs);
   void QueueDelete(std::string key);
   void MarkCursorDirty(uint32_t partition);
   // Hands pending ops to the writer. `done` (optional) runs on the writer thread after commit.
@@ -154,8 +182,9 @@ class Group : public std::enable_shared_from_this<Group> {
   void OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord& dead,
                       const Result<std::vector<PublishResult>>& result);
   bool ProcessDue(TimePoint now);
+  // `now` is the poll's time, the same for all its grants (so they can share a lease run).
   void Grant(const std::string& member, uint32_t partition, uint64_t offset, Entry& e,
-             Record record, std::vector<Delivery>& out);
+             Record record, TimePoint now, std::vector<Delivery>& out);
   // per_key: whether `offset` (available) may be leased now: it is its key's oldest unsettled
   // message and no message of its key is leased, delayed or being dead-lettered.
   bool KeyIsFree(const Cursor& c, uint64_t key_hash, uint64_t offset) const;
@@ -186,6 +215,9 @@ class Group : public std::enable_shared_from_this<Group> {
   std::map<uint64_t, DeadRecord> dead_;           // guarded by mu_: dlq offset -> letter
   std::vector<PendingOp> pending_ops_;            // guarded by mu_
   std::set<uint32_t> dirty_cursors_;              // guarded by mu_
+  // Lease runs changed or emptied since the last Ship: (partition, first offset).
+  std::vector<std::pair<uint32_t, uint64_t>> dirty_runs_;  // guarded by mu_
+  size_t unshipped_releases_ = 0;  // guarded by mu_: run releases (acks) since the last Ship
   uint32_t next_partition_ = 0;                   // guarded by mu_: round-robin start of Poll
   std::mt19937_64 jitter_rng_{0x5eed};            // guarded by mu_
   DeliveryCounters counters_;                     // guarded by mu_ (GroupInfo::counters)

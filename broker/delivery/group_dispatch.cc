@@ -24,8 +24,7 @@ std::string Where(PartitionId partition, Offset offset) {
 }  // namespace
 
 void Group::Grant(const std::string& member, uint32_t partition, uint64_t offset, Entry& e,
-                  Record record, std::vector<Delivery>& out) {
-  const TimePoint now = context_.clock->Now();
+                  Record record, TimePoint now, std::vector<Delivery>& out) {
   Cursor& c = cursors_[partition];
   Detach(c, e);
   e.state = State::kLeased;
@@ -36,7 +35,7 @@ void Group::Grant(const std::string& member, uint32_t partition, uint64_t offset
   if (e.record.attempts == 1) e.record.first_delivery = now;
   e.record.last_delivery = now;
   Attach(partition, offset, c, e);
-  QueuePut(partition, offset, e);
+  PersistGrant(partition, offset, e);
   ++counters_.delivered;
   if (e.record.attempts > 1) ++counters_.redelivered;
   out.push_back(Delivery{std::move(record), e.record.attempts, e.record.lease_expires});
@@ -59,6 +58,7 @@ void Group::SelectDeliveries(const std::string& member, size_t max, std::vector<
   const bool per_partition = record_.config.ordering == Ordering::kPerPartition;
   const uint32_t partitions = static_cast<uint32_t>(cursors_.size());
   const uint32_t start = next_partition_++ % partitions;
+  const TimePoint now = context_.clock->Now();
 
   for (uint32_t i = 0; i < partitions && credit > 0; ++i) {
     const uint32_t p = (start + i) % partitions;
@@ -89,15 +89,15 @@ void Group::SelectDeliveries(const std::string& member, size_t max, std::vector<
         Settle(p, offset, true);
         continue;
       }
-      Grant(member, p, offset, c.unsettled.at(offset), std::move(*record), out);
+      Grant(member, p, offset, c.unsettled.at(offset), std::move(*record), now, out);
       --credit;
     }
 
     // Records never read by the group.
     const uint64_t end = topic_->partitions[p]->end_offset.load();
     while (credit > 0 && c.next < end && c.unsettled.size() < kMaxUnsettledPerPartition) {
-      auto read = storage::ReadPartition(*context_.db, *topic_, PartitionId(p), Offset(c.next),
-                                         ReadLimits{.max_records = credit + (per_key ? 64 : 0)});
+      auto read = c.read_ahead.Read(*context_.db, *topic_, PartitionId(p), Offset(c.next),
+                                    ReadLimits{.max_records = credit + (per_key ? 64 : 0)});
       if (!read.ok() || read->records.empty()) break;
       for (Record& record : read->records) {
         const uint64_t offset = record.offset.value();
@@ -111,7 +111,7 @@ void Group::SelectDeliveries(const std::string& member, size_t max, std::vector<
           QueuePut(p, offset, e);  // waits as "available": must survive a restart
           continue;
         }
-        Grant(member, p, offset, e, std::move(record), out);
+        Grant(member, p, offset, e, std::move(record), now, out);
         --credit;
       }
     }
@@ -130,7 +130,7 @@ Result<std::vector<Delivery>> Group::Poll(const std::string& member, size_t max,
     ProcessDue(context_.clock->Now());
     std::vector<Delivery> out;
     if (max > 0) SelectDeliveries(member, max, out);
-    if (!out.empty() || !pending_ops_.empty() || !dirty_cursors_.empty()) {
+    if (!out.empty() || HasUnshipped()) {
       // The leases (with their attempt counts) are committed before anyone sees the messages.
       std::promise<Status> committed;
       auto future = committed.get_future();

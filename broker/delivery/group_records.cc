@@ -90,10 +90,18 @@ std::string DeadKey(TopicId topic, std::string_view group, Offset dlq_offset) {
   return key;
 }
 
+std::string LeaseRunKey(TopicId topic, std::string_view group, PartitionId partition,
+                        Offset first_offset) {
+  std::string key = GroupKeyPrefix(RecordKind::kLeaseRun, topic, group);
+  PutBigEndian32(key, partition.value());
+  PutBigEndian64(key, first_offset.value());
+  return key;
+}
+
 bool ParseGroupKey(std::string_view key, ParsedGroupKey& out) {
   if (key.size() < 6) return false;
   const char kind = key[0];
-  if (kind != 'g' && kind != 'c' && kind != 'm' && kind != 'd') return false;
+  if (kind != 'g' && kind != 'c' && kind != 'm' && kind != 'd' && kind != 'r') return false;
   out.kind = static_cast<RecordKind>(kind);
   out.topic = TopicId(GetBigEndian32(key.data() + 1));
   const size_t end = key.find('\0', 5);
@@ -183,6 +191,39 @@ bool DecodeMessageRecord(std::string_view v, MessageRecord& out) {
   out.state = static_cast<EntryState>(state);
   out.has_key = has_key != 0;
   return true;
+}
+
+std::string EncodeLeaseRunRecord(const LeaseRunRecord& r) {
+  const uint32_t count = static_cast<uint32_t>(r.released.size());
+  std::string out;
+  out.reserve(4 + 4 + r.member.size() + 16 + (count + 7) / 8);
+  PutLittle32(out, count);
+  PutBytes(out, r.member);
+  PutTime(out, r.lease_expires);
+  PutTime(out, r.delivered_at);
+  const size_t bitmap = out.size();
+  out.resize(bitmap + (count + 7) / 8, '\0');
+  for (uint32_t i = 0; i < count; ++i) {
+    if (r.released[i]) out[bitmap + i / 8] |= static_cast<char>(1 << (i % 8));
+  }
+  return out;
+}
+
+bool DecodeLeaseRunRecord(std::string_view v, LeaseRunRecord& out) {
+  ValueReader r(v);
+  uint32_t count = 0;
+  if (!r.ReadLittle32(count) || count == 0 || count > kMaxLeaseRun || !ReadString(r, out.member) ||
+      !ReadTime(r, out.lease_expires) || !ReadTime(r, out.delivered_at) ||
+      v.size() - r.position() != (count + 7) / 8) {
+    return false;
+  }
+  const std::string_view bitmap = v.substr(r.position());
+  out.released.assign(count, false);
+  for (uint32_t i = 0; i < count; ++i) {
+    out.released[i] = (static_cast<unsigned char>(bitmap[i / 8]) >> (i % 8)) & 1;
+  }
+  // Unused bits of the last byte are zero.
+  return count % 8 == 0 || (static_cast<unsigned char>(bitmap.back()) >> (count % 8)) == 0;
 }
 
 std::string EncodeDeadRecord(const DeadRecord& d) {
