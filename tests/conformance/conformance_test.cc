@@ -30,6 +30,14 @@ void ConformanceTest::SetUp() {
   fixture_ = GetParam().make();
   fixture_->SetUp();
   if (HasFatalFailure()) return;  // the body is skipped
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string_view suite = info->test_suite_name();  // "Transport/PublishConformance"
+  std::string_view test = info->name();              // "SinglePublishes.../nats"
+  suite = suite.substr(suite.find('/') + 1);
+  test = test.substr(0, test.rfind('/'));
+  if (const std::string reason = fixture_->SkipReason(suite, test); !reason.empty()) {
+    GTEST_SKIP() << reason;
+  }
   client_ = fixture_->NewClient();
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "broker/broker.h"
 #include "broker/client/client.h"
@@ -32,6 +33,14 @@ class TransportFixture {
   // listings), or nullptr when the broker runs in another process. Bodies that need it skip
   // without it; bodies that can check through a Client do so instead.
   virtual Broker* admin() = 0;
+
+  // Why this transport cannot pass test `suite`.`test` (the suite without its "Transport/"
+  // prefix, the test without its "/<transport>" suffix), or "" to run it. A transport over another
+  // engine uses this for the behaviours that engine cannot match, each with the reason; the test
+  // is then reported as skipped with that reason.
+  virtual std::string SkipReason(std::string_view /*suite*/, std::string_view /*test*/) {
+    return "";
+  }
 };
 
 // One transport under test: its name (used in test names) and how to make its fixture.
