@@ -1,13 +1,17 @@
 #include "bench_target.h"
 
 #include "broker/client/grpc_transport.h"
+#ifdef BROKERBENCH_WITH_NATS
+#include "broker/client/nats_transport.h"
+#endif
 
 namespace brokerbench {
 
 void AddTargetFlags(CLI::App& command, TargetFlags& flags) {
   AddBrokerFlags(command, flags.broker);
   command.add_option("--addr", flags.addr,
-                     "brokerd address (host:port); without it the embedded engine is measured");
+                     "brokerd address (host:port), or NATS JetStream servers "
+                     "(nats://host:port,...); without it the embedded engine is measured");
   command.add_option("--token", flags.token, "bearer token for brokerd");
 }
 
@@ -19,6 +23,13 @@ broker::Result<std::unique_ptr<BenchTarget>> BenchTarget::Open(const TargetFlags
     auto opened = OpenBroker(flags.broker);
     if (!opened.ok()) return opened.status();
     target->broker_ = std::move(opened).value();
+  } else if (flags.addr.rfind("nats://", 0) == 0) {
+#ifdef BROKERBENCH_WITH_NATS
+    target->mode_ = "nats";
+#else
+    return broker::Status::InvalidArgument("this brokerbench was built without libnats: " +
+                                           flags.addr + " cannot be used");
+#endif
   } else {
     target->mode_ = "grpc";
   }
@@ -29,6 +40,13 @@ BenchTarget::~BenchTarget() = default;
 
 broker::Result<std::unique_ptr<broker::client::Transport>> BenchTarget::NewTransport() const {
   if (broker_) return broker::client::MakeInProcessTransport(*broker_);
+#ifdef BROKERBENCH_WITH_NATS
+  if (mode_ == "nats") {
+    broker::client::NatsTransportOptions options;
+    options.address = flags_.addr;
+    return broker::client::MakeNatsTransport(options);
+  }
+#endif
   broker::client::GrpcTransportOptions options;
   options.address = flags_.addr;
   options.token = flags_.token;

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "broker/client/nats_transport.h"
 #include "conformance_test.h"
@@ -97,6 +98,95 @@ class NatsFixture final : public TransportFixture {
 };
 
 const TransportParam kNats{"nats", [] { return std::make_unique<NatsFixture>(); }};
+
+// Lag comes from JetStream's consumer info (DescribeNatsGroup), not from an admin API of the
+// transport: checked here, outside the shared bodies.
+TEST(NatsLagTest, DescribeGroupReportsBacklogAckFloorAndDeadLetters) {
+  const std::string address = NatsClusterEnvironment::Get()->address();
+  ASSERT_FALSE(address.empty()) << NatsClusterEnvironment::Get()->error();
+  client::NatsTransportOptions options;
+  options.address = address;
+  auto client = Must(client::ConnectNats(options));
+  const std::string topic =
+      "lag-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  for (int i = 0; i < 3; ++i) {
+    CONFORMANCE_ASSERT_OK(client->Publish(topic, {.payload = std::to_string(i)}).get());
+  }
+  {
+    auto consumer = Must(client->Subscribe(topic, "billing", [](const client::ReceivedMessage&) {}));
+    ASSERT_TRUE(Eventually([&] { return consumer->stats().acked == 3; }));
+    CONFORMANCE_ASSERT_OK(consumer->Close());
+  }
+  for (int i = 3; i < 5; ++i) {
+    CONFORMANCE_ASSERT_OK(client->Publish(topic, {.payload = std::to_string(i)}).get());
+  }
+  auto lag = Must(client::DescribeNatsGroup(options, topic, "billing"));
+  EXPECT_EQ(lag.topic, topic);
+  EXPECT_EQ(lag.dlq_topic, topic + ".billing.dlq");
+  EXPECT_EQ(lag.total.end_offset, Offset(5));
+  EXPECT_EQ(lag.total.ack_floor, Offset(3));
+  EXPECT_EQ(lag.total.backlog, 2u);
+  EXPECT_EQ(lag.total.in_flight, 0u);
+  EXPECT_EQ(lag.total.unsettled, 2u);
+  EXPECT_GT(lag.total.oldest_unsettled_age.count(), 0);
+  EXPECT_EQ(lag.dlq_depth, 0u);
+  EXPECT_EQ(lag.config.max_deliveries, 5u) << "the group's config is kept in its consumer";
+
+  // Rejected messages are dead letters: the DLQ depth counts them; nothing is left unsettled.
+  auto rejecting = Must(client->SubscribeManual(topic, "billing", [](client::MessageContext& ctx) {
+    EXPECT_TRUE(ctx.Reject("not today").ok());
+  }));
+  // Each check opens a connection and asks three JetStream APIs: poll gently, until a deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  GroupInfo now;
+  for (;;) {
+    auto described = client::DescribeNatsGroup(options, topic, "billing");
+    if (described.ok()) now = *described;
+    if (described.ok() && now.dlq_depth == 2 && now.total.unsettled == 0) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "dead letters did not show in the lag: dlq_depth " << now.dlq_depth << ", unsettled "
+        << now.total.unsettled;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  EXPECT_EQ(client::DescribeNatsGroup(options, topic, "nobody").status().code(),
+            StatusCode::kNotFound);
+}
+
+// JetStream gives up on a message after MaxDeliver deliveries with only an advisory; the transport
+// sets MaxDeliver one higher and dead-letters on that extra delivery, so a message whose every
+// lease expired still reaches the DLQ, and the handler never sees the extra delivery.
+TEST(NatsDeadLetterTest, ExpiredLeasesExhaustMaxDeliveriesIntoTheDeadLetterStream) {
+  const std::string address = NatsClusterEnvironment::Get()->address();
+  ASSERT_FALSE(address.empty()) << NatsClusterEnvironment::Get()->error();
+  client::NatsTransportOptions options;
+  options.address = address;
+  auto client = Must(client::ConnectNats(options));
+  const std::string topic =
+      "expiry-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  CONFORMANCE_ASSERT_OK(client->Publish(topic, {.key = "k", .payload = "ignored"}).get());
+  client::ConsumerOptions consumer_options;
+  consumer_options.group = FastRetry(/*max_deliveries=*/2, std::chrono::milliseconds(10));
+  consumer_options.group.ack_timeout = std::chrono::milliseconds(100);
+  Recorder<uint32_t> attempts;
+  auto forgetful = Must(client->SubscribeManual(
+      topic, "audit", [&](client::MessageContext& ctx) { attempts.Add(ctx.message().attempt); },
+      consumer_options));
+
+  Recorder<client::ReceivedMessage> letters;
+  auto reader = Must(client->Subscribe(topic + ".audit.dlq", "reader",
+                                       [&](const client::ReceivedMessage& m) { letters.Add(m); }));
+  ASSERT_TRUE(letters.WaitForCount(1)) << "nothing reached " << topic << ".audit.dlq";
+  const client::ReceivedMessage letter = letters.values()[0];
+  const Headers& h = letter.record.headers;
+  EXPECT_EQ(HeaderOr(h, "dlq.reason"), "max_deliveries");
+  EXPECT_EQ(HeaderOr(h, "dlq.attempts"), "2");
+  EXPECT_EQ(HeaderOr(h, "dlq.last_error"), "lease expired (not acked in time)");
+  EXPECT_EQ(HeaderOr(h, "dlq.original_topic"), topic);
+  EXPECT_EQ(HeaderOr(h, "dlq.original_offset"), "0");
+  EXPECT_EQ(letter.record.key, "k");
+  EXPECT_EQ(attempts.values(), (std::vector<uint32_t>{1, 2}));
+}
 
 }  // namespace
 
