@@ -1,11 +1,12 @@
 #include "rpc/subscribe_reactor.h"
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <memory>
 #include <mutex>
 
-#include <spdlog/spdlog.h>
-
+#include "rpc/apply_settle.h"
 #include "rpc/convert.h"
 #include "rpc/status_mapping.h"
 #include "rpc/write_queue.h"
@@ -35,6 +36,8 @@ struct Session : std::enable_shared_from_this<Session> {
   void Send(Response response);
   void FinishCall(const Status& status);
   void Handle(Request request);
+  // Applies one settle and fills its answer; true if it succeeded.
+  bool ApplySettle(const Request::Settle& settle, Response::Settled& settled);
   void Pump();
   void SchedulePump();
 };
@@ -66,7 +69,8 @@ class Reactor final : public grpc::ServerBidiReactor<Request, Response> {
       });
       return;
     }
-    session_->strand->Post([s = session_, r = std::move(request_)]() mutable { s->Handle(std::move(r)); });
+    session_->strand->Post(
+        [s = session_, r = std::move(request_)]() mutable { s->Handle(std::move(r)); });
     request_ = Request();
     StartRead(&request_);
   }
@@ -157,49 +161,31 @@ void Session::Handle(Request request) {
       SchedulePump();
       return;
     case Request::kSettle: {
-      const auto& settle = request.settle();
       Response response;
-      auto* settled = response.mutable_settled();
-      settled->set_request_id(settle.request_id());
-      Status status;
-      if (!subscription) {
-        status = Status::FailedPrecondition("send 'start' before settling messages");
-      } else {
-        const PartitionId partition(settle.ref().partition());
-        const Offset offset(settle.ref().offset());
-        switch (settle.op()) {
-          case Request::Settle::OP_ACK:
-            status = subscription->Ack(partition, offset);
-            break;
-          case Request::Settle::OP_NACK: {
-            std::optional<std::chrono::milliseconds> delay;
-            if (settle.has_delay_ms()) delay = std::chrono::milliseconds(settle.delay_ms());
-            status = subscription->Nack(partition, offset, delay, settle.text());
-            break;
-          }
-          case Request::Settle::OP_EXTEND: {
-            auto extended = subscription->Extend(partition, offset);
-            status = extended.status();
-            if (extended.ok()) settled->set_lease_expires_us(Micros(*extended));
-            break;
-          }
-          case Request::Settle::OP_REJECT:
-            status = subscription->Reject(partition, offset, settle.text());
-            break;
-          default:
-            status = Status::InvalidArgument("unknown settle op " + std::to_string(settle.op()));
-        }
-      }
-      settled->set_code(static_cast<int32_t>(ToGrpcCode(status.code())));
-      settled->set_message(ToGrpc(status).error_message());
+      const bool ok = ApplySettle(request.settle(), *response.mutable_settled());
       Send(std::move(response));
-      if (status.ok()) SchedulePump();  // freed credit may let more through
+      if (ok) SchedulePump();  // freed credit may let more through
+      return;
+    }
+    case Request::kSettleBatch: {
+      Response response;
+      auto* answers = response.mutable_settled_batch();
+      bool any_ok = false;
+      for (const auto& settle : request.settle_batch().settles()) {
+        any_ok |= ApplySettle(settle, *answers->add_settled());
+      }
+      Send(std::move(response));
+      if (any_ok) SchedulePump();
       return;
     }
     case Request::KIND_NOT_SET:
       FinishCall(Status::InvalidArgument("empty SubscribeRequest: set start, credit or settle"));
       return;
   }
+}
+
+bool Session::ApplySettle(const Request::Settle& settle, Response::Settled& settled) {
+  return rpc::ApplySettle(subscription.get(), settle, settled).ok();
 }
 
 void Session::SchedulePump() {
@@ -223,12 +209,16 @@ void Session::Pump() {
     FinishCall(polled.status());
     return;
   }
-  for (Delivery& d : *polled) {
+  if (!polled->empty()) {  // one frame per lease round, not one per message
     Response response;
-    auto* delivery = response.mutable_delivery();
-    ToProto(d.record, *delivery->mutable_record());
-    delivery->set_attempt(d.attempt);
-    delivery->set_lease_expires_us(Micros(d.lease_expires_at));
+    auto* batch = response.mutable_delivery_batch();
+    batch->mutable_deliveries()->Reserve(static_cast<int>(polled->size()));
+    for (Delivery& d : *polled) {
+      auto* delivery = batch->add_deliveries();
+      ToProto(d.record, *delivery->mutable_record());
+      delivery->set_attempt(d.attempt);
+      delivery->set_lease_expires_us(Micros(d.lease_expires_at));
+    }
     Send(std::move(response));
   }
   credits -= polled->size();
@@ -237,9 +227,9 @@ void Session::Pump() {
 
 }  // namespace
 
-grpc::ServerBidiReactor<Request, Response>* NewSubscribeReactor(grpc::CallbackServerContext* context,
-                                                                Broker& broker, Executor& executor,
-                                                                const Authorizer& auth) {
+grpc::ServerBidiReactor<Request, Response>* NewSubscribeReactor(
+    grpc::CallbackServerContext* context, Broker& broker, Executor& executor,
+    const Authorizer& auth) {
   return new Reactor(context, broker, executor, auth);
 }
 

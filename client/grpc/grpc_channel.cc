@@ -30,7 +30,8 @@ Result<std::shared_ptr<grpc::Channel>> MakeChannel(const GrpcTransportOptions& o
   static std::mutex cache_mu;
   static auto* cache = new std::map<std::string, std::shared_ptr<grpc::Channel>>();
   const std::string cache_key = options.address + "|" + options.tls_ca_file + "|" +
-                                options.tls_cert_file + "|" + options.tls_key_file;
+                                options.tls_cert_file + "|" + options.tls_key_file + "|" +
+                                std::to_string(options.connection);
   {
     std::lock_guard lock(cache_mu);
     auto it = cache->find(cache_key);
@@ -70,6 +71,12 @@ Result<std::shared_ptr<grpc::Channel>> CreateChannel(const GrpcTransportOptions&
   // Reconnect quickly after a brokerd restart.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  if (options.connection != 0) {
+    // Channels with equal arguments share subchannels (one TCP connection); a local pool and a
+    // distinguishing argument give this one its own.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("broker.connection", options.connection);
+  }
   return grpc::CreateCustomChannel(target, credentials, args);
 }
 }  // namespace

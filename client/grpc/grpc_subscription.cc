@@ -19,6 +19,19 @@ using Response = v1::SubscribeResponse;
 
 class Stream;
 
+// Runs once with the broker's answer to one settle (or a local failure); never under Shared::mu.
+using SettleCallback = std::function<void(const Response::Settled&)>;
+
+// Most settles coalesced into one SettleBatch frame.
+constexpr int kMaxSettlesPerFrame = 1024;
+
+Response::Settled Unanswered(grpc::StatusCode code, const std::string& message) {
+  Response::Settled answer;
+  answer.set_code(static_cast<int>(code));
+  answer.set_message(message);
+  return answer;
+}
+
 struct Shared {
   std::shared_ptr<v1::BrokerService::Stub> stub;
   GrpcTransportOptions options;
@@ -27,14 +40,14 @@ struct Shared {
 
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<Delivery> buffer;                                  // guarded by mu
-  std::function<void()> ready;                                  // guarded by mu
-  Stream* stream = nullptr;                                     // guarded by mu: current, started
-  bool closing = false;                                         // guarded by mu
-  bool lost = false;                                            // guarded by mu: needs rejoin
-  int live_streams = 0;                                         // guarded by mu
-  uint64_t next_request = 1;                                    // guarded by mu
-  std::map<uint64_t, std::promise<Response::Settled>> settles;  // guarded by mu
+  std::deque<Delivery> buffer;                 // guarded by mu
+  std::function<void()> ready;                 // guarded by mu
+  Stream* stream = nullptr;                    // guarded by mu: current, started
+  bool closing = false;                        // guarded by mu
+  bool lost = false;                           // guarded by mu: needs rejoin
+  int live_streams = 0;                        // guarded by mu
+  uint64_t next_request = 1;                   // guarded by mu
+  std::map<uint64_t, SettleCallback> settles;  // guarded by mu: awaiting answers
 };
 
 // One Subscribe call. Owns itself: deleted in OnDone.
@@ -53,6 +66,29 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
   void Write(Request request) {
     std::lock_guard lock(write_mu_);
     if (writes_done_) return;
+    queue_.push_back(std::move(request));
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&queue_.front());
+    }
+  }
+
+  // Queues a settle. While a write is in flight, settles queued behind it are coalesced into one
+  // SettleBatch frame: acks pipeline without a frame (or a round trip) per message.
+  void WriteSettle(Request::Settle settle) {
+    std::lock_guard lock(write_mu_);
+    if (writes_done_) return;  // closing: OnDone fails the settle's callback
+    if (writing_ && queue_.size() >= 2 && queue_.back().has_settle_batch() &&
+        queue_.back().settle_batch().settles_size() < kMaxSettlesPerFrame) {
+      *queue_.back().mutable_settle_batch()->add_settles() = std::move(settle);
+      return;
+    }
+    Request request;
+    if (writing_) {
+      *request.mutable_settle_batch()->add_settles() = std::move(settle);
+    } else {
+      *request.mutable_settle() = std::move(settle);
+    }
     queue_.push_back(std::move(request));
     if (!writing_) {
       writing_ = true;
@@ -95,6 +131,7 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
       started_set_ = true;
       started_.set_value(result.ok() ? Status::Unavailable("the broker ended the stream") : result);
     }
+    std::map<uint64_t, SettleCallback> unanswered;
     {
       std::lock_guard lock(shared_->mu);
       if (shared_->stream == this) {
@@ -102,13 +139,16 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
         shared_->buffer.clear();  // those leases went back to the group with this stream
         if (!shared_->closing) shared_->lost = true;
       }
-      for (auto& [id, promise] : shared_->settles) {
-        Response::Settled failed;
-        failed.set_code(static_cast<int>(grpc::StatusCode::UNAVAILABLE));
-        failed.set_message("the connection to brokerd was lost; the message will be redelivered");
-        promise.set_value(failed);
-      }
-      shared_->settles.clear();
+      unanswered.swap(shared_->settles);
+    }
+    // Before live_streams drops: the subscription's destructor waits for that, so no callback
+    // runs after it returned.
+    const auto lost =
+        Unanswered(grpc::StatusCode::UNAVAILABLE,
+                   "the connection to brokerd was lost; the message will be redelivered");
+    for (auto& [id, callback] : unanswered) callback(lost);
+    {
+      std::lock_guard lock(shared_->mu);
       --shared_->live_streams;
     }
     shared_->cv.notify_all();
@@ -130,31 +170,55 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
         started_.set_value(Status::Ok());
         return;
       }
-      case Response::kDelivery: {
-        const auto& d = response.delivery();
-        std::function<void()> ready;
-        {
-          std::lock_guard lock(shared_->mu);
-          shared_->buffer.push_back(
-              Delivery{rpc::FromProto(d.record()), d.attempt(), rpc::FromMicros(d.lease_expires_us())});
-          ready = shared_->ready;
-        }
-        shared_->cv.notify_all();
-        if (ready) ready();
+      case Response::kDelivery:
+        Deliver(&response.delivery(), &response.delivery() + 1);
+        return;
+      case Response::kDeliveryBatch: {
+        const auto& batch = response.delivery_batch().deliveries();
+        Deliver(batch.begin(), batch.end());
         return;
       }
-      case Response::kSettled: {
-        std::lock_guard lock(shared_->mu);
-        auto it = shared_->settles.find(response.settled().request_id());
-        if (it != shared_->settles.end()) {
-          it->second.set_value(response.settled());
-          shared_->settles.erase(it);
-        }
+      case Response::kSettled:
+        Answer(&response.settled(), &response.settled() + 1);
+        return;
+      case Response::kSettledBatch: {
+        const auto& batch = response.settled_batch().settled();
+        Answer(batch.begin(), batch.end());
         return;
       }
       case Response::KIND_NOT_SET:
         return;
     }
+  }
+
+  template <typename It>
+  void Deliver(It begin, It end) {
+    std::function<void()> ready;
+    {
+      std::lock_guard lock(shared_->mu);
+      for (It d = begin; d != end; ++d) {
+        shared_->buffer.push_back(Delivery{rpc::FromProto(d->record()), d->attempt(),
+                                           rpc::FromMicros(d->lease_expires_us())});
+      }
+      ready = shared_->ready;
+    }
+    shared_->cv.notify_all();
+    if (ready) ready();
+  }
+
+  template <typename It>
+  void Answer(It begin, It end) {
+    std::vector<std::pair<SettleCallback, const Response::Settled*>> answered;
+    {
+      std::lock_guard lock(shared_->mu);
+      for (It a = begin; a != end; ++a) {
+        auto it = shared_->settles.find(a->request_id());
+        if (it == shared_->settles.end()) continue;
+        answered.emplace_back(std::move(it->second), &*a);
+        shared_->settles.erase(it);
+      }
+    }
+    for (auto& [callback, answer] : answered) callback(*answer);
   }
 
   std::shared_ptr<Shared> shared_;
@@ -235,6 +299,11 @@ class GrpcSubscription final : public Subscription {
   Status Ack(PartitionId partition, Offset offset) override {
     return Settle(Request::Settle::OP_ACK, partition, offset, std::nullopt, "").status;
   }
+  void AckAsync(PartitionId partition, Offset offset, std::function<void(Status)> done) override {
+    SendSettle(
+        MakeSettle(Request::Settle::OP_ACK, partition, offset, std::nullopt, ""),
+        [done = std::move(done)](const Response::Settled& settled) { done(ToStatus(settled)); });
+  }
   Status Nack(PartitionId partition, Offset offset, std::optional<std::chrono::milliseconds> delay,
               std::string error) override {
     return Settle(Request::Settle::OP_NACK, partition, offset, delay, error).status;
@@ -254,34 +323,52 @@ class GrpcSubscription final : public Subscription {
     int64_t lease_expires_us = 0;
   };
 
-  SettleOutcome Settle(Request::Settle::Op op, PartitionId partition, Offset offset,
-                       std::optional<std::chrono::milliseconds> delay, const std::string& text) {
-    std::future<Response::Settled> answer;
+  static Request::Settle MakeSettle(Request::Settle::Op op, PartitionId partition, Offset offset,
+                                    std::optional<std::chrono::milliseconds> delay,
+                                    const std::string& text) {
+    Request::Settle settle;
+    settle.set_op(op);
+    settle.mutable_ref()->set_partition(partition.value());
+    settle.mutable_ref()->set_offset(offset.value());
+    if (delay) settle.set_delay_ms(delay->count());
+    settle.set_text(text);
+    return settle;
+  }
+
+  static Status ToStatus(const Response::Settled& answer) {
+    return rpc::FromGrpc(
+        grpc::Status(static_cast<grpc::StatusCode>(answer.code()), answer.message()));
+  }
+
+  // Sends `settle` on the current stream; `on_answer` runs once with the broker's answer, or at
+  // once with unavailable when there is no stream.
+  void SendSettle(Request::Settle settle, SettleCallback on_answer) {
     {
       std::lock_guard lock(shared_->mu);
-      if (shared_->stream == nullptr) {
-        return {Status::Unavailable("not connected to brokerd at " + shared_->options.address +
-                                    "; the message will be redelivered"), 0};
+      if (shared_->stream != nullptr) {
+        const uint64_t id = shared_->next_request++;
+        settle.set_request_id(id);
+        shared_->settles.emplace(id, std::move(on_answer));
+        shared_->stream->WriteSettle(std::move(settle));
+        return;
       }
-      const uint64_t id = shared_->next_request++;
-      answer = shared_->settles[id].get_future();
-      Request request;
-      auto* settle = request.mutable_settle();
-      settle->set_request_id(id);
-      settle->set_op(op);
-      settle->mutable_ref()->set_partition(partition.value());
-      settle->mutable_ref()->set_offset(offset.value());
-      if (delay) settle->set_delay_ms(delay->count());
-      settle->set_text(text);
-      shared_->stream->Write(std::move(request));
     }
+    on_answer(Unanswered(grpc::StatusCode::UNAVAILABLE, "not connected to brokerd at " +
+                                                            shared_->options.address +
+                                                            "; the message will be redelivered"));
+  }
+
+  SettleOutcome Settle(Request::Settle::Op op, PartitionId partition, Offset offset,
+                       std::optional<std::chrono::milliseconds> delay, const std::string& text) {
+    auto promise = std::make_shared<std::promise<Response::Settled>>();
+    auto answer = promise->get_future();
+    SendSettle(MakeSettle(op, partition, offset, delay, text),
+               [promise](const Response::Settled& settled) { promise->set_value(settled); });
     if (answer.wait_for(shared_->options.call_timeout) != std::future_status::ready) {
       return {Status::DeadlineExceeded("brokerd did not answer within the call timeout"), 0};
     }
     const Response::Settled settled = answer.get();
-    return {rpc::FromGrpc(grpc::Status(static_cast<grpc::StatusCode>(settled.code()),
-                                       settled.message())),
-            settled.lease_expires_us()};
+    return {ToStatus(settled), settled.lease_expires_us()};
   }
 
   // Rejoins the group whenever the stream is lost, with backoff, until closed.

@@ -2,15 +2,16 @@
 // inbox (a server stream) and the small unary calls.
 #include "broker/client/grpc_transport.h"
 
+#include <grpc/grpc.h>
+
 #include <condition_variable>
 #include <future>
 #include <mutex>
 
-#include <grpc/grpc.h>
-
 #include "broker/v1/broker.grpc.pb.h"
 #include "grpc_channel.h"
 #include "grpc_subscription.h"
+#include "publish_batcher.h"
 #include "rpc/convert.h"
 #include "rpc/status_mapping.h"
 
@@ -113,48 +114,65 @@ class GrpcInbox final : public Inbox {
   const std::string address_;
 };
 
+// One Publish RPC (async unary); `done` runs on a gRPC thread.
+void SendPublish(const std::shared_ptr<v1::BrokerService::Stub>& stub,
+                 const GrpcTransportOptions& options, const std::string& topic,
+                 std::optional<Durability> durability, const std::vector<Message>& messages,
+                 PublishBatcher::Callback done) {
+  struct Call {
+    std::shared_ptr<v1::BrokerService::Stub> stub;  // the channel outlives the call
+    GrpcTransportOptions options;
+    grpc::ClientContext context;
+    v1::PublishRequest request;
+    v1::PublishResponse response;
+    PublishBatcher::Callback done;
+  };
+  auto* call = new Call();
+  call->stub = stub;
+  call->options = options;
+  PrepareContext(call->context, options, options.call_timeout);
+  call->request.set_topic(topic);
+  call->request.mutable_messages()->Reserve(static_cast<int>(messages.size()));
+  for (const Message& m : messages) rpc::ToProto(m, *call->request.add_messages());
+  if (durability) {
+    call->request.set_durability(*durability == Durability::kSync ? v1::DURABILITY_SYNC
+                                                                  : v1::DURABILITY_ASYNC);
+  }
+  call->done = std::move(done);
+  stub->async()->Publish(
+      &call->context, &call->request, &call->response, [call](grpc::Status status) {
+        std::unique_ptr<Call> owned(call);
+        if (!status.ok()) {
+          owned->done(CallStatus(status, owned->options));
+          return;
+        }
+        std::vector<PublishResult> results;
+        results.reserve(static_cast<size_t>(owned->response.positions_size()));
+        for (const auto& p : owned->response.positions()) {
+          results.push_back({PartitionId(p.partition()), Offset(p.offset()), p.duplicate()});
+        }
+        owned->done(std::move(results));
+      });
+}
+
 class GrpcTransport final : public Transport {
  public:
   GrpcTransport(std::shared_ptr<grpc::Channel> channel, GrpcTransportOptions options)
       : channel_(std::move(channel)),
         stub_(v1::BrokerService::NewStub(channel_)),
-        options_(std::move(options)) {}
+        options_(std::move(options)),
+        batcher_(PublishBatcher::Make(
+            [stub = stub_, options = options_](
+                const std::string& topic, std::optional<Durability> durability,
+                const std::vector<Message>& messages, PublishBatcher::Callback done) {
+              SendPublish(stub, options, topic, durability, messages, std::move(done));
+            },
+            PublishBatcher::Limits{})) {}
 
+  // Publishes go through the batcher: concurrent publishes to a topic share Publish RPCs.
   void Publish(std::string_view topic, std::vector<Message> messages, const PublishOptions& options,
                PublishCallback done) override {
-    struct Call {
-      std::shared_ptr<v1::BrokerService::Stub> stub;  // the channel outlives the call
-      GrpcTransportOptions options;
-      grpc::ClientContext context;
-      v1::PublishRequest request;
-      v1::PublishResponse response;
-      PublishCallback done;
-    };
-    auto* call = new Call();
-    call->stub = stub_;
-    call->options = options_;
-    PrepareContext(call->context, options_, options_.call_timeout);
-    call->request.set_topic(std::string(topic));
-    for (const Message& m : messages) rpc::ToProto(m, *call->request.add_messages());
-    if (options.durability) {
-      call->request.set_durability(*options.durability == Durability::kSync ? v1::DURABILITY_SYNC
-                                                                            : v1::DURABILITY_ASYNC);
-    }
-    call->done = std::move(done);
-    stub_->async()->Publish(&call->context, &call->request, &call->response,
-                            [call](grpc::Status status) {
-                              std::unique_ptr<Call> owned(call);
-                              if (!status.ok()) {
-                                owned->done(CallStatus(status, owned->options));
-                                return;
-                              }
-                              std::vector<PublishResult> results;
-                              for (const auto& p : owned->response.positions()) {
-                                results.push_back({PartitionId(p.partition()), Offset(p.offset()),
-                                                   p.duplicate()});
-                              }
-                              owned->done(std::move(results));
-                            });
+    batcher_->Publish(topic, std::move(messages), options.durability, std::move(done));
   }
 
   Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,
@@ -205,6 +223,7 @@ class GrpcTransport final : public Transport {
   std::shared_ptr<grpc::Channel> channel_;
   std::shared_ptr<v1::BrokerService::Stub> stub_;
   const GrpcTransportOptions options_;
+  const std::shared_ptr<PublishBatcher> batcher_;
 };
 
 }  // namespace

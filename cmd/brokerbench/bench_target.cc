@@ -13,6 +13,12 @@ void AddTargetFlags(CLI::App& command, TargetFlags& flags) {
                      "brokerd address (host:port), or NATS JetStream servers "
                      "(nats://host:port,...); without it the embedded engine is measured");
   command.add_option("--token", flags.token, "bearer token for brokerd");
+  command
+      .add_option("--connections", flags.connections,
+                  "gRPC: TCP connections to brokerd the workload's producers/consumers use, "
+                  "round robin")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
 }
 
 broker::Result<std::unique_ptr<BenchTarget>> BenchTarget::Open(const TargetFlags& flags) {
@@ -38,7 +44,8 @@ broker::Result<std::unique_ptr<BenchTarget>> BenchTarget::Open(const TargetFlags
 
 BenchTarget::~BenchTarget() = default;
 
-broker::Result<std::unique_ptr<broker::client::Transport>> BenchTarget::NewTransport() const {
+broker::Result<std::unique_ptr<broker::client::Transport>> BenchTarget::NewTransport(
+    unsigned index) const {
   if (broker_) return broker::client::MakeInProcessTransport(*broker_);
 #ifdef BROKERBENCH_WITH_NATS
   if (mode_ == "nats") {
@@ -50,6 +57,7 @@ broker::Result<std::unique_ptr<broker::client::Transport>> BenchTarget::NewTrans
   broker::client::GrpcTransportOptions options;
   options.address = flags_.addr;
   options.token = flags_.token;
+  options.connection = static_cast<int>(index % flags_.connections);
   return broker::client::MakeGrpcTransport(options);
 }
 

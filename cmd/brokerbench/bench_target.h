@@ -21,6 +21,8 @@ struct TargetFlags {
   // brokerd's address; empty: the embedded engine.
   std::string addr;
   std::string token;
+  // gRPC: separate TCP connections the workload's streams are spread over (round robin).
+  unsigned connections = 1;
 };
 
 // Adds --addr and --token next to the embedded broker's flags.
@@ -33,8 +35,9 @@ class BenchTarget {
 
   // "in_process" or "grpc".
   const std::string& mode() const { return mode_; }
-  // A new transport (gRPC: its own connection) to the same broker.
-  broker::Result<std::unique_ptr<broker::client::Transport>> NewTransport() const;
+  // A new transport to the same broker. Over gRPC, transport `index` uses connection
+  // index % --connections (transports on one connection share it, as gRPC multiplexes calls).
+  broker::Result<std::unique_ptr<broker::client::Transport>> NewTransport(unsigned index = 0) const;
   std::unique_ptr<broker::client::Client> NewClient() const;
   // The embedded broker, or nullptr over gRPC.
   broker::Broker* embedded() const { return broker_.get(); }

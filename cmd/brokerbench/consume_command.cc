@@ -24,9 +24,9 @@ struct ConsumeFlags {
   uint64_t messages = 1000000;
   size_t payload = 128;
   uint32_t consumers = 1;
-  uint32_t poll_batch = 100;      // as the peers' BATCH
+  uint32_t poll_batch = 100;  // as the peers' BATCH
   uint32_t max_in_flight = 1000;
-  double rate = 0;                // msgs/s published during consumption; 0: pre-publish all
+  double rate = 0;  // msgs/s published during consumption; 0: pre-publish all
   bool json = false;
 };
 
@@ -35,7 +35,8 @@ broker::Status PrePublish(broker::client::Transport& transport, const std::strin
   constexpr uint64_t kBatch = 1000;
   std::vector<std::future<broker::Status>> pending;
   for (uint64_t sent = 0; sent < count; sent += kBatch) {
-    std::vector<broker::Message> batch(std::min(kBatch, count - sent), broker::Message{.payload = payload});
+    std::vector<broker::Message> batch(std::min(kBatch, count - sent),
+                                       broker::Message{.payload = payload});
     auto promise = std::make_shared<std::promise<broker::Status>>();
     pending.push_back(promise->get_future());
     broker::PublishOptions options;
@@ -84,7 +85,7 @@ int Run(const ConsumeFlags& flags) {
   const auto started = Clock::now();
   for (uint32_t c = 0; c < flags.consumers; ++c) {
     consumers.emplace_back([&, c] {
-      auto transport = (*target)->NewTransport();
+      auto transport = (*target)->NewTransport(c);
       if (!transport.ok()) {
         failed = true;
         return;
@@ -106,14 +107,19 @@ int Run(const ConsumeFlags& flags) {
         for (const broker::Delivery& d : *got) {
           if (flags.rate > 0) {
             local.push_back(static_cast<uint64_t>(std::max<int64_t>(
-                0, std::chrono::duration_cast<std::chrono::nanoseconds>(now_wall - d.record.timestamp)
-                       .count())));
+                0,
+                std::chrono::duration_cast<std::chrono::nanoseconds>(now_wall - d.record.timestamp)
+                    .count())));
           }
-          if (!(*sub)->Ack(d.record.partition, d.record.offset).ok()) {
-            failed = true;
-            break;
-          }
-          acked.fetch_add(1);
+          // Each message acked on its own; the transport may pipeline them (gRPC sends the
+          // acks queued behind a frame in flight in one frame), as the peers pipeline theirs.
+          (*sub)->AckAsync(d.record.partition, d.record.offset, [&](broker::Status s) {
+            if (s.ok()) {
+              acked.fetch_add(1);
+            } else if (!failed.exchange(true)) {
+              std::cerr << "ack: " << s.ToString() << "\n";
+            }
+          });
         }
       }
       std::lock_guard lock(latencies_mu);
@@ -171,10 +177,13 @@ void AddConsumeCommand(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<ConsumeFlags>();
   CLI::App* command = app.add_subcommand("consume", "W2: consume and ack each message");
   AddTargetFlags(*command, flags->target);
-  command->add_option("--messages,-n", flags->messages, "messages to consume")->capture_default_str();
+  command->add_option("--messages,-n", flags->messages, "messages to consume")
+      ->capture_default_str();
   command->add_option("--payload", flags->payload, "payload bytes")->capture_default_str();
-  command->add_option("--consumers", flags->consumers, "members of the group")->capture_default_str();
-  command->add_option("--poll-batch", flags->poll_batch, "deliveries per poll")->capture_default_str();
+  command->add_option("--consumers", flags->consumers, "members of the group")
+      ->capture_default_str();
+  command->add_option("--poll-batch", flags->poll_batch, "deliveries per poll")
+      ->capture_default_str();
   command->add_option("--max-in-flight", flags->max_in_flight, "per member")->capture_default_str();
   command->add_option("--rate", flags->rate,
                       "publish at this rate during consumption and report end-to-end latency");

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "bench_broker.h"
+#include "bench_target.h"
 #include "cpu_usage.h"
 #include "latency_summary.h"
 #include "payload.h"
@@ -16,7 +17,7 @@ namespace brokerbench {
 namespace {
 
 struct PublishFlags {
-  BrokerFlags broker;
+  TargetFlags target;
   PublishConfig workload;
   size_t payload_bytes = 128;
   bool json = false;
@@ -31,37 +32,71 @@ int RunPublish(const PublishFlags& flags) {
     std::cerr << "brokerbench publish: " << s.ToString() << "\n";
     return 1;
   }
-  auto opened = OpenBroker(flags.broker);
-  if (!opened.ok()) {
-    std::cerr << "brokerbench publish: cannot open the broker: " << opened.status().ToString()
+  auto target = BenchTarget::Open(flags.target);
+  if (!target.ok()) {
+    std::cerr << "brokerbench publish: cannot open the broker: " << target.status().ToString()
               << "\n";
     return 1;
   }
-  broker::Broker& broker = **opened;
+  broker::Broker* embedded = (*target)->embedded();
   const std::string topic = FreshTopicName("publish");
-  if (broker::Status s = broker.CreateTopic(topic, {.partitions = 1}); !s.ok()) {
-    std::cerr << "brokerbench publish: cannot create topic " << topic << ": " << s.ToString()
-              << "\n";
-    return 1;
+  std::vector<std::unique_ptr<broker::client::Transport>> transports;
+  std::vector<PublishFn> sinks;
+  if (embedded != nullptr) {
+    if (broker::Status s = embedded->CreateTopic(topic, {.partitions = 1}); !s.ok()) {
+      std::cerr << "brokerbench publish: cannot create topic " << topic << ": " << s.ToString()
+                << "\n";
+      return 1;
+    }
+    sinks.assign(flags.workload.producers,
+                 [embedded, &topic](std::vector<broker::Message> batch,
+                                    broker::Broker::PublishCallback done) {
+                   embedded->PublishAsync(topic, std::move(batch), {}, std::move(done));
+                 });
+  } else {  // brokerd auto-creates the topic (one partition) on the first publish
+    broker::PublishOptions options;
+    options.durability = flags.target.broker.durability;
+    for (unsigned p = 0; p < flags.workload.producers; ++p) {
+      auto transport = (*target)->NewTransport(p);
+      if (!transport.ok()) {
+        std::cerr << "brokerbench publish: " << transport.status().ToString() << "\n";
+        return 1;
+      }
+      broker::client::Transport* t = transport->get();
+      transports.push_back(std::move(transport).value());
+      sinks.push_back([t, &topic, options](std::vector<broker::Message> batch,
+                                           broker::Broker::PublishCallback done) {
+        t->Publish(topic, std::move(batch), options, std::move(done));
+      });
+    }
   }
   const std::string payload = RandomPayload(flags.payload_bytes);
   const double load_before = LoadAverage1();
-  const broker::WriteStats before = broker.GetWriteStats();
+  const broker::WriteStats before = embedded ? embedded->GetWriteStats() : broker::WriteStats{};
   const CpuTime cpu_before = ProcessCpuTime();
 
-  PublishOutcome outcome = RunPublishWorkload(broker, topic, payload, flags.workload);
+  PublishOutcome outcome = RunPublishWorkload(sinks, payload, flags.workload);
 
   const CpuTime cpu = ProcessCpuTime() - cpu_before;
-  const broker::WriteStats after = broker.GetWriteStats();
+  const broker::WriteStats after = embedded ? embedded->GetWriteStats() : broker::WriteStats{};
   const double load_after = LoadAverage1();
-  auto described = broker.DescribeTopic(topic);
-  uint64_t end_offset = 0;
-  if (described.ok()) {
-    for (const broker::PartitionInfo& p : described->partitions) end_offset += p.end_offset.value();
-  }
   const uint64_t n = flags.workload.messages;
+  // Embedded: the topic's end offset must equal what was acknowledged. Over gRPC the
+  // acknowledgements (one position per message) are the check.
+  uint64_t end_offset = outcome.acknowledged;
+  broker::Status describe_error;
+  if (embedded != nullptr) {
+    auto described = embedded->DescribeTopic(topic);
+    end_offset = 0;
+    if (described.ok()) {
+      for (const broker::PartitionInfo& p : described->partitions)
+        end_offset += p.end_offset.value();
+    } else {
+      describe_error = described.status();
+    }
+  }
   const bool verified =
-      outcome.error.ok() && described.ok() && end_offset == n && outcome.acknowledged == n;
+      outcome.error.ok() && describe_error.ok() && end_offset == n && outcome.acknowledged == n;
 
   const double seconds = std::chrono::duration<double>(outcome.elapsed).count();
   const LatencySummary latency = Summarize(outcome.latencies_ns);
@@ -73,9 +108,15 @@ int RunPublish(const PublishFlags& flags) {
 
   Report report;
   report.Add("config", "workload", std::string("publish"));
-  report.Add("config", "durability", std::string(DurabilityName(flags.broker.durability)));
-  report.Add("config", "in_memory", flags.broker.in_memory);
-  report.Add("config", "data_dir", flags.broker.data_dir);
+  report.Add("config", "transport", (*target)->mode());
+  report.Add("config", "durability", std::string(DurabilityName(flags.target.broker.durability)));
+  if (embedded != nullptr) {
+    report.Add("config", "in_memory", flags.target.broker.in_memory);
+    report.Add("config", "data_dir", flags.target.broker.data_dir);
+  } else {
+    report.Add("config", "addr", flags.target.addr);
+    report.Add("config", "connections", static_cast<uint64_t>(flags.target.connections));
+  }
   report.Add("config", "topic", topic);
   report.Add("config", "messages", n);
   report.Add("config", "payload_bytes", static_cast<uint64_t>(flags.payload_bytes));
@@ -107,18 +148,21 @@ int RunPublish(const PublishFlags& flags) {
   report.Add("cpu", "engine_cpu_us_per_msg",
              (cpu.total_s() - outcome.producers_cpu.total_s()) * 1e6 / acked);
 
-  report.Add("write_stats", "commits", commits);
-  report.Add("write_stats", "synced_commits", synced_commits);
-  report.Add("write_stats", "messages_per_commit", Ratio(messages, commits));
-  report.Add("write_stats", "messages_per_synced_commit", Ratio(synced_messages, synced_commits));
-  report.Add("write_stats", "calls_per_synced_commit", Ratio(calls, synced_commits));
-  report.Add("write_stats", "synced_commits_per_s", static_cast<double>(synced_commits) / seconds);
+  if (embedded != nullptr) {  // brokerd's are in its metrics (--metrics-listen)
+    report.Add("write_stats", "commits", commits);
+    report.Add("write_stats", "synced_commits", synced_commits);
+    report.Add("write_stats", "messages_per_commit", Ratio(messages, commits));
+    report.Add("write_stats", "messages_per_synced_commit", Ratio(synced_messages, synced_commits));
+    report.Add("write_stats", "calls_per_synced_commit", Ratio(calls, synced_commits));
+    report.Add("write_stats", "synced_commits_per_s",
+               static_cast<double>(synced_commits) / seconds);
+  }
 
   report.Add("check", "acknowledged", outcome.acknowledged);
   report.Add("check", "end_offset", end_offset);
   report.Add("check", "verified", verified);
   if (!outcome.error.ok()) report.Add("check", "error", outcome.error.ToString());
-  if (!described.ok()) report.Add("check", "describe_error", described.status().ToString());
+  if (!describe_error.ok()) report.Add("check", "describe_error", describe_error.ToString());
 
   if (flags.json) {
     report.PrintJson(std::cout);
@@ -155,7 +199,7 @@ void AddPublishCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--producers", flags->workload.producers, "producer threads")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));
-  AddBrokerFlags(*cmd, flags->broker);
+  AddTargetFlags(*cmd, flags->target);
   cmd->add_flag("--json", flags->json, "print the report as one JSON object");
   cmd->callback([flags, exit_code] { *exit_code = RunPublish(*flags); });
 }

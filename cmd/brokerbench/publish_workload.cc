@@ -21,16 +21,15 @@ uint64_t NowNs() {
 // One producer thread: publishes its share in calls of `batch` messages and keeps at most
 // `window` messages unacknowledged.
 //
-// Thread safety: Run() on the producer's thread; OnDone() on the engine's writer thread (or on
-// the producer's thread if the engine rejects a call before queueing it). mu_ guards in_flight_
-// and error_. start_ns_[i] is written before call i is made and latency_ns_[i] by its callback
+// Thread safety: Run() on the producer's thread; OnDone() on the engine's writer thread or a
+// gRPC thread (or on the producer's thread if a call is rejected before it is queued). mu_
+// guards in_flight_ and error_. start_ns_[i] is written before call i is made and latency_ns_[i] by its callback
 // only; both are read after Run() has seen in_flight_ drop to 0 under mu_.
 class Producer {
  public:
-  Producer(broker::Broker& broker, std::string_view topic, const std::string& payload,
-           uint64_t messages, const PublishConfig& config)
-      : broker_(broker),
-        topic_(topic),
+  Producer(const PublishFn& sink, const std::string& payload, uint64_t messages,
+           const PublishConfig& config)
+      : sink_(sink),
         payload_(payload),
         messages_(messages),
         batch_(config.batch),
@@ -54,10 +53,9 @@ class Producer {
       for (broker::Message& m : batch) m.payload = payload_;
       start_ns_[call] = NowNs();
       // 16 bytes of capture: fits std::function's inline buffer, no allocation per call.
-      broker_.PublishAsync(topic_, std::move(batch), {},
-                           [this, call](broker::Result<std::vector<broker::PublishResult>> r) {
-                             OnDone(call, std::move(r));
-                           });
+      sink_(std::move(batch), [this, call](broker::Result<std::vector<broker::PublishResult>> r) {
+        OnDone(call, std::move(r));
+      });
       ++made_;
     }
     std::unique_lock lock(mu_);
@@ -98,8 +96,7 @@ class Producer {
     cv_.notify_one();
   }
 
-  broker::Broker& broker_;
-  const std::string topic_;
+  const PublishFn& sink_;
   const std::string& payload_;
   const uint64_t messages_;
   const size_t batch_;
@@ -134,13 +131,13 @@ broker::Status ValidatePublishConfig(const PublishConfig& config) {
   return broker::Status::Ok();
 }
 
-PublishOutcome RunPublishWorkload(broker::Broker& broker, std::string_view topic,
-                                  const std::string& payload, const PublishConfig& config) {
+PublishOutcome RunPublishWorkload(const std::vector<PublishFn>& sinks, const std::string& payload,
+                                  const PublishConfig& config) {
   std::vector<std::unique_ptr<Producer>> producers;
   for (unsigned p = 0; p < config.producers; ++p) {
     const uint64_t share =
         config.messages / config.producers + (p < config.messages % config.producers ? 1 : 0);
-    producers.push_back(std::make_unique<Producer>(broker, topic, payload, share, config));
+    producers.push_back(std::make_unique<Producer>(sinks.at(p), payload, share, config));
   }
 
   std::latch start(1);

@@ -1,5 +1,5 @@
 // W1, durable publish throughput: producers publish `messages` messages of one payload to one
-// topic with PublishAsync, each keeping at most `window` messages unacknowledged; the clock runs
+// topic (the embedded engine's PublishAsync, or a Transport to brokerd), each keeping at most `window` messages unacknowledged; the clock runs
 // from the first publish until the last acknowledgement (callback). Same semantics as W1 of the
 // peer benchmarks (../shared/bench-peers/README.md), where one acknowledgement means "stored per
 // the durability in effect".
@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,8 +44,13 @@ struct PublishOutcome {
 // InvalidArgument for a config that cannot run (zero sizes, batch > window, ...).
 broker::Status ValidatePublishConfig(const PublishConfig& config);
 
-// Runs the workload. The topic must exist (or be auto-created by the engine).
-PublishOutcome RunPublishWorkload(broker::Broker& broker, std::string_view topic,
-                                  const std::string& payload, const PublishConfig& config);
+// How one producer publishes a batch to the workload's topic: `done` runs once with the outcome.
+using PublishFn = std::function<void(std::vector<broker::Message> batch,
+                                     broker::Broker::PublishCallback done)>;
+
+// Runs the workload with `config.producers` producers, producer p publishing through sinks[p].
+// The topic must exist (or be auto-created).
+PublishOutcome RunPublishWorkload(const std::vector<PublishFn>& sinks, const std::string& payload,
+                                  const PublishConfig& config);
 
 }  // namespace brokerbench

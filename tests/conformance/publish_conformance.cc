@@ -1,4 +1,6 @@
 // Publishing: positions of single and batch publishes, producer dedupe by idempotency key.
+#include <future>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,6 +96,44 @@ TEST_P(PublishConformance, KeyAndHeadersArriveAsPublished) {
   EXPECT_EQ(m.record.key, "customer-42");
   EXPECT_EQ(m.record.payload, std::string("bin\0ary", 7));
   EXPECT_EQ(m.record.headers, (Headers{{"a", "1"}, {"a", "2"}, {"b", ""}}));
+}
+
+// Many publishes in flight at once (a transport may carry them together), one of them invalid:
+// every valid one gets its own position, the invalid one alone fails, and nothing is lost.
+TEST_P(PublishConformance, ConcurrentPublishesSucceedAloneWhenOneOfThemIsInvalid) {
+  const std::string topic = Topic("events");
+  constexpr int kPublishes = 2000;
+  constexpr int kInvalid = 1000;
+  std::vector<std::future<Result<PublishResult>>> pending;
+  for (int i = 0; i < kPublishes; ++i) {
+    Message m{.payload = "event " + std::to_string(i)};
+    if (i == kInvalid) m.headers = {{"", "a header without a name is invalid"}};
+    pending.push_back(client().Publish(topic, std::move(m)));
+  }
+  std::set<uint64_t> offsets;
+  for (int i = 0; i < kPublishes; ++i) {
+    auto published = pending[static_cast<size_t>(i)].get();
+    if (i == kInvalid) {
+      ASSERT_FALSE(published.ok());
+      EXPECT_EQ(published.status().code(), StatusCode::kInvalidArgument)
+          << published.status().ToString();
+      continue;
+    }
+    CONFORMANCE_ASSERT_OK(published);
+    EXPECT_TRUE(offsets.insert(published->offset.value()).second) << "offset given twice";
+  }
+  ASSERT_EQ(offsets.size(), static_cast<size_t>(kPublishes - 1));
+  EXPECT_EQ(*offsets.rbegin(), static_cast<uint64_t>(kPublishes - 2)) << "offsets are dense";
+
+  // All of them are in the log, each once.
+  Recorder<std::string> payloads;
+  auto consumer = Must(client().Subscribe(
+      topic, "reader", [&](const ReceivedMessage& m) { payloads.Add(m.record.payload); }));
+  ASSERT_TRUE(payloads.WaitForCount(kPublishes - 1));
+  const auto values = payloads.values();
+  const std::set<std::string> distinct(values.begin(), values.end());
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kPublishes - 1));
+  EXPECT_EQ(distinct.count("event " + std::to_string(kInvalid)), 0u);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fuzz_check.h"
+#include "rpc/apply_settle.h"
 #include "rpc/convert.h"
 #include "rpc/status_mapping.h"
 
@@ -179,6 +180,19 @@ void ServiceHarness::Finish(Stream& stream, const Status& status) {
   stream.credits = 0;
 }
 
+// The reactor's own translation (rpc/apply_settle.h), then checks on its answer.
+void ServiceHarness::ApplyAndCheckSettle(Stream& stream,
+                                         const v1::SubscribeRequest::Settle& settle) {
+  v1::SubscribeResponse::Settled answer;
+  const Status status = rpc::ApplySettle(stream.subscription.get(), settle, answer);
+  FUZZ_CHECK(answer.request_id() == settle.request_id());
+  FUZZ_CHECK((answer.code() == 0) == status.ok());
+  if (status.ok() && settle.op() == v1::SubscribeRequest::Settle::OP_EXTEND) {
+    FUZZ_CHECK(rpc::FromMicros(answer.lease_expires_us()) >= clock_->Now());
+  }
+  CheckStatus(status);  // a settle error is answered on the stream, which goes on
+}
+
 void ServiceHarness::StreamMessage(uint32_t index, const v1::SubscribeRequest& request) {
   using Request = v1::SubscribeRequest;
   Stream& stream = streams_[index % kStreams];
@@ -215,41 +229,13 @@ void ServiceHarness::StreamMessage(uint32_t index, const v1::SubscribeRequest& r
         stream.credits += request.credit().messages();
       }
       break;
-    case Request::kSettle: {
-      const auto& settle = request.settle();
-      Status status;
-      if (!stream.subscription) {
-        status = Status::FailedPrecondition("send 'start' before settling messages");
-      } else {
-        const PartitionId partition(settle.ref().partition());
-        const Offset offset(settle.ref().offset());
-        Subscription& sub = *stream.subscription;
-        switch (settle.op()) {
-          case Request::Settle::OP_ACK:
-            status = sub.Ack(partition, offset);
-            break;
-          case Request::Settle::OP_NACK: {
-            std::optional<std::chrono::milliseconds> delay;
-            if (settle.has_delay_ms()) delay = std::chrono::milliseconds(settle.delay_ms());
-            status = sub.Nack(partition, offset, delay, settle.text());
-            break;
-          }
-          case Request::Settle::OP_EXTEND: {
-            auto extended = sub.Extend(partition, offset);
-            status = extended.status();
-            if (extended.ok()) FUZZ_CHECK(*extended >= clock_->Now());
-            break;
-          }
-          case Request::Settle::OP_REJECT:
-            status = sub.Reject(partition, offset, settle.text());
-            break;
-          default:
-            status = Status::InvalidArgument("unknown settle op " + std::to_string(settle.op()));
-        }
-      }
-      CheckStatus(status);  // a settle error is answered on the stream, which goes on
+    case Request::kSettle:
+      ApplyAndCheckSettle(stream, request.settle());
       break;
-    }
+    case Request::kSettleBatch:
+      for (const auto& settle : request.settle_batch().settles())
+        ApplyAndCheckSettle(stream, settle);
+      break;
     case Request::KIND_NOT_SET:
       Finish(stream,
              Status::InvalidArgument("empty SubscribeRequest: set start, credit or settle"));

@@ -91,6 +91,7 @@ class ServiceHarness {
   };
   // Ends the stream's call with `status` (as FinishCall does): the subscription is dropped.
   void Finish(Stream& stream, const Status& status);
+  void ApplyAndCheckSettle(Stream& stream, const v1::SubscribeRequest::Settle& settle);
   // Session::Pump for every stream with credits.
   void PumpAll();
   void Pump(Stream& stream);

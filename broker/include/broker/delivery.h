@@ -88,6 +88,13 @@ class Subscription {
   // Settle a message leased to this member. kFailedPrecondition if it is not leased to this member
   // (never delivered, already settled, lease expired, or leased to another member).
   virtual Status Ack(PartitionId partition, Offset offset) = 0;
+  // Ack without waiting for the outcome: `done` runs exactly once with what Ack would have
+  // returned, possibly on another thread and possibly before AckAsync returns; it must not block.
+  // Transports across a network pipeline these (gRPC sends the acks of many messages in one
+  // frame); the default acks synchronously.
+  virtual void AckAsync(PartitionId partition, Offset offset, std::function<void(Status)> done) {
+    done(Ack(partition, offset));
+  }
   // Redeliver after `delay`, or after the group's backoff if none is given. `error` is kept as the
   // message's last error (shown in dead letters).
   virtual Status Nack(PartitionId partition, Offset offset,

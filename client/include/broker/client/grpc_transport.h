@@ -23,6 +23,10 @@ struct GrpcTransportOptions {
   std::string tls_key_file;
   // Deadline of each unary call and of each settle (ack, nack, ...). Default 10 s.
   std::chrono::milliseconds call_timeout = std::chrono::seconds(10);
+  // Transports with the same address, TLS files and connection number share one HTTP/2
+  // connection (gRPC multiplexes every call on it); a different number opens a separate TCP
+  // connection, e.g. to spread heavy streams over several. Default 0.
+  int connection = 0;
 };
 
 Result<std::unique_ptr<Transport>> MakeGrpcTransport(const GrpcTransportOptions& options);

@@ -1,0 +1,50 @@
+#include "rpc/apply_settle.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "rpc/convert.h"
+#include "rpc/status_mapping.h"
+
+namespace broker::rpc {
+
+Status ApplySettle(Subscription* subscription, const v1::SubscribeRequest::Settle& settle,
+                   v1::SubscribeResponse::Settled& answer) {
+  using Settle = v1::SubscribeRequest::Settle;
+  answer.set_request_id(settle.request_id());
+  Status status;
+  if (subscription == nullptr) {
+    status = Status::FailedPrecondition("send 'start' before settling messages");
+  } else {
+    const PartitionId partition(settle.ref().partition());
+    const Offset offset(settle.ref().offset());
+    switch (settle.op()) {
+      case Settle::OP_ACK:
+        status = subscription->Ack(partition, offset);
+        break;
+      case Settle::OP_NACK: {
+        std::optional<std::chrono::milliseconds> delay;
+        if (settle.has_delay_ms()) delay = std::chrono::milliseconds(settle.delay_ms());
+        status = subscription->Nack(partition, offset, delay, settle.text());
+        break;
+      }
+      case Settle::OP_EXTEND: {
+        auto extended = subscription->Extend(partition, offset);
+        status = extended.status();
+        if (extended.ok()) answer.set_lease_expires_us(Micros(*extended));
+        break;
+      }
+      case Settle::OP_REJECT:
+        status = subscription->Reject(partition, offset, settle.text());
+        break;
+      default:
+        status = Status::InvalidArgument("unknown settle op " + std::to_string(settle.op()));
+    }
+  }
+  answer.set_code(static_cast<int32_t>(ToGrpcCode(status.code())));
+  if (!status.ok()) answer.set_message(ToGrpc(status).error_message());
+  return status;
+}
+
+}  // namespace broker::rpc

@@ -1,0 +1,19 @@
+// ApplySettle: what one Subscribe-stream settle (ack, nack, extend, reject) does to the member's
+// engine Subscription, and its wire answer. Shared by the Subscribe reactor and the service fuzz
+// harness (tests/fuzz), so both exercise the same translation.
+//
+// Thread safety: none of its own; call it where the Subscription may be used.
+#pragma once
+
+#include "broker/delivery.h"
+#include "broker/v1/broker.pb.h"
+
+namespace broker::rpc {
+
+// Applies `settle` to `subscription` (nullptr: no subscription started yet, answered with
+// failed_precondition) and fills `answer` (request id, code, message, new lease expiry for
+// extend). Returns the engine status.
+Status ApplySettle(Subscription* subscription, const v1::SubscribeRequest::Settle& settle,
+                   v1::SubscribeResponse::Settled& answer);
+
+}  // namespace broker::rpc
