@@ -22,6 +22,35 @@ Group::Group(DeliveryContext context, std::shared_ptr<storage::TopicState> topic
       cursors_(topic_->partitions.size()),
       owners_(topic_->partitions.size()) {}
 
+Group::~Group() { DropReadAheads(); }
+
+Result<ReadResult> Group::ReadUnread(uint32_t partition, uint64_t from, size_t max_records) {
+  storage::PartitionReadAhead& ahead = cursors_[partition].read_ahead;
+  std::atomic<size_t>& held = *context_.read_ahead_bytes;
+  const size_t before = ahead.kept_bytes();
+  auto result = ahead.Read(*context_.db, *topic_, PartitionId(partition), Offset(from),
+                           ReadLimits{.max_records = max_records});
+  size_t after = ahead.kept_bytes();
+  const size_t grown = after > before ? after - before : 0;
+  if (grown > 0 && held.load(std::memory_order_relaxed) + grown > kReadAheadBudget) {
+    ahead.Clear();
+    after = 0;
+  }
+  if (after >= before) {
+    held.fetch_add(after - before, std::memory_order_relaxed);
+  } else {
+    held.fetch_sub(before - after, std::memory_order_relaxed);
+  }
+  return result;
+}
+
+void Group::DropReadAheads() {
+  for (Cursor& c : cursors_) {
+    context_.read_ahead_bytes->fetch_sub(c.read_ahead.kept_bytes(), std::memory_order_relaxed);
+    c.read_ahead.Clear();
+  }
+}
+
 // ---- Loading ------------------------------------------------------------------------------
 
 void Group::LoadCursor(PartitionId partition, const CursorRecord& cursor) {
@@ -468,6 +497,7 @@ Status Group::Flush() {
 void Group::Close() {
   std::lock_guard lock(mu_);
   closed_ = true;
+  DropReadAheads();
   cv_.notify_all();
 }
 

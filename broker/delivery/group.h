@@ -14,6 +14,7 @@
 // (deleting it when no offset is left), so a poll of 100 costs one put, and its acks a few.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -47,12 +48,21 @@ struct DeliveryContext {
   size_t ack_flush_batch = 1024;
   // Tells the timer thread that a group has unshipped changes (so it flushes them soon).
   std::function<void()> wake_timers;
+  // Bytes of log batches the broker's groups keep between polls (Cursor::read_ahead), shared by
+  // every copy of the context; at most kReadAheadBudget.
+  std::shared_ptr<std::atomic<size_t>> read_ahead_bytes =
+      std::make_shared<std::atomic<size_t>>(0);
 };
 
 class Group : public std::enable_shared_from_this<Group> {
  public:
+  // Past this many bytes of kept log batches (about 1 MiB each) across the broker, a poll does not
+  // keep the batch it read from; the next poll of that partition fetches it again.
+  static constexpr size_t kReadAheadBudget = 64 << 20;
+
   Group(DeliveryContext context, std::shared_ptr<storage::TopicState> topic, std::string name,
         GroupRecord record);
+  ~Group();
 
   const std::string& name() const { return name_; }
   const std::string& topic_name() const { return record_.topic; }
@@ -166,6 +176,9 @@ class Group : public std::enable_shared_from_this<Group> {
   void ReleaseFromRun(uint32_t partition, uint64_t offset, Entry& e);
   void MarkRunDirty(uint32_t partition, uint64_t first, LeaseRun& run);
   bool HasUnshipped() const;
+  // Records of `partition` from `from` on, through its read-ahead, within kReadAheadBudget.
+  Result<ReadResult> ReadUnread(uint32_t partition, uint64_t from, size_t max_records);
+  void DropReadAheads();
   // After a failed or refused Ship: its runs are written again by the next one.
   void RemarkRuns(const std::vector<std::pair<uint32_t, uint64_t>>& runs);
   void QueueDelete(std::string key);

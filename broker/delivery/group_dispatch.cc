@@ -96,8 +96,7 @@ void Group::SelectDeliveries(const std::string& member, size_t max, std::vector<
     // Records never read by the group.
     const uint64_t end = topic_->partitions[p]->end_offset.load();
     while (credit > 0 && c.next < end && c.unsettled.size() < kMaxUnsettledPerPartition) {
-      auto read = c.read_ahead.Read(*context_.db, *topic_, PartitionId(p), Offset(c.next),
-                                    ReadLimits{.max_records = credit + (per_key ? 64 : 0)});
+      auto read = ReadUnread(p, c.next, credit + (per_key ? 64 : 0));
       if (!read.ok() || read->records.empty()) break;
       for (Record& record : read->records) {
         const uint64_t offset = record.offset.value();

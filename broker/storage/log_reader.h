@@ -38,6 +38,8 @@ class PartitionReadAhead {
                           Offset from, const ReadLimits& limits);
   // Drops the kept batch.
   void Clear();
+  // Memory held by the kept batch.
+  size_t kept_bytes() const { return batch_.empty() ? 0 : batch_.capacity(); }
 
  private:
   std::string batch_;      // the kept batch's value; empty: none

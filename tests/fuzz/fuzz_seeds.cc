@@ -115,6 +115,12 @@ void GroupRecordSeeds(SeedWriter& w) {
   w.Write(t, "dead_record", EncodeDeadRecord(dead), 4);
   const std::string encoded = EncodeDeadRecord(dead);
   w.Write(t, "dead_record_without_purged_byte", encoded.substr(0, encoded.size() - 1), 4);
+  w.Write(t, "key_lease_run", LeaseRunKey(topic, "billing", PartitionId(1), Offset(100)), 0);
+  LeaseRunRecord run{.member = "worker-1",
+                     .lease_expires = kTime + milliseconds(30000),
+                     .delivered_at = kTime,
+                     .released = {true, false, false, true, false, false, false, false, true}};
+  w.Write(t, "lease_run_record", EncodeLeaseRunRecord(run), 5);
 }
 
 void AuthSeeds(SeedWriter& w) {

@@ -4,9 +4,10 @@
 //
 // Input: byte 0 picks the decoder, the rest is the stored key or value:
 //   0: ParseGroupKey   1: GroupRecord   2: CursorRecord   3: MessageRecord   4: DeadRecord
+//   5: LeaseRunRecord
 // Properties beyond "no crash": a parsed key is rebuilt byte for byte from its parts; a decoded
-// value re-encodes to its own bytes where every field is stored at full width (group and cursor
-// records), and otherwise re-encodes to a canonical form that is a fixed point of decode+encode.
+// value re-encodes to its own bytes where every field is stored at full width (group, cursor and
+// lease-run records), and otherwise re-encodes to a canonical form that is a fixed point of decode+encode.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -46,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace broker::delivery;  // NOLINT(build/namespaces): this file tests that namespace
   if (size == 0) return 0;
   const std::string_view value(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 5) {
+  switch (data[0] % 6) {
     case 0:
       CheckGroupKey(value);
       break;
@@ -61,6 +62,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 4:  // `purged` is an optional trailing byte (older records lack it)
       CheckValue<DeadRecord>(value, DecodeDeadRecord, EncodeDeadRecord, /*exact=*/false);
+      break;
+    case 5:  // unused bits of the bitmap must be zero, so every field round-trips
+      CheckValue<LeaseRunRecord>(value, DecodeLeaseRunRecord, EncodeLeaseRunRecord,
+                                 /*exact=*/true);
       break;
   }
   return 0;
