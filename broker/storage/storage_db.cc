@@ -1,15 +1,24 @@
 #include "storage/storage_db.h"
 
-#include <atomic>
-#include <filesystem>
-#include <system_error>
-#include <vector>
-
+#include <fcntl.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
 
 #include "storage/rocks_status.h"
 
@@ -56,6 +65,59 @@ class StorageDb::ErrorListener final : public rocksdb::EventListener {
   std::atomic<bool> needs_resume_{false};
 };
 
+// RocksDB's info log (<data dir>/LOG), written with plain write(2) whose errors are ignored.
+// RocksDB 7.8's own info logger writes through a WritableFileWriter, which after one failed write
+// (a full disk) asserts on the next log line: Debian's librocksdb keeps assertions, so a full disk
+// aborted brokerd (tests/integration/disk/full_disk_test.cc). A line lost to a full disk is
+// harmless.
+namespace {
+class InfoLog final : public rocksdb::Logger {
+ public:
+  // Keeps the previous run's log as LOG.old, as RocksDB does (one generation only).
+  static std::shared_ptr<InfoLog> Open(const std::string& data_dir) {
+    const std::string path = data_dir + "/LOG";
+    std::error_code ec;
+    std::filesystem::rename(path, path + ".old", ec);
+    const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return nullptr;
+    return std::shared_ptr<InfoLog>(new InfoLog(fd));
+  }
+  ~InfoLog() override { CloseImpl().PermitUncheckedError(); }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[4096];
+    timeval now{};
+    ::gettimeofday(&now, nullptr);
+    tm t{};
+    ::localtime_r(&now.tv_sec, &t);
+    int n = std::snprintf(line, sizeof(line), "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ",
+                          t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                          static_cast<long>(now.tv_usec));
+    va_list copy;
+    va_copy(copy, ap);
+    const int body =
+        std::vsnprintf(line + n, sizeof(line) - static_cast<size_t>(n) - 1, format, copy);
+    va_end(copy);
+    if (body < 0) return;
+    n = std::min<int>(n + body, static_cast<int>(sizeof(line)) - 2);
+    if (line[n - 1] != '\n') line[n++] = '\n';
+    if (fd_ >= 0) (void)!::write(fd_, line, static_cast<size_t>(n));
+  }
+
+ protected:
+  rocksdb::Status CloseImpl() override {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    return rocksdb::Status::OK();
+  }
+
+ private:
+  explicit InfoLog(int fd) : fd_(fd) {}
+  int fd_;
+};
+}  // namespace
+
 Result<uint64_t> StorageDb::Checkpoint(const std::string& dir) const {
   const std::filesystem::path path(dir);
   if (dir.empty() || !path.is_absolute()) {
@@ -87,6 +149,22 @@ Result<uint64_t> StorageDb::Checkpoint(const std::string& dir) const {
 bool StorageDb::needs_resume() const { return error_listener_->needs_resume_.load(); }
 
 rocksdb::Status StorageDb::Resume() {
+  // Resume() flushes the memtables first. When that flush fails for want of space, RocksDB 7.8 may
+  // wait for it forever (DBImpl::WaitForFlushMemTables), and the writer thread with it: seen on a
+  // real full disk (tests/integration/disk/full_disk_test.cc). So resume only once the data
+  // directory's file system has room for the memtables; until then the disk is still full.
+  struct statvfs fs {};
+  uint64_t memtables = 0;
+  if (::statvfs(db_->GetName().c_str(), &fs) == 0 &&
+      db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables)) {
+    const uint64_t available = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    const uint64_t needed = memtables + (4 << 20);  // plus room for a new WAL and the MANIFEST
+    if (available < needed) {
+      return rocksdb::Status::NoSpace("resuming writes needs about " +
+                                      std::to_string(needed >> 20) + " MiB free to flush memory, " +
+                                      std::to_string(available >> 20) + " MiB are");
+    }
+  }
   rocksdb::Status s = db_->Resume();
   if (s.ok()) error_listener_->needs_resume_.store(false);
   return s;
@@ -129,6 +207,8 @@ Result<std::unique_ptr<StorageDb>> StorageDb::Open(const Options& options, rocks
       return Status::Unavailable("cannot create data directory '" + options.data_dir +
                                  "': " + ec.message());
     }
+    // On the real file system only: an injected Env (tests) keeps RocksDB's logger.
+    if (env == nullptr) db_options.info_log = InfoLog::Open(options.data_dir);
   }
 
   rocksdb::ColumnFamilyOptions log_options;

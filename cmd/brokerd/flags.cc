@@ -35,6 +35,11 @@ void AddFlags(CLI::App& app, Flags& flags) {
       ->capture_default_str();
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "host:port serving Prometheus metrics over HTTP (GET /metrics); off by default");
+  app.add_option("--write-buffer-mib", flags.write_buffer_mib,
+                 "RocksDB memtable size per column family, MiB (the log's; the others take at "
+                 "most 16)")
+      ->check(CLI::Range(size_t{1}, size_t{4096}))
+      ->capture_default_str();
 }
 
 broker::Options BrokerOptions(const Flags& flags) {
@@ -45,6 +50,7 @@ broker::Options BrokerOptions(const Flags& flags) {
   options.auto_create_topics = flags.auto_create_topics;
   options.limits.max_message_bytes = flags.max_message_bytes;
   options.limits.max_headers = flags.max_headers;
+  options.write_buffer_bytes = flags.write_buffer_mib << 20;
   return options;
 }
 

@@ -25,6 +25,8 @@ struct Flags {
   std::string log_level = "info";
   int64_t shutdown_grace_ms = 5000;
   std::string metrics_listen;  // host:port of the Prometheus endpoint; empty (default): off
+  // RocksDB memtable size per column family (docs/reliability.md, "Memory").
+  size_t write_buffer_mib = broker::Options{}.write_buffer_bytes >> 20;
   broker::rpc::ServerConfig server;
 };
 
