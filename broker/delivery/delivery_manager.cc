@@ -145,7 +145,7 @@ void DeliveryManager::Start() {
       last_topic = event.topic.value();
       for (auto it = groups_.lower_bound({last_topic, ""});
            it != groups_.end() && it->first.first == last_topic; ++it) {
-        it->second->OnAppend();
+        it->second->OnAppend(events);
       }
     }
   });
@@ -374,7 +374,7 @@ Result<std::unique_ptr<Subscription>> DeliveryManager::Subscribe(std::string_vie
   std::string member = options.member;
   if (member.empty()) member = "member-" + std::to_string(++member_counter_);
   if (Status s = (*found)->Join(member, options.max_in_flight); !s.ok()) return s;
-  return std::unique_ptr<Subscription>(new SubscriptionImpl(*found, std::move(member)));
+  return std::unique_ptr<Subscription>(new SubscriptionImpl(*found, std::move(member), subscribed_));
 }
 
 Result<std::vector<MessageGroupState>> DeliveryManager::StatesOf(std::string_view topic,
@@ -397,6 +397,27 @@ Result<std::vector<MessageGroupState>> DeliveryManager::StatesOf(std::string_vie
     out.push_back(group->StateOf(partition, offset));
   }
   return out;
+}
+
+void HandOff::Finish(bool committed) {
+  for (const auto& group : groups_) group->FinishHandOff(committed);
+  groups_.clear();
+}
+
+void DeliveryManager::StageHandOff(std::string_view topic, rocksdb::WriteBatch& batch,
+                                   const std::vector<Message>& messages,
+                                   const std::vector<PublishResult>& positions,
+                                   TimePoint timestamp, HandOff& handoff) {
+  auto topic_state = context_.registry->Find(topic);
+  if (!topic_state) return;  // created by this very commit: it has no groups yet
+  const uint32_t id = topic_state->record.id.value();
+  std::shared_lock lock(mu_);
+  for (auto it = groups_.lower_bound({id, ""}); it != groups_.end() && it->first.first == id;
+       ++it) {
+    if (it->second->StageHandOff(batch, messages, positions, timestamp)) {
+      handoff.groups_.push_back(it->second);
+    }
+  }
 }
 
 bool DeliveryManager::HasSubscribers(std::string_view topic) const {

@@ -25,6 +25,18 @@
 
 namespace broker::delivery {
 
+// The groups that leased records to parked members inside one append's commit (a direct
+// hand-off, Group::StageHandOff). Finish, with the commit's outcome, completes or undoes them.
+// Writer thread only.
+class HandOff {
+ public:
+  void Finish(bool committed);
+
+ private:
+  friend class DeliveryManager;
+  std::vector<std::shared_ptr<Group>> groups_;
+};
+
 class DeliveryManager {
  public:
   DeliveryManager(DeliveryContext context, storage::AppendNotifier& notifier,
@@ -51,6 +63,18 @@ class DeliveryManager {
   Status RunTimers();
   bool HasSubscribers(std::string_view topic) const;
 
+  // Whether any group has a member now (a hint: it may change at once). Publishes look for a
+  // direct hand-off (StageHandOff) only then.
+  bool HasMembers() const { return subscribed_->load(std::memory_order_relaxed) > 0; }
+  // Writer thread, inside the commit that appends `messages` to `topic` at `positions` with
+  // `timestamp` (AppendRequest::stage): leases them to parked members of the topic's groups in
+  // the same write and notes those groups in `handoff`, whose Finish must run once the commit's
+  // outcome is known.
+  void StageHandOff(std::string_view topic, rocksdb::WriteBatch& batch,
+                    const std::vector<Message>& messages,
+                    const std::vector<PublishResult>& positions, TimePoint timestamp,
+                    HandOff& handoff);
+
  private:
   using MapKey = std::pair<uint32_t, std::string>;  // topic id, group name
   std::vector<std::shared_ptr<Group>> GroupsOf(storage::TopicId topic) const;
@@ -73,6 +97,9 @@ class DeliveryManager {
   mutable std::shared_mutex mu_;
   std::map<MapKey, std::shared_ptr<Group>> groups_;  // guarded by mu_
   std::atomic<uint64_t> member_counter_{0};
+  // Subscriptions alive (SubscriptionImpl counts itself); shared, as one may outlive the manager.
+  const std::shared_ptr<std::atomic<uint64_t>> subscribed_ =
+      std::make_shared<std::atomic<uint64_t>>(0);
 
   std::mutex timer_mu_;
   std::condition_variable timer_cv_;

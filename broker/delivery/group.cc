@@ -472,11 +472,6 @@ std::optional<TimePoint> Group::RunTimers() {
   return next;
 }
 
-void Group::OnAppend() {
-  std::lock_guard lock(mu_);
-  WakeMembers();
-}
-
 void Group::WakeMembers() {
   cv_.notify_all();
   for (auto& [name, member] : members_) {

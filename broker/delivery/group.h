@@ -31,6 +31,7 @@
 #include "broker/delivery.h"
 #include "broker/options.h"
 #include "delivery/group_records.h"
+#include "storage/append_notifier.h"
 #include "storage/log_reader.h"
 #include "storage/log_writer.h"
 #include "storage/storage_db.h"
@@ -101,8 +102,21 @@ class Group : public std::enable_shared_from_this<Group> {
   // time something falls due, if anything does.
   std::optional<TimePoint> RunTimers();
   bool has_pending_changes() const;
-  // New records were committed to the topic.
-  void OnAppend();
+  // New records were committed (`events` may name other topics too): wakes members if any of
+  // them is for this group to read.
+  void OnAppend(const std::vector<storage::AppendEvent>& events);
+
+  // ---- Direct hand-off (group_handoff.cc) ----
+  // Writer thread, inside the commit that appends `messages` to this group's topic at
+  // `positions` with `timestamp`: leases the records (those next in line for the group) to
+  // members parked in Poll and writes the leases, attempt 1, into `batch`, so the append and the
+  // lease are one write and the member needs no commit of its own. Ordering `none` only. Returns
+  // whether it leased anything; then FinishHandOff must follow with the commit's outcome.
+  bool StageHandOff(rocksdb::WriteBatch& batch, const std::vector<Message>& messages,
+                    const std::vector<PublishResult>& positions, TimePoint timestamp);
+  // Writer thread, after that commit: on success the parked members return what was leased to
+  // them; on failure the leases are undone (the records do not exist).
+  void FinishHandOff(bool committed);
   // Ships pending changes and waits until they are committed.
   Status Flush();
   // The broker is closing (or the group was deleted): later calls fail with kUnavailable.
@@ -160,6 +174,17 @@ class Group : public std::enable_shared_from_this<Group> {
     std::optional<std::string> value;  // nullopt: delete
   };
   using Lock = std::unique_lock<std::mutex>;
+  // A Poll in progress. While `parked` (waiting for records) the writer may lease it records in
+  // the commit that appends them (StageHandOff); that commit's outcome decides them.
+  struct Waiter {
+    const std::string* member = nullptr;
+    size_t max = 0;
+    bool parked = false;
+    bool committed = false;  // the commit of `staged` succeeded: Poll returns them
+    // Set (under mu_) when a commit decided staged leases; read without mu_ while spinning.
+    std::atomic<bool> decided{false};
+    std::vector<Record> staged;  // leased to member, as the records will read back
+  };
 
   Status CheckOpen() const;
   Result<Entry*> FindLeased(const std::string& member, PartitionId partition, Offset offset);
@@ -195,6 +220,9 @@ class Group : public std::enable_shared_from_this<Group> {
   void OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord& dead,
                       const Result<std::vector<PublishResult>>& result);
   bool ProcessDue(TimePoint now);
+  // The state change of a grant (attempt counted), without persisting it.
+  void Lease(const std::string& member, uint32_t partition, uint64_t offset, Entry& e,
+             TimePoint now);
   // `now` is the poll's time, the same for all its grants (so they can share a lease run).
   void Grant(const std::string& member, uint32_t partition, uint64_t offset, Entry& e,
              Record record, TimePoint now, std::vector<Delivery>& out);
@@ -205,6 +233,14 @@ class Group : public std::enable_shared_from_this<Group> {
   void AssignPartitions();
   bool Owns(const std::string& member, uint32_t partition) const;
   void WakeMembers();
+  // Poll's loop; returns with the lock held. With waiter.committed the result is to be ignored:
+  // the waiter's staged leases are what the caller returns (TakeHandOff).
+  Result<std::vector<Delivery>> PollLocked(Lock& lock, Waiter& waiter,
+                                           std::chrono::steady_clock::time_point deadline);
+  // The deliveries of a committed hand-off whose leases still hold.
+  std::vector<Delivery> TakeHandOff(Waiter& waiter);
+  // The first parked waiter whose member has credit left, or null.
+  Waiter* PickWaiter();
   std::optional<Record> ReadOne(uint32_t partition, uint64_t offset);
   PartitionLag LagOf(uint32_t partition, TimePoint now);
   std::chrono::microseconds BackoffFor(uint32_t attempts);
@@ -219,6 +255,7 @@ class Group : public std::enable_shared_from_this<Group> {
   mutable std::mutex mu_;
   std::condition_variable cv_;                    // members waiting in Poll
   bool closed_ = false;                           // guarded by mu_
+  std::vector<Waiter*> waiters_;                  // guarded by mu_: every Poll in progress
   std::vector<Cursor> cursors_;                   // guarded by mu_, one per partition
   Timers lease_timers_;                           // guarded by mu_
   Timers due_timers_;                             // guarded by mu_

@@ -1,6 +1,7 @@
 // Group: dispatch (credit-based leasing in the three ordering modes) and settling.
 #include <algorithm>
 #include <future>
+#include <thread>
 
 #include <xxhash.h>
 
@@ -11,6 +12,17 @@
 
 namespace broker::delivery {
 namespace {
+
+// How long a parked Poll waits awake for a direct hand-off before it sleeps (once per call).
+constexpr auto kHandOffSpin = std::chrono::microseconds(50);
+
+void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
 
 // Bounds the records a per_key group reads past blocked keys in one partition, so one hot key
 // cannot make the group hold an unbounded number of waiting entries in memory.
@@ -23,8 +35,8 @@ std::string Where(PartitionId partition, Offset offset) {
 
 }  // namespace
 
-void Group::Grant(const std::string& member, uint32_t partition, uint64_t offset, Entry& e,
-                  Record record, TimePoint now, std::vector<Delivery>& out) {
+void Group::Lease(const std::string& member, uint32_t partition, uint64_t offset, Entry& e,
+                  TimePoint now) {
   Cursor& c = cursors_[partition];
   Detach(c, e);
   e.state = State::kLeased;
@@ -35,9 +47,14 @@ void Group::Grant(const std::string& member, uint32_t partition, uint64_t offset
   if (e.record.attempts == 1) e.record.first_delivery = now;
   e.record.last_delivery = now;
   Attach(partition, offset, c, e);
-  PersistGrant(partition, offset, e);
   ++counters_.delivered;
   if (e.record.attempts > 1) ++counters_.redelivered;
+}
+
+void Group::Grant(const std::string& member, uint32_t partition, uint64_t offset, Entry& e,
+                  Record record, TimePoint now, std::vector<Delivery>& out) {
+  Lease(member, partition, offset, e, now);
+  PersistGrant(partition, offset, e);
   out.push_back(Delivery{std::move(record), e.record.attempts, e.record.lease_expires});
 }
 
@@ -120,24 +137,44 @@ void Group::SelectDeliveries(const std::string& member, size_t max, std::vector<
 Result<std::vector<Delivery>> Group::Poll(const std::string& member, size_t max,
                                           std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  Waiter waiter;
+  waiter.member = &member;
+  waiter.max = max;
   Lock lock(mu_);
+  waiters_.push_back(&waiter);
+  auto result = PollLocked(lock, waiter, deadline);
+  std::erase(waiters_, &waiter);
+  if (waiter.committed) return TakeHandOff(waiter);
+  return result;
+}
+
+Result<std::vector<Delivery>> Group::PollLocked(Lock& lock, Waiter& waiter,
+                                                std::chrono::steady_clock::time_point deadline) {
+  const std::string& member = *waiter.member;
+  bool spun = false;
   for (;;) {
+    // Leases a commit staged for this call are decided by that commit (FinishHandOff, at most
+    // one commit away): they are this call's, or undone.
+    cv_.wait(lock, [&waiter] { return waiter.staged.empty() || waiter.committed; });
+    if (waiter.committed) return std::vector<Delivery>{};
     if (Status s = CheckOpen(); !s.ok()) return s;
     if (!members_.contains(member)) {
       return Status::FailedPrecondition("member '" + member + "' is not in group '" + name_ + "'");
     }
     ProcessDue(context_.clock->Now());
     std::vector<Delivery> out;
-    if (max > 0) SelectDeliveries(member, max, out);
-    if (!out.empty() || HasUnshipped()) {
+    if (waiter.max > 0) SelectDeliveries(member, waiter.max, out);
+    // Other changes (acks, say) wait for their batch (ShipIfFull, the timer thread): a member
+    // that has nothing to deliver does not wait for a commit before it parks.
+    if (!out.empty()) {
       // The leases (with their attempt counts) are committed before anyone sees the messages.
       std::promise<Status> committed;
       auto future = committed.get_future();
       Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); });
       lock.unlock();
       Status status = future.get();
+      lock.lock();
       if (!status.ok() && !out.empty()) {
-        lock.lock();
         for (const Delivery& d : out) {  // hand them back; attempts stay counted
           Cursor& c = cursors_[d.record.partition.value()];
           auto it = c.unsettled.find(d.record.offset.value());
@@ -150,7 +187,6 @@ Result<std::vector<Delivery>> Group::Poll(const std::string& member, size_t max,
         return status;
       }
       if (!out.empty()) return out;
-      lock.lock();
       continue;
     }
     const auto now_steady = std::chrono::steady_clock::now();
@@ -166,7 +202,25 @@ Result<std::vector<Delivery>> Group::Poll(const std::string& member, size_t max,
       wake = std::min(wake, now_steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                              std::max(until_due, std::chrono::microseconds(0))));
     }
+    // Parked: a publish may lease records to this call in its own commit (StageHandOff).
+    waiter.parked = true;
+    if (!spun && wake - now_steady > kHandOffSpin) {
+      // Records often follow within microseconds (a request right after its predecessor's
+      // reply): wait for a hand-off awake for a moment, which spares the writer a wake-up call
+      // and this thread the scheduler's latency; then look again and sleep.
+      spun = true;
+      lock.unlock();
+      const auto spin_until = now_steady + kHandOffSpin;
+      while (!waiter.decided.load(std::memory_order_acquire) &&
+             std::chrono::steady_clock::now() < spin_until) {
+        CpuRelax();
+      }
+      lock.lock();
+      waiter.parked = false;
+      continue;
+    }
     cv_.wait_until(lock, wake);
+    waiter.parked = false;
   }
 }
 

@@ -48,6 +48,9 @@ GroupInfo Group::Describe() {
   for (const std::string& name : join_order_) {
     const Member& m = members_.at(name);
     MemberInfo mi{name, m.max_in_flight, m.leased, {}};
+    mi.waiting = std::any_of(waiters_.begin(), waiters_.end(), [&name](const Waiter* w) {
+      return w->parked && *w->member == name;
+    });
     if (record_.config.ordering == Ordering::kPerPartition) {
       for (uint32_t p = 0; p < owners_.size(); ++p) {
         if (owners_[p] == name) mi.owned_partitions.push_back(PartitionId(p));

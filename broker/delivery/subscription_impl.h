@@ -3,6 +3,7 @@
 // Thread safety: as Group; the member name is constant.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -13,9 +14,16 @@ namespace broker::delivery {
 
 class SubscriptionImpl final : public Subscription {
  public:
-  SubscriptionImpl(std::shared_ptr<Group> group, std::string member)
-      : group_(std::move(group)), member_(std::move(member)) {}
-  ~SubscriptionImpl() override { group_->Leave(member_); }
+  // `subscribed` counts the subscriptions alive (DeliveryManager::HasMembers).
+  SubscriptionImpl(std::shared_ptr<Group> group, std::string member,
+                   std::shared_ptr<std::atomic<uint64_t>> subscribed)
+      : group_(std::move(group)), member_(std::move(member)), subscribed_(std::move(subscribed)) {
+    subscribed_->fetch_add(1, std::memory_order_relaxed);
+  }
+  ~SubscriptionImpl() override {
+    group_->Leave(member_);
+    subscribed_->fetch_sub(1, std::memory_order_relaxed);
+  }
 
   const std::string& member() const override { return member_; }
   Result<std::vector<Delivery>> Poll(size_t max, std::chrono::milliseconds timeout) override {
@@ -41,6 +49,7 @@ class SubscriptionImpl final : public Subscription {
  private:
   const std::shared_ptr<Group> group_;
   const std::string member_;
+  const std::shared_ptr<std::atomic<uint64_t>> subscribed_;
 };
 
 }  // namespace broker::delivery

@@ -135,7 +135,22 @@ void BrokerImpl::PublishAsync(std::string_view topic, std::vector<Message> messa
   request.topic = std::string(topic);
   request.messages = std::move(messages);
   request.durability = options.durability.value_or(options_.durability);
-  request.done = std::move(done);
+  if (delivery_->HasMembers()) {
+    // A member waiting for records when this is committed gets them leased in the same commit (a
+    // direct hand-off): it needs no commit of its own and is woken once.
+    auto handoff = std::make_shared<delivery::HandOff>();
+    request.stage = [delivery = delivery_.get(), handoff, topic = request.topic](
+                        rocksdb::WriteBatch& batch, const std::vector<Message>& messages,
+                        const std::vector<PublishResult>& positions, TimePoint timestamp) {
+      delivery->StageHandOff(topic, batch, messages, positions, timestamp, *handoff);
+    };
+    request.done = [handoff, done = std::move(done)](Result<std::vector<PublishResult>> result) {
+      handoff->Finish(result.ok());
+      done(std::move(result));
+    };
+  } else {
+    request.done = std::move(done);
+  }
   if (Status s = writer_->Append(std::move(request)); !s.ok()) request.done(std::move(s));
 }
 

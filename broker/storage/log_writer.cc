@@ -88,9 +88,12 @@ void LogWriter::Stop() {
 }
 
 Status LogWriter::Append(AppendRequest&& request) {
-  std::lock_guard lock(mu_);
-  if (stopping_) return Status::Unavailable("the broker is shutting down");
-  queue_.emplace_back(std::move(request));
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Status::Unavailable("the broker is shutting down");
+    queue_.emplace_back(std::move(request));
+  }
+  // After unlocking, so the writer does not wake into a held mutex and switch back at once.
   cv_.notify_one();
   return Status::Ok();
 }
@@ -255,6 +258,7 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
     ++group.messages;
   }
   if (request.extra) request.extra(group.batch, results);
+  if (request.stage) request.stage(group.batch, request.messages, results, now);
   group.sync |= request.durability == Durability::kSync;
   if (!request.internal) ++group.publish_calls;
   group.accepted.push_back({&request, std::move(results)});

@@ -49,6 +49,12 @@ struct AppendRequest {
   bool internal = false;
   Durability durability = Durability::kSync;
   ExtraWrites extra;  // optional
+  // Optional, run after `extra` with the request's messages, their positions and their append
+  // time (the records exactly as they will read back), before the write. The delivery layer
+  // leases new records to waiting consumers in the same write and hands them over after it.
+  std::function<void(rocksdb::WriteBatch& batch, const std::vector<Message>& messages,
+                     const std::vector<PublishResult>& positions, TimePoint timestamp)>
+      stage;
   std::function<void(Result<std::vector<PublishResult>>)> done;
 };
 

@@ -136,6 +136,9 @@ struct MemberInfo {
   uint32_t max_in_flight = 0;
   uint64_t leased = 0;
   std::vector<PartitionId> owned_partitions;  // per_partition ordering only
+  // A Poll of this member is waiting for messages right now (idle; a new record may be handed to
+  // it in the commit that appends it).
+  bool waiting = false;
 };
 
 struct GroupInfo {
