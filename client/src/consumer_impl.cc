@@ -55,7 +55,9 @@ Result<std::unique_ptr<Consumer>> ConsumerImpl::Start(std::unique_ptr<Subscripti
   for (uint32_t i = 0; i < options.concurrency; ++i) {
     consumer->workers_.emplace_back([state] { WorkerLoop(state); });
   }
-  consumer->poller_ = std::thread([state] { PollLoop(state); });
+  if (options.handler_timeout.count() > 0) {
+    consumer->watchdog_ = std::thread([state] { WatchdogLoop(state); });
+  }
   return std::unique_ptr<Consumer>(std::move(consumer));
 }
 
@@ -64,65 +66,53 @@ ConsumerImpl::ConsumerImpl(std::shared_ptr<ConsumerState> state)
 
 ConsumerImpl::~ConsumerImpl() { (void)Close(std::nullopt); }
 
-void ConsumerImpl::PollLoop(std::shared_ptr<ConsumerState> state) {
-  const auto& options = state->options;
-  for (;;) {
-    size_t capacity = 0;
-    {
-      std::unique_lock lock(state->mu);
-      if (!state->polling) return;
-      // Handler timeouts: abandon handlers that ran too long.
-      if (options.handler_timeout.count() > 0) {
-        const auto now = std::chrono::steady_clock::now();
-        for (const auto& flight : state->running) {
-          if (now - flight->started > options.handler_timeout &&
-              flight->TryNack(std::nullopt, "handler timed out after " +
-                                                std::to_string(options.handler_timeout.count()) +
-                                                " ms")) {
-            state->timed_out.fetch_add(1);
-          }
-        }
-      }
-      const size_t held = state->queue.size() + state->running.size();
-      capacity = options.max_in_flight > held ? options.max_in_flight - held : 0;
-      if (capacity == 0) {
-        state->cv.wait_for(lock, kPollWait);
-        continue;
-      }
-    }
-    auto wait = kPollWait;
-    if (options.handler_timeout.count() > 0) {
-      wait = std::max(std::chrono::milliseconds(1), std::min(wait, options.handler_timeout / 4));
-    }
-    auto polled = state->subscription->Poll(capacity, wait);
-    std::unique_lock lock(state->mu);
-    if (!polled.ok()) {
-      state->cv.wait_for(lock, kRetryWait, [&] { return !state->polling; });
-      continue;
-    }
+void ConsumerImpl::PollTurn(ConsumerState& state, std::unique_lock<std::mutex>& lock) {
+  const size_t held = state.queue.size() + state.running.size();
+  const size_t capacity = state.options.max_in_flight > held ? state.options.max_in_flight - held : 0;
+  state.poll_in_progress = true;
+  lock.unlock();
+  auto polled = state.subscription->Poll(capacity, kPollWait);
+  lock.lock();
+  if (polled.ok()) {
     for (Delivery& d : *polled) {
       auto flight = std::make_shared<InFlight>();
-      flight->message = ReceivedMessage{state->topic, state->group, std::move(d.record), d.attempt};
-      flight->state = state.get();
-      state->queue.push_back(std::move(flight));
-      state->delivered.fetch_add(1);
+      flight->message = ReceivedMessage{state.topic, state.group, std::move(d.record), d.attempt};
+      flight->state = &state;
+      state.queue.push_back(std::move(flight));
+      state.delivered.fetch_add(1);
     }
-    if (!polled->empty()) state->cv.notify_all();
+  } else {
+    // The broker is restarting, say. Keeping the turn while waiting keeps peers from retrying.
+    state.idle_cv.wait_for(lock, kRetryWait, [&] { return !state.polling; });
   }
+  state.poll_in_progress = false;
+  if (!state.polling) state.idle_cv.notify_all();  // Close waits for the turn to end
 }
 
 void ConsumerImpl::WorkerLoop(std::shared_ptr<ConsumerState> state) {
+  std::unique_lock lock(state->mu);
   for (;;) {
-    std::shared_ptr<InFlight> flight;
-    {
-      std::unique_lock lock(state->mu);
-      state->cv.wait(lock, [&] { return state->stopping || !state->queue.empty(); });
-      if (state->queue.empty()) return;  // stopping and nothing left
-      flight = std::move(state->queue.front());
-      state->queue.pop_front();
-      flight->started = std::chrono::steady_clock::now();
-      state->running.insert(flight);
+    if (!state->polling) {
+      // Closing: what is queued is Close's to nack; leave once it says so.
+      state->work_cv.wait(lock, [&] { return state->stopping; });
+      return;
     }
+    if (state->queue.empty()) {
+      const size_t held = state->running.size();
+      if (state->poll_in_progress || held >= state->options.max_in_flight) {
+        state->work_cv.wait(lock);  // a peer is polling, or there is no room
+        continue;
+      }
+      PollTurn(*state, lock);
+      continue;
+    }
+    std::shared_ptr<InFlight> flight = std::move(state->queue.front());
+    state->queue.pop_front();
+    flight->started = std::chrono::steady_clock::now();
+    state->running.insert(flight);
+    // A peer takes the next queued message, or the next turn at polling, while this one runs.
+    state->work_cv.notify_one();
+    lock.unlock();
     {
       ScopedCurrentMessage current(&flight->message);
       try {
@@ -134,15 +124,34 @@ void ConsumerImpl::WorkerLoop(std::shared_ptr<ConsumerState> state) {
       }
     }
     std::unique_ptr<Subscription> released;
-    {
-      std::lock_guard lock(state->mu);
-      state->running.erase(flight);
-      if (state->release_when_idle && state->running.empty()) {
-        released = std::move(state->subscription);
-      }
-      state->cv.notify_all();
+    lock.lock();
+    state->running.erase(flight);
+    if (state->release_when_idle && state->running.empty()) {
+      released = std::move(state->subscription);
     }
-    // `released` leaves the group here, outside mu.
+    if (!state->polling) state->idle_cv.notify_all();  // Close waits for running handlers
+    if (released) {
+      lock.unlock();
+      released.reset();  // leaves the group, outside mu
+      lock.lock();
+    }
+  }
+}
+
+void ConsumerImpl::WatchdogLoop(std::shared_ptr<ConsumerState> state) {
+  const auto timeout = state->options.handler_timeout;
+  const auto period = std::max(std::chrono::milliseconds(1), std::min(kPollWait, timeout / 4));
+  std::unique_lock lock(state->mu);
+  while (state->polling) {
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& flight : state->running) {
+      if (now - flight->started > timeout &&
+          flight->TryNack(std::nullopt, "handler timed out after " +
+                                            std::to_string(timeout.count()) + " ms")) {
+        state->timed_out.fetch_add(1);
+      }
+    }
+    state->idle_cv.wait_for(lock, period, [&] { return !state->polling; });
   }
 }
 
@@ -155,17 +164,20 @@ Status ConsumerImpl::Close(std::optional<std::chrono::milliseconds> timeout) {
     std::lock_guard lock(state_->mu);
     state_->polling = false;
   }
-  state_->cv.notify_all();
-  if (poller_.joinable()) poller_.join();
+  state_->work_cv.notify_all();
+  state_->idle_cv.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
 
   std::unique_lock lock(state_->mu);
+  // A poll in progress ends within its wait; what it leased is queued.
+  state_->idle_cv.wait(lock, [&] { return !state_->poll_in_progress; });
   // Delivered but not started: back to the group at once.
   for (auto& flight : state_->queue) flight->TryNack(std::chrono::milliseconds(0), "consumer closed before handling");
   state_->queue.clear();
   state_->stopping = true;
-  state_->cv.notify_all();
+  state_->work_cv.notify_all();
   const bool drained =
-      state_->cv.wait_for(lock, limit, [&] { return state_->running.empty(); });
+      state_->idle_cv.wait_for(lock, limit, [&] { return state_->running.empty(); });
   if (!drained) {
     state_->release_when_idle = true;
     for (const auto& flight : state_->running) {

@@ -1,10 +1,13 @@
-// ConsumerImpl: runs a subscription: one poller thread leases messages (bounded by
-// max_in_flight), `concurrency` handler threads run the handler, and each outcome becomes an ack,
-// nack or reject. Close() drains as documented on Consumer.
+// ConsumerImpl: runs a subscription on `concurrency` handler threads, and each outcome becomes an
+// ack, nack or reject. The threads take turns at leasing (leader/follower): an idle thread with
+// nothing queued polls (bounded by max_in_flight), keeps one message and runs the handler itself,
+// queues the rest and wakes a peer to take the next turn. So a message reaches its handler on the
+// thread that leased it, with no hand-over between threads. A watchdog thread (only with a
+// handler_timeout) abandons handlers that run too long. Close() drains as documented on Consumer.
 //
-// Thread safety: State::mu_ guards the queue, the running set and the lifecycle flags; each
-// InFlight's `settled` flag makes its settling happen at most once across the handler thread, the
-// handler-timeout watchdog (poller thread) and Close().
+// Thread safety: State::mu_ guards the queue, the running set, the polling turn and the lifecycle
+// flags; each InFlight's `settled` flag makes its settling happen at most once across the handler
+// thread, the handler-timeout watchdog and Close().
 #pragma once
 
 #include <atomic>
@@ -51,10 +54,12 @@ struct ConsumerState {
   Dispatch dispatch;
 
   std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::shared_ptr<InFlight>> queue;    // guarded by mu
+  std::condition_variable work_cv;  // idle handler threads: a message is queued or a turn is free
+  std::condition_variable idle_cv;  // Close and the watchdog: a poll or a handler ended
+  std::deque<std::shared_ptr<InFlight>> queue;    // guarded by mu: leased, not started
   std::set<std::shared_ptr<InFlight>> running;    // guarded by mu
   bool polling = true;                             // guarded by mu
+  bool poll_in_progress = false;                   // guarded by mu: a handler thread's turn
   bool stopping = false;                           // guarded by mu: workers exit when idle
   // Close timed out: the last abandoned handler to finish releases the subscription (leaves the
   // group).
@@ -77,14 +82,16 @@ class ConsumerImpl final : public Consumer {
 
  private:
   explicit ConsumerImpl(std::shared_ptr<ConsumerState> state);
-  static void PollLoop(std::shared_ptr<ConsumerState> state);
   static void WorkerLoop(std::shared_ptr<ConsumerState> state);
+  // Leases what there is room for; state->mu held on entry and exit, released while polling.
+  static void PollTurn(ConsumerState& state, std::unique_lock<std::mutex>& lock);
+  static void WatchdogLoop(std::shared_ptr<ConsumerState> state);
 
   std::shared_ptr<ConsumerState> state_;
   const std::string member_;
   std::mutex close_mu_;
   bool closed_ = false;  // guarded by close_mu_
-  std::thread poller_;
+  std::thread watchdog_;  // only with a handler_timeout
   std::vector<std::thread> workers_;
 };
 

@@ -63,6 +63,7 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   std::string correlation_id;
   std::string reply_to;
   std::future<Result<Reply>> future;
+  bool wake_timer = false;
   {
     std::lock_guard lock(mu_);
     if (closed_) return fail(Status::FailedPrecondition("the client is closed"));
@@ -73,10 +74,12 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
     Pending& pending = pending_[correlation_id];
     pending.deadline = deadline;
     future = pending.promise.get_future();
+    // The timer needs waking only for a deadline before the time it sleeps until.
+    wake_timer = deadline < timer_wakes_at_;
     deadlines_.emplace(deadline, correlation_id);
     ++requests_;
   }
-  cv_.notify_all();
+  if (wake_timer) cv_.notify_all();
 
   const auto wall_deadline = clock_->Now() + std::chrono::duration_cast<std::chrono::microseconds>(timeout);
   PropagateContext(headers, /*with_correlation=*/false);
@@ -154,11 +157,14 @@ void Requester::TimerLoop() {
   std::unique_lock lock(mu_);
   while (!closed_) {
     if (deadlines_.empty()) {
+      timer_wakes_at_ = std::chrono::steady_clock::time_point::max();
       cv_.wait(lock);
       continue;
     }
     const auto next = deadlines_.begin()->first;
     if (std::chrono::steady_clock::now() < next) {
+      // Requests completed before `next` leave it early; it wakes then and finds less to do.
+      timer_wakes_at_ = next;
       cv_.wait_until(lock, next);
       continue;
     }

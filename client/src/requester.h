@@ -57,6 +57,8 @@ class Requester {
   std::unique_ptr<Inbox> inbox_;                        // guarded by mu_
   std::unordered_map<std::string, Pending> pending_;    // guarded by mu_
   std::multimap<std::chrono::steady_clock::time_point, std::string> deadlines_;  // guarded by mu_
+  // When the timer thread wakes next (max: not before a request arrives); guarded by mu_.
+  std::chrono::steady_clock::time_point timer_wakes_at_ = std::chrono::steady_clock::time_point::min();
   bool closed_ = false;                                 // guarded by mu_
   uint64_t next_id_ = 0;                                // guarded by mu_
   uint64_t requests_ = 0;                               // guarded by mu_
