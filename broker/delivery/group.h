@@ -181,8 +181,6 @@ class Group : public std::enable_shared_from_this<Group> {
     size_t max = 0;
     bool parked = false;
     bool committed = false;  // the commit of `staged` succeeded: Poll returns them
-    // Set (under mu_) when a commit decided staged leases; read without mu_ while spinning.
-    std::atomic<bool> decided{false};
     std::vector<Record> staged;  // leased to member, as the records will read back
   };
 

@@ -1,7 +1,6 @@
 // Group: dispatch (credit-based leasing in the three ordering modes) and settling.
 #include <algorithm>
 #include <future>
-#include <thread>
 
 #include <xxhash.h>
 
@@ -12,17 +11,6 @@
 
 namespace broker::delivery {
 namespace {
-
-// How long a parked Poll waits awake for a direct hand-off before it sleeps (once per call).
-constexpr auto kHandOffSpin = std::chrono::microseconds(50);
-
-void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
 
 // Bounds the records a per_key group reads past blocked keys in one partition, so one hot key
 // cannot make the group hold an unbounded number of waiting entries in memory.
@@ -151,7 +139,6 @@ Result<std::vector<Delivery>> Group::Poll(const std::string& member, size_t max,
 Result<std::vector<Delivery>> Group::PollLocked(Lock& lock, Waiter& waiter,
                                                 std::chrono::steady_clock::time_point deadline) {
   const std::string& member = *waiter.member;
-  bool spun = false;
   for (;;) {
     // Leases a commit staged for this call are decided by that commit (FinishHandOff, at most
     // one commit away): they are this call's, or undone.
@@ -204,21 +191,6 @@ Result<std::vector<Delivery>> Group::PollLocked(Lock& lock, Waiter& waiter,
     }
     // Parked: a publish may lease records to this call in its own commit (StageHandOff).
     waiter.parked = true;
-    if (!spun && wake - now_steady > kHandOffSpin) {
-      // Records often follow within microseconds (a request right after its predecessor's
-      // reply): wait for a hand-off awake for a moment, which spares the writer a wake-up call
-      // and this thread the scheduler's latency; then look again and sleep.
-      spun = true;
-      lock.unlock();
-      const auto spin_until = now_steady + kHandOffSpin;
-      while (!waiter.decided.load(std::memory_order_acquire) &&
-             std::chrono::steady_clock::now() < spin_until) {
-        CpuRelax();
-      }
-      lock.lock();
-      waiter.parked = false;
-      continue;
-    }
     cv_.wait_until(lock, wake);
     waiter.parked = false;
   }
@@ -233,24 +205,26 @@ Result<Group::Entry*> Group::FindLeased(const std::string& member, PartitionId p
   }
   Cursor& c = cursors_[partition.value()];
   auto it = c.unsettled.find(offset.value());
-  const std::string where = Where(partition, offset);
   if (it == c.unsettled.end()) {
     if (offset.value() >= c.next) {
-      return Status::FailedPrecondition(where + " was never delivered to group '" + name_ + "'");
+      return Status::FailedPrecondition(Where(partition, offset) +
+                                        " was never delivered to group '" + name_ + "'");
     }
-    return Status::FailedPrecondition(where + " is already settled in group '" + name_ +
-                                      "' (acked, dead-lettered or expired)");
+    return Status::FailedPrecondition(Where(partition, offset) + " is already settled in group '" +
+                                      name_ + "' (acked, dead-lettered or expired)");
   }
   Entry& e = it->second;
   if (e.state != State::kLeased) {
-    return Status::FailedPrecondition(where + " is not leased (its lease expired or it was " +
+    return Status::FailedPrecondition(Where(partition, offset) +
+                                      " is not leased (its lease expired or it was " +
                                       "nacked); it will be redelivered");
   }
   if (e.record.member != member) {
-    return Status::FailedPrecondition(where + " is leased to another member, not '" + member + "'");
+    return Status::FailedPrecondition(Where(partition, offset) +
+                                      " is leased to another member, not '" + member + "'");
   }
   if (context_.clock->Now() >= e.record.lease_expires) {
-    return Status::FailedPrecondition(where + ": its lease expired at " +
+    return Status::FailedPrecondition(Where(partition, offset) + ": its lease expired at " +
                                       FormatTime(e.record.lease_expires) +
                                       "; it will be redelivered");
   }

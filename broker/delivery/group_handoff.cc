@@ -59,9 +59,8 @@ bool Group::StageHandOff(rocksdb::WriteBatch& batch, const std::vector<Message>&
     batch.Put(context_.db->groups(),
               MessageKey(topic_id(), name_, position.partition, position.offset),
               EncodeMessageRecord(e.record));
-    waiter->staged.push_back(
-        Record{position.partition, position.offset, timestamp, message.key, message.payload,
-               message.headers});
+    waiter->staged.push_back(Record{position.partition, position.offset, timestamp, message.key,
+                                    message.payload, message.headers});
     if (std::find(moved.begin(), moved.end(), p) == moved.end()) moved.push_back(p);
   }
   for (uint32_t p : moved) {
@@ -77,7 +76,6 @@ void Group::FinishHandOff(bool committed) {
   for (Waiter* waiter : waiters_) {
     if (waiter->staged.empty() || waiter->committed) continue;
     decided = true;
-    waiter->decided.store(true, std::memory_order_release);
     if (committed) {
       waiter->committed = true;
       continue;
