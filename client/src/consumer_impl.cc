@@ -68,7 +68,8 @@ ConsumerImpl::~ConsumerImpl() { (void)Close(std::nullopt); }
 
 void ConsumerImpl::PollTurn(ConsumerState& state, std::unique_lock<std::mutex>& lock) {
   const size_t held = state.queue.size() + state.running.size();
-  const size_t capacity = state.options.max_in_flight > held ? state.options.max_in_flight - held : 0;
+  const size_t capacity =
+      state.options.max_in_flight > held ? state.options.max_in_flight - held : 0;
   state.poll_in_progress = true;
   lock.unlock();
   auto polled = state.subscription->Poll(capacity, kPollWait);
@@ -146,8 +147,8 @@ void ConsumerImpl::WatchdogLoop(std::shared_ptr<ConsumerState> state) {
     const auto now = std::chrono::steady_clock::now();
     for (const auto& flight : state->running) {
       if (now - flight->started > timeout &&
-          flight->TryNack(std::nullopt, "handler timed out after " +
-                                            std::to_string(timeout.count()) + " ms")) {
+          flight->TryNack(std::nullopt,
+                          "handler timed out after " + std::to_string(timeout.count()) + " ms")) {
         state->timed_out.fetch_add(1);
       }
     }
