@@ -90,11 +90,14 @@ class Group : public std::enable_shared_from_this<Group> {
   // ---- Delivery (see Subscription) ----
   Result<std::vector<Delivery>> Poll(const std::string& member, size_t max,
                                      std::chrono::milliseconds timeout);
-  Status Ack(const std::string& member, PartitionId partition, Offset offset);
-  Status Nack(const std::string& member, PartitionId partition, Offset offset,
+  // `attempt`: the delivery whose lease is settled (Delivery::attempt); 0: whichever lease the
+  // member holds.
+  Status Ack(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt);
+  Status Nack(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
               std::optional<std::chrono::milliseconds> delay, const std::string& error);
-  Result<TimePoint> Extend(const std::string& member, PartitionId partition, Offset offset);
-  Status Reject(const std::string& member, PartitionId partition, Offset offset,
+  Result<TimePoint> Extend(const std::string& member, PartitionId partition, Offset offset,
+                           uint32_t attempt);
+  Status Reject(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
                 const std::string& reason);
 
   // ---- Timers and wake-ups ----
@@ -185,7 +188,8 @@ class Group : public std::enable_shared_from_this<Group> {
   };
 
   Status CheckOpen() const;
-  Result<Entry*> FindLeased(const std::string& member, PartitionId partition, Offset offset);
+  Result<Entry*> FindLeased(const std::string& member, PartitionId partition, Offset offset,
+                            uint32_t attempt);
   void Detach(Cursor& c, const Entry& e);
   void Attach(uint32_t partition, uint64_t offset, Cursor& c, Entry& e);
   void SetState(uint32_t partition, uint64_t offset, Entry& e, State state);

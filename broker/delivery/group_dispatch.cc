@@ -197,7 +197,7 @@ Result<std::vector<Delivery>> Group::PollLocked(Lock& lock, Waiter& waiter,
 }
 
 Result<Group::Entry*> Group::FindLeased(const std::string& member, PartitionId partition,
-                                        Offset offset) {
+                                        Offset offset, uint32_t attempt) {
   if (Status s = CheckOpen(); !s.ok()) return s;
   if (partition.value() >= cursors_.size()) {
     return Status::InvalidArgument("topic '" + record_.topic + "' has no partition " +
@@ -223,6 +223,14 @@ Result<Group::Entry*> Group::FindLeased(const std::string& member, PartitionId p
     return Status::FailedPrecondition(Where(partition, offset) +
                                       " is leased to another member, not '" + member + "'");
   }
+  if (attempt != 0 && e.record.attempts != attempt) {
+    // The lease of that delivery ended and the message was delivered again, to this member too:
+    // a late settle must not settle the redelivery.
+    return Status::FailedPrecondition(
+        Where(partition, offset) + ": the lease of delivery attempt " + std::to_string(attempt) +
+        " has ended; the message was delivered again (attempt " +
+        std::to_string(e.record.attempts) + ")");
+  }
   if (context_.clock->Now() >= e.record.lease_expires) {
     return Status::FailedPrecondition(Where(partition, offset) + ": its lease expired at " +
                                       FormatTime(e.record.lease_expires) +
@@ -231,9 +239,10 @@ Result<Group::Entry*> Group::FindLeased(const std::string& member, PartitionId p
   return &e;
 }
 
-Status Group::Ack(const std::string& member, PartitionId partition, Offset offset) {
+Status Group::Ack(const std::string& member, PartitionId partition, Offset offset,
+                  uint32_t attempt) {
   std::lock_guard lock(mu_);
-  auto e = FindLeased(member, partition, offset);
+  auto e = FindLeased(member, partition, offset, attempt);
   if (!e.ok()) return e.status();
   const bool had_key = (*e)->record.has_key;
   Settle(partition.value(), offset.value(), true);
@@ -249,12 +258,13 @@ Status Group::Ack(const std::string& member, PartitionId partition, Offset offse
 }
 
 Status Group::Nack(const std::string& member, PartitionId partition, Offset offset,
-                   std::optional<std::chrono::milliseconds> delay, const std::string& error) {
+                   uint32_t attempt, std::optional<std::chrono::milliseconds> delay,
+                   const std::string& error) {
   if (delay && *delay > storage::kMaxDuration) {
     return Status::InvalidArgument("nack delay must be at most 100 years");
   }
   std::lock_guard lock(mu_);
-  auto e = FindLeased(member, partition, offset);
+  auto e = FindLeased(member, partition, offset, attempt);
   if (!e.ok()) return e.status();
   Entry& entry = **e;
   entry.record.last_error = error.empty() ? "nacked" : error;
@@ -270,9 +280,10 @@ Status Group::Nack(const std::string& member, PartitionId partition, Offset offs
   return Status::Ok();
 }
 
-Result<TimePoint> Group::Extend(const std::string& member, PartitionId partition, Offset offset) {
+Result<TimePoint> Group::Extend(const std::string& member, PartitionId partition, Offset offset,
+                                uint32_t attempt) {
   std::lock_guard lock(mu_);
-  auto e = FindLeased(member, partition, offset);
+  auto e = FindLeased(member, partition, offset, attempt);
   if (!e.ok()) return e.status();
   Entry& entry = **e;
   Detach(cursors_[partition.value()], entry);
@@ -284,9 +295,9 @@ Result<TimePoint> Group::Extend(const std::string& member, PartitionId partition
 }
 
 Status Group::Reject(const std::string& member, PartitionId partition, Offset offset,
-                     const std::string& reason) {
+                     uint32_t attempt, const std::string& reason) {
   std::lock_guard lock(mu_);
-  auto e = FindLeased(member, partition, offset);
+  auto e = FindLeased(member, partition, offset, attempt);
   if (!e.ok()) return e.status();
   (*e)->record.last_error = reason.empty() ? "rejected" : reason;
   StartDeadLetter(partition.value(), offset.value(), **e, "rejected");

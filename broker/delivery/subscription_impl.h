@@ -33,17 +33,36 @@ class SubscriptionImpl final : public Subscription {
     group_->SetReadyCallback(member_, std::move(ready));
   }
   Status Ack(PartitionId partition, Offset offset) override {
-    return group_->Ack(member_, partition, offset);
+    return group_->Ack(member_, partition, offset, 0);
   }
   Status Nack(PartitionId partition, Offset offset, std::optional<std::chrono::milliseconds> delay,
               std::string error) override {
-    return group_->Nack(member_, partition, offset, delay, error);
+    return group_->Nack(member_, partition, offset, 0, delay, error);
   }
   Result<TimePoint> Extend(PartitionId partition, Offset offset) override {
-    return group_->Extend(member_, partition, offset);
+    return group_->Extend(member_, partition, offset, 0);
   }
   Status Reject(PartitionId partition, Offset offset, std::string reason) override {
-    return group_->Reject(member_, partition, offset, reason);
+    return group_->Reject(member_, partition, offset, 0, reason);
+  }
+  Status AckAttempt(PartitionId partition, Offset offset, uint32_t attempt) override {
+    return group_->Ack(member_, partition, offset, attempt);
+  }
+  void AckAttemptAsync(PartitionId partition, Offset offset, uint32_t attempt,
+                       std::function<void(Status)> done) override {
+    done(group_->Ack(member_, partition, offset, attempt));
+  }
+  Status NackAttempt(PartitionId partition, Offset offset, uint32_t attempt,
+                     std::optional<std::chrono::milliseconds> delay, std::string error) override {
+    return group_->Nack(member_, partition, offset, attempt, delay, error);
+  }
+  Result<TimePoint> ExtendAttempt(PartitionId partition, Offset offset,
+                                  uint32_t attempt) override {
+    return group_->Extend(member_, partition, offset, attempt);
+  }
+  Status RejectAttempt(PartitionId partition, Offset offset, uint32_t attempt,
+                       std::string reason) override {
+    return group_->Reject(member_, partition, offset, attempt, reason);
   }
 
  private:

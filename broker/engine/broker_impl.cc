@@ -140,9 +140,9 @@ void BrokerImpl::PublishAsync(std::string_view topic, std::vector<Message> messa
     // direct hand-off): it needs no commit of its own and is woken once.
     auto handoff = std::make_shared<delivery::HandOff>();
     request.stage = [delivery = delivery_.get(), handoff, topic = request.topic](
-                        rocksdb::WriteBatch& batch, const std::vector<Message>& messages,
+                        rocksdb::WriteBatch& batch, const std::vector<Message>& appended,
                         const std::vector<PublishResult>& positions, TimePoint timestamp) {
-      delivery->StageHandOff(topic, batch, messages, positions, timestamp, *handoff);
+      delivery->StageHandOff(topic, batch, appended, positions, timestamp, *handoff);
     };
     request.done = [handoff, done = std::move(done)](Result<std::vector<PublishResult>> result) {
       handoff->Finish(result.ok());

@@ -30,7 +30,8 @@ class ManualContext final : public MessageContext {
   Result<TimePoint> Extend() override {
     if (flight_.settled.load()) return AlreadySettled();
     const Record& r = flight_.message.record;
-    return flight_.state->subscription->Extend(r.partition, r.offset);
+    return flight_.state->subscription->ExtendAttempt(r.partition, r.offset,
+                                                     flight_.message.attempt);
   }
   Status Reject(std::string reason) override {
     Status result;

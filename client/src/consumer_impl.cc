@@ -16,7 +16,7 @@ constexpr auto kRetryWait = std::chrono::milliseconds(200);
 bool InFlight::TryAck(Status* result) {
   if (settled.exchange(true)) return false;
   const Record& r = message.record;
-  Status s = state->subscription->Ack(r.partition, r.offset);
+  Status s = state->subscription->AckAttempt(r.partition, r.offset, message.attempt);
   if (s.ok()) state->acked.fetch_add(1);
   if (result != nullptr) *result = std::move(s);
   return true;
@@ -26,7 +26,7 @@ bool InFlight::TryNack(std::optional<std::chrono::milliseconds> delay, const std
                        Status* result) {
   if (settled.exchange(true)) return false;
   const Record& r = message.record;
-  Status s = state->subscription->Nack(r.partition, r.offset, delay, error);
+  Status s = state->subscription->NackAttempt(r.partition, r.offset, message.attempt, delay, error);
   if (s.ok()) state->nacked.fetch_add(1);
   if (result != nullptr) *result = std::move(s);
   return true;
@@ -35,7 +35,7 @@ bool InFlight::TryNack(std::optional<std::chrono::milliseconds> delay, const std
 bool InFlight::TryReject(const std::string& reason, Status* result) {
   if (settled.exchange(true)) return false;
   const Record& r = message.record;
-  Status s = state->subscription->Reject(r.partition, r.offset, reason);
+  Status s = state->subscription->RejectAttempt(r.partition, r.offset, message.attempt, reason);
   if (result != nullptr) *result = std::move(s);
   return true;
 }

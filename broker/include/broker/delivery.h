@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <optional>
 #include <string>
 #include <vector>
@@ -104,6 +105,36 @@ class Subscription {
   virtual Result<TimePoint> Extend(PartitionId partition, Offset offset) = 0;
   // Dead-letters the message at once with reason "rejected".
   virtual Status Reject(PartitionId partition, Offset offset, std::string reason) = 0;
+
+  // The settles above act on whichever lease of the message this member holds. These act only on
+  // the lease of one delivery, `attempt` being its Delivery::attempt: kFailedPrecondition once
+  // that lease has ended, even if the message was leased to this member again since, so a settle
+  // that arrives after its lease expired cannot settle the redelivery. A transport that cannot
+  // check the attempt keeps these defaults, which act as the calls above.
+  virtual Status AckAttempt(PartitionId partition, Offset offset, uint32_t attempt) {
+    (void)attempt;
+    return Ack(partition, offset);
+  }
+  virtual void AckAttemptAsync(PartitionId partition, Offset offset, uint32_t attempt,
+                               std::function<void(Status)> done) {
+    (void)attempt;
+    AckAsync(partition, offset, std::move(done));
+  }
+  virtual Status NackAttempt(PartitionId partition, Offset offset, uint32_t attempt,
+                             std::optional<std::chrono::milliseconds> delay, std::string error) {
+    (void)attempt;
+    return Nack(partition, offset, delay, std::move(error));
+  }
+  virtual Result<TimePoint> ExtendAttempt(PartitionId partition, Offset offset,
+                                          uint32_t attempt) {
+    (void)attempt;
+    return Extend(partition, offset);
+  }
+  virtual Status RejectAttempt(PartitionId partition, Offset offset, uint32_t attempt,
+                               std::string reason) {
+    (void)attempt;
+    return Reject(partition, offset, std::move(reason));
+  }
 };
 
 struct PartitionLag {
