@@ -37,6 +37,15 @@ std::vector<std::string> ServerList(std::string_view address) {
   return out;
 }
 
+// libnats calls the closed callback on its own thread, possibly after the NatsConnection it was
+// given is gone (our destructor closes the connection too). The callback reaches a connection only
+// through this registry, which the destructor leaves before closing.
+std::mutex live_mu;
+std::set<const void*>& LiveConnections() {
+  static auto* live = new std::set<const void*>();  // never destroyed: callbacks may run at exit
+  return *live;
+}
+
 // "No responders" to a publish right after its stream was created: resend this often, for this
 // long, before reporting that no stream stores the subject.
 constexpr std::chrono::milliseconds kResendDelay(10);
@@ -109,6 +118,10 @@ Result<std::shared_ptr<NatsConnection>> NatsConnection::Open(const NatsTransport
   // Publishes made while reconnecting are buffered (8 MiB) and sent once connected again.
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(opts, 8 << 20);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, &NatsConnection::OnClosed, conn.get());
+  {
+    std::lock_guard lock(live_mu);
+    LiveConnections().insert(conn.get());
+  }
   if (s == NATS_OK) s = natsConnection_Connect(&conn->nc_, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK) {
@@ -146,7 +159,11 @@ NatsConnection::~NatsConnection() {
   cv_.notify_all();
   if (timer_.joinable()) timer_.join();
   FailAll(Status::Cancelled("the NATS transport was closed"));
-  closing_ = true;
+  {
+    // Waits for a closed callback in progress; later ones find this connection gone.
+    std::lock_guard lock(live_mu);
+    LiveConnections().erase(this);
+  }
   ack_sub_.reset();
   if (nc_ != nullptr) {
     natsConnection_FlushTimeout(nc_, 1000);  // acks and naks just sent reach the server
@@ -157,8 +174,9 @@ NatsConnection::~NatsConnection() {
 }
 
 void NatsConnection::OnClosed(natsConnection*, void* closure) {
+  std::lock_guard live(live_mu);
+  if (LiveConnections().count(closure) == 0) return;  // closed by our destructor
   auto* self = static_cast<NatsConnection*>(closure);
-  if (self->closing_.load()) return;
   std::map<uint64_t, std::function<void()>> listeners;
   {
     std::lock_guard lock(self->mu_);

@@ -138,7 +138,6 @@ class NatsConnection : public std::enable_shared_from_this<NatsConnection> {
   std::map<uint64_t, std::function<void()>> closed_listeners_;             // guarded by mu_
   uint64_t next_listener_ = 1;                                             // guarded by mu_
   std::set<std::string> members_;                                          // guarded by mu_
-  std::atomic<bool> closing_{false};  // our own Close: listeners are not told
 };
 
 }  // namespace broker::client::nats_internal

@@ -55,6 +55,19 @@ class NatsTransport final : public Transport {
     // per-publish option has no equivalent.
     if (Status s = storage::ValidateTopicName(topic); !s.ok()) return done(s);
     if (messages.empty()) return done(std::vector<PublishResult>{});
+    // The engine's limits and checks (its defaults), all before anything is sent: a batch with a
+    // bad message publishes nothing, as on the other transports.
+    const Limits limits;
+    if (messages.size() > limits.max_batch_messages) {
+      return done(Status::InvalidArgument(
+          "batch has " + std::to_string(messages.size()) + " messages; the limit is " +
+          std::to_string(limits.max_batch_messages)));
+    }
+    for (const Message& m : messages) {
+      if (Status s = storage::ValidateMessage(m, limits, limits.max_message_bytes); !s.ok()) {
+        return done(s);
+      }
+    }
     auto info = conn_->EnsureTopic(topic);
     if (!info.ok()) return done(info.status());
     auto batch = std::make_shared<BatchPublish>();
