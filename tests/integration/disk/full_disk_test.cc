@@ -371,5 +371,46 @@ TEST_F(FullDiskTest, RefusesPublishesKeepsReadsAndAcksAndRecoversByItselfWhenSpa
   EXPECT_EQ(lag_after->unsettled, 0u) << "every message was acked before the restart";
 }
 
+// What an operator often does first: restart brokerd on the full disk. brokerd either cannot open
+// its data directory (RocksDB writes a new WAL, MANIFEST and OPTIONS file when it opens) and says
+// so, or opens and refuses publishes; once space is back, one more restart brings everything back,
+// with nothing acknowledged lost.
+TEST_F(FullDiskTest, RestartOnAFullDiskLosesNothingAndAnotherRestartRecovers) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(probe_->CreateTopic(kTopic, 2).ok());
+  ASSERT_NO_FATAL_FAILURE(PublishAcknowledged("pre", 40));
+  ASSERT_EQ(brokerd_->Stop(), 0) << brokerd_->Output();
+  brokerd_.reset();
+
+  const size_t ballast = fs_->Fill();
+  std::cout << "ballast: " << (ballast >> 10) << " KiB; " << (fs_->Available() >> 10)
+            << " KiB left\n";
+  std::string error;
+  brokerd_ = testing::BrokerdProcess::Start(Data(), kBrokerdArgs, &error, 30s, address_);
+  if (!brokerd_) {
+    std::cout << "brokerd does not start on the full disk: " << error << "\n";
+    EXPECT_NE(error.find("No space left on device"), std::string::npos) << error;
+  } else {
+    std::cout << "brokerd started on the full disk\n";
+    probe_ = testing::AdminProbe::Connect(address_);
+    auto records = probe_->TopicRecords(kTopic);
+    ASSERT_TRUE(records.ok()) << records.status().ToString();
+    EXPECT_EQ(*records, acknowledged_.size()) << "reads work on the full disk";
+    const Status refused = PublishUntilRefused();
+    std::cout << "publish refused: " << refused.ToString() << "\n";
+    EXPECT_TRUE(refused.code() == StatusCode::kResourceExhausted ||
+                refused.code() == StatusCode::kUnavailable)
+        << refused.ToString();
+    brokerd_->Kill();
+  }
+
+  fs_->Free();
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_NO_FATAL_FAILURE(ExpectNothingAcknowledgedLost());
+  ASSERT_NO_FATAL_FAILURE(PublishAcknowledged("post", 10));
+  ASSERT_NO_FATAL_FAILURE(Restart());
+  ASSERT_NO_FATAL_FAILURE(ExpectNothingAcknowledgedLost());
+}
+
 }  // namespace
 }  // namespace broker::integration
