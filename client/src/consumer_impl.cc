@@ -105,14 +105,16 @@ void ConsumerImpl::WorkerLoop(std::shared_ptr<ConsumerState> state) {
         continue;
       }
       PollTurn(*state, lock);
+      // This thread takes the first message; peers take the others, and one takes the next turn
+      // at polling, all at once rather than one waking the next.
+      const size_t peers = std::min<size_t>(state->queue.size(), state->options.concurrency - 1);
+      for (size_t i = 0; i < peers; ++i) state->work_cv.notify_one();
       continue;
     }
     std::shared_ptr<InFlight> flight = std::move(state->queue.front());
     state->queue.pop_front();
     flight->started = std::chrono::steady_clock::now();
     state->running.insert(flight);
-    // A peer takes the next queued message, or the next turn at polling, while this one runs.
-    state->work_cv.notify_one();
     lock.unlock();
     {
       ScopedCurrentMessage current(&flight->message);
