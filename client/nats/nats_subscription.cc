@@ -192,15 +192,65 @@ class NatsSubscription final : public Subscription {
   }
 
   Status Ack(PartitionId partition, Offset offset) override {
-    auto lease = Take(partition, offset, /*keep=*/false);
+    return DoAck(partition, offset, std::nullopt);
+  }
+  Status Nack(PartitionId partition, Offset offset, std::optional<milliseconds> delay,
+              std::string error) override {
+    return DoNack(partition, offset, std::nullopt, delay, std::move(error));
+  }
+  Result<TimePoint> Extend(PartitionId partition, Offset offset) override {
+    return DoExtend(partition, offset, std::nullopt);
+  }
+  Status Reject(PartitionId partition, Offset offset, std::string reason) override {
+    return DoReject(partition, offset, std::nullopt, std::move(reason));
+  }
+
+  // The same, for one delivery: a settle naming an attempt whose lease has ended (even if the
+  // message was fetched by this member again since) fails instead of settling the redelivery.
+  Status AckAttempt(PartitionId partition, Offset offset, uint32_t attempt) override {
+    return DoAck(partition, offset, attempt);
+  }
+  void AckAttemptAsync(PartitionId partition, Offset offset, uint32_t attempt,
+                       std::function<void(Status)> done) override {
+    done(DoAck(partition, offset, attempt));  // an ack is one core NATS publish: no waiting
+  }
+  Status NackAttempt(PartitionId partition, Offset offset, uint32_t attempt,
+                     std::optional<milliseconds> delay, std::string error) override {
+    return DoNack(partition, offset, attempt, delay, std::move(error));
+  }
+  Result<TimePoint> ExtendAttempt(PartitionId partition, Offset offset,
+                                  uint32_t attempt) override {
+    return DoExtend(partition, offset, attempt);
+  }
+  Status RejectAttempt(PartitionId partition, Offset offset, uint32_t attempt,
+                       std::string reason) override {
+    return DoReject(partition, offset, attempt, std::move(reason));
+  }
+
+ private:
+  struct Lease {
+    std::shared_ptr<natsMsg> msg;  // the delivery as received, for a dead letter
+    std::string ack_subject;
+    PartitionId partition;
+    uint32_t attempt = 0;
+    steady_clock::time_point expires;
+    TimePoint first_delivery{};
+  };
+  struct History {
+    TimePoint first_delivery{};
+    std::string last_error;
+  };
+
+  Status DoAck(PartitionId partition, Offset offset, std::optional<uint32_t> attempt) {
+    auto lease = Take(partition, offset, attempt, /*keep=*/false);
     if (!lease.ok()) return lease.status();
     Forget(offset.value());
     return conn_->PublishText(lease->ack_subject, "+ACK");
   }
 
-  Status Nack(PartitionId partition, Offset offset, std::optional<milliseconds> delay,
-              std::string error) override {
-    auto lease = Take(partition, offset, /*keep=*/false);
+  Status DoNack(PartitionId partition, Offset offset, std::optional<uint32_t> attempt,
+                std::optional<milliseconds> delay, std::string error) {
+    auto lease = Take(partition, offset, attempt, /*keep=*/false);
     if (!lease.ok()) return lease.status();
     Remember(offset.value(), lease->first_delivery, &error);
     if (config_.max_deliveries > 0 && lease->attempt >= config_.max_deliveries) {
@@ -219,38 +269,29 @@ class NatsSubscription final : public Subscription {
                               ns > 0 ? "-NAK {\"delay\":" + std::to_string(ns) + "}" : "-NAK");
   }
 
-  Result<TimePoint> Extend(PartitionId partition, Offset offset) override {
-    auto lease = Take(partition, offset, /*keep=*/true);
+  Result<TimePoint> DoExtend(PartitionId partition, Offset offset,
+                             std::optional<uint32_t> attempt) {
+    auto lease = Take(partition, offset, attempt, /*keep=*/true);
     if (!lease.ok()) return lease.status();
     Status sent = conn_->PublishText(lease->ack_subject, "+WPI");
     if (!sent.ok()) return sent;
     std::lock_guard lock(mu_);
     auto it = leases_.find(offset.value());
-    if (it == leases_.end()) return NotLeased(partition, offset);
+    if (it == leases_.end() || it->second.attempt != lease->attempt) {
+      return NotLeased(partition, offset);
+    }
     it->second.expires = steady_clock::now() + config_.ack_timeout;
-    return clock_->Now() + std::chrono::duration_cast<std::chrono::microseconds>(config_.ack_timeout);
+    return clock_->Now() +
+           std::chrono::duration_cast<std::chrono::microseconds>(config_.ack_timeout);
   }
 
-  Status Reject(PartitionId partition, Offset offset, std::string reason) override {
-    auto lease = Take(partition, offset, /*keep=*/false);
+  Status DoReject(PartitionId partition, Offset offset, std::optional<uint32_t> attempt,
+                  std::string reason) {
+    auto lease = Take(partition, offset, attempt, /*keep=*/false);
     if (!lease.ok()) return lease.status();
     Remember(offset.value(), lease->first_delivery, &reason);
     return DeadLetter(*lease, "rejected", reason, lease->attempt);
   }
-
- private:
-  struct Lease {
-    std::shared_ptr<natsMsg> msg;  // the delivery as received, for a dead letter
-    std::string ack_subject;
-    PartitionId partition;
-    uint32_t attempt = 0;
-    steady_clock::time_point expires;
-    TimePoint first_delivery{};
-  };
-  struct History {
-    TimePoint first_delivery{};
-    std::string last_error;
-  };
 
   static Status NotLeased(PartitionId partition, Offset offset) {
     return Status::FailedPrecondition(
@@ -305,12 +346,19 @@ class NatsSubscription final : public Subscription {
     return delivery;
   }
 
-  // The lease of (partition, offset) if this member holds it and it has not expired; removed
-  // unless `keep`.
-  Result<Lease> Take(PartitionId partition, Offset offset, bool keep) {
+  // The lease of (partition, offset) if this member holds it (of delivery `attempt`, if given) and
+  // it has not expired; removed unless `keep`.
+  Result<Lease> Take(PartitionId partition, Offset offset, std::optional<uint32_t> attempt,
+                     bool keep) {
     std::lock_guard lock(mu_);
     auto it = leases_.find(offset.value());
     if (it == leases_.end() || it->second.partition != partition) return NotLeased(partition, offset);
+    if (attempt && it->second.attempt != *attempt) {
+      return Status::FailedPrecondition(
+          "the lease of delivery " + std::to_string(*attempt) + " of message " +
+          std::to_string(partition.value()) + "/" + std::to_string(offset.value()) +
+          " has ended (the message was delivered again since)");
+    }
     if (steady_clock::now() > it->second.expires) {
       leases_.erase(it);
       return Status::FailedPrecondition(
