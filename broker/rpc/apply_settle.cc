@@ -19,24 +19,31 @@ Status ApplySettle(Subscription* subscription, const v1::SubscribeRequest::Settl
   } else {
     const PartitionId partition(settle.ref().partition());
     const Offset offset(settle.ref().offset());
+    const uint32_t attempt = settle.attempt();  // 0: whichever lease this member holds
     switch (settle.op()) {
       case Settle::OP_ACK:
-        status = subscription->Ack(partition, offset);
+        status = attempt == 0 ? subscription->Ack(partition, offset)
+                              : subscription->AckAttempt(partition, offset, attempt);
         break;
       case Settle::OP_NACK: {
         std::optional<std::chrono::milliseconds> delay;
         if (settle.has_delay_ms()) delay = std::chrono::milliseconds(settle.delay_ms());
-        status = subscription->Nack(partition, offset, delay, settle.text());
+        status = attempt == 0
+                     ? subscription->Nack(partition, offset, delay, settle.text())
+                     : subscription->NackAttempt(partition, offset, attempt, delay, settle.text());
         break;
       }
       case Settle::OP_EXTEND: {
-        auto extended = subscription->Extend(partition, offset);
+        auto extended = attempt == 0 ? subscription->Extend(partition, offset)
+                                     : subscription->ExtendAttempt(partition, offset, attempt);
         status = extended.status();
         if (extended.ok()) answer.set_lease_expires_us(Micros(*extended));
         break;
       }
       case Settle::OP_REJECT:
-        status = subscription->Reject(partition, offset, settle.text());
+        status = attempt == 0
+                     ? subscription->Reject(partition, offset, settle.text())
+                     : subscription->RejectAttempt(partition, offset, attempt, settle.text());
         break;
       default:
         status = Status::InvalidArgument("unknown settle op " + std::to_string(settle.op()));

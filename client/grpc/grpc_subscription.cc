@@ -1,9 +1,9 @@
 #include "grpc_subscription.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <future>
-#include <map>
 #include <mutex>
 #include <thread>
 
@@ -40,14 +40,16 @@ struct Shared {
 
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<Delivery> buffer;                 // guarded by mu
-  std::function<void()> ready;                 // guarded by mu
-  Stream* stream = nullptr;                    // guarded by mu: current, started
-  bool closing = false;                        // guarded by mu
-  bool lost = false;                           // guarded by mu: needs rejoin
-  int live_streams = 0;                        // guarded by mu
-  uint64_t next_request = 1;                   // guarded by mu
-  std::map<uint64_t, SettleCallback> settles;  // guarded by mu: awaiting answers
+  std::deque<Delivery> buffer;  // guarded by mu
+  std::function<void()> ready;  // guarded by mu
+  Stream* stream = nullptr;     // guarded by mu: current, started
+  bool closing = false;         // guarded by mu
+  bool lost = false;            // guarded by mu: needs rejoin
+  int live_streams = 0;         // guarded by mu
+  uint64_t next_request = 1;    // guarded by mu
+  // Settles awaiting their answer, by request id in sending order. The broker answers a stream's
+  // settles in order, so the answer's entry is (almost always) at the front.
+  std::deque<std::pair<uint64_t, SettleCallback>> settles;  // guarded by mu
 };
 
 // One Subscribe call. Owns itself: deleted in OnDone.
@@ -131,7 +133,7 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
       started_set_ = true;
       started_.set_value(result.ok() ? Status::Unavailable("the broker ended the stream") : result);
     }
-    std::map<uint64_t, SettleCallback> unanswered;
+    std::deque<std::pair<uint64_t, SettleCallback>> unanswered;
     {
       std::lock_guard lock(shared_->mu);
       if (shared_->stream == this) {
@@ -212,7 +214,8 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
     {
       std::lock_guard lock(shared_->mu);
       for (It a = begin; a != end; ++a) {
-        auto it = shared_->settles.find(a->request_id());
+        auto it = std::find_if(shared_->settles.begin(), shared_->settles.end(),
+                               [id = a->request_id()](const auto& e) { return e.first == id; });
         if (it == shared_->settles.end()) continue;
         answered.emplace_back(std::move(it->second), &*a);
         shared_->settles.erase(it);
@@ -300,9 +303,30 @@ class GrpcSubscription final : public Subscription {
     return Settle(Request::Settle::OP_ACK, partition, offset, std::nullopt, "").status;
   }
   void AckAsync(PartitionId partition, Offset offset, std::function<void(Status)> done) override {
+    AckAttemptAsync(partition, offset, 0, std::move(done));
+  }
+  Status AckAttempt(PartitionId partition, Offset offset, uint32_t attempt) override {
+    return Settle(Request::Settle::OP_ACK, partition, offset, std::nullopt, "", attempt).status;
+  }
+  void AckAttemptAsync(PartitionId partition, Offset offset, uint32_t attempt,
+                       std::function<void(Status)> done) override {
     SendSettle(
-        MakeSettle(Request::Settle::OP_ACK, partition, offset, std::nullopt, ""),
+        MakeSettle(Request::Settle::OP_ACK, partition, offset, std::nullopt, "", attempt),
         [done = std::move(done)](const Response::Settled& settled) { done(ToStatus(settled)); });
+  }
+  Status NackAttempt(PartitionId partition, Offset offset, uint32_t attempt,
+                     std::optional<std::chrono::milliseconds> delay, std::string error) override {
+    return Settle(Request::Settle::OP_NACK, partition, offset, delay, error, attempt).status;
+  }
+  Result<TimePoint> ExtendAttempt(PartitionId partition, Offset offset, uint32_t attempt) override {
+    auto r = Settle(Request::Settle::OP_EXTEND, partition, offset, std::nullopt, "", attempt);
+    if (!r.status.ok()) return r.status;
+    return rpc::FromMicros(r.lease_expires_us);
+  }
+  Status RejectAttempt(PartitionId partition, Offset offset, uint32_t attempt,
+                       std::string reason) override {
+    return Settle(Request::Settle::OP_REJECT, partition, offset, std::nullopt, reason, attempt)
+        .status;
   }
   Status Nack(PartitionId partition, Offset offset, std::optional<std::chrono::milliseconds> delay,
               std::string error) override {
@@ -323,10 +347,12 @@ class GrpcSubscription final : public Subscription {
     int64_t lease_expires_us = 0;
   };
 
+  // `attempt` 0: whichever lease of the message this member holds.
   static Request::Settle MakeSettle(Request::Settle::Op op, PartitionId partition, Offset offset,
                                     std::optional<std::chrono::milliseconds> delay,
-                                    const std::string& text) {
+                                    const std::string& text, uint32_t attempt = 0) {
     Request::Settle settle;
+    settle.set_attempt(attempt);
     settle.set_op(op);
     settle.mutable_ref()->set_partition(partition.value());
     settle.mutable_ref()->set_offset(offset.value());
@@ -348,7 +374,7 @@ class GrpcSubscription final : public Subscription {
       if (shared_->stream != nullptr) {
         const uint64_t id = shared_->next_request++;
         settle.set_request_id(id);
-        shared_->settles.emplace(id, std::move(on_answer));
+        shared_->settles.emplace_back(id, std::move(on_answer));
         shared_->stream->WriteSettle(std::move(settle));
         return;
       }
@@ -359,10 +385,11 @@ class GrpcSubscription final : public Subscription {
   }
 
   SettleOutcome Settle(Request::Settle::Op op, PartitionId partition, Offset offset,
-                       std::optional<std::chrono::milliseconds> delay, const std::string& text) {
+                       std::optional<std::chrono::milliseconds> delay, const std::string& text,
+                       uint32_t attempt = 0) {
     auto promise = std::make_shared<std::promise<Response::Settled>>();
     auto answer = promise->get_future();
-    SendSettle(MakeSettle(op, partition, offset, delay, text),
+    SendSettle(MakeSettle(op, partition, offset, delay, text, attempt),
                [promise](const Response::Settled& settled) { promise->set_value(settled); });
     if (answer.wait_for(shared_->options.call_timeout) != std::future_status::ready) {
       return {Status::DeadlineExceeded("brokerd did not answer within the call timeout"), 0};

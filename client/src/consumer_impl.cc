@@ -16,9 +16,19 @@ constexpr auto kRetryWait = std::chrono::milliseconds(200);
 bool InFlight::TryAck(Status* result) {
   if (settled.exchange(true)) return false;
   const Record& r = message.record;
+  if (result == nullptr) {
+    // Nobody waits for the outcome: let the transport pipeline the ack (over gRPC many go in one
+    // frame). The subscription, owned by the state, answers every callback before it goes.
+    ConsumerState* counted = state;
+    state->subscription->AckAttemptAsync(r.partition, r.offset, message.attempt,
+                                         [counted](Status s) {
+                                           if (s.ok()) counted->acked.fetch_add(1);
+                                         });
+    return true;
+  }
   Status s = state->subscription->AckAttempt(r.partition, r.offset, message.attempt);
   if (s.ok()) state->acked.fetch_add(1);
-  if (result != nullptr) *result = std::move(s);
+  *result = std::move(s);
   return true;
 }
 

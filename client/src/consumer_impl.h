@@ -37,6 +37,7 @@ struct InFlight {
 
   // Each settles only if nothing settled this message before; false otherwise. When it settles,
   // `result` (if given) receives the broker's answer (kFailedPrecondition once the lease expired).
+  // TryAck without `result` does not wait for the answer (Subscription::AckAsync).
   bool TryAck(Status* result = nullptr);
   bool TryNack(std::optional<std::chrono::milliseconds> delay, const std::string& error,
                Status* result = nullptr);

@@ -174,6 +174,43 @@ TEST_P(ManualConformance, AckAfterTheLeaseExpiredFails) {
   EXPECT_EQ(consumer->stats().acked, 0u);
 }
 
+// The lease of the first delivery expires while its handler runs and the same member gets the
+// message again: the first handler's late ack must fail and leave the redelivery to its own
+// handler, whose ack is the one that counts.
+TEST_P(ManualConformance, ALateAckDoesNotSettleTheRedeliveryToTheSameMember) {
+  const std::string topic = Topic("orders");
+  constexpr auto kAckTimeout = std::chrono::milliseconds(150);
+  CONFORMANCE_ASSERT_OK(client().Publish(topic, {.payload = "slow"}).get());
+  ConsumerOptions options;
+  options.concurrency = 2;  // one member, two handler threads: it can hold both deliveries
+  options.group = FastRetry(/*max_deliveries=*/5, std::chrono::milliseconds(1));
+  options.group.ack_timeout = kAckTimeout;
+  Gate redelivered;
+  Gate first_acked;
+  Recorder<Status> first_ack;
+  Recorder<Status> second_ack;
+  auto consumer = Must(client().SubscribeManual(
+      topic, "billing",
+      [&](MessageContext& ctx) {
+        if (ctx.message().attempt == 1) {
+          redelivered.Wait();  // the lease has expired and the message is leased again
+          first_ack.Add(ctx.Ack());
+          first_acked.Open();
+        } else if (ctx.message().attempt == 2) {
+          redelivered.Open();
+          first_acked.Wait();
+          second_ack.Add(ctx.Ack());
+        }
+      },
+      options));
+  ASSERT_TRUE(first_ack.WaitForCount(1));
+  EXPECT_EQ(first_ack.values()[0].code(), StatusCode::kFailedPrecondition)
+      << "the first delivery's lease is over: " << first_ack.values()[0].ToString();
+  ASSERT_TRUE(second_ack.WaitForCount(1));
+  EXPECT_TRUE(second_ack.values()[0].ok()) << second_ack.values()[0].ToString();
+  EXPECT_TRUE(Eventually([&] { return consumer->stats().acked == 1; }));
+}
+
 TEST_P(ManualConformance, ThrowingFromAManualHandlerNacks) {
   const std::string topic = Topic("orders");
   CONFORMANCE_ASSERT_OK(client().Publish(topic, {.payload = "x"}).get());

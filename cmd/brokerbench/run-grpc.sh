@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# W1-W3 over gRPC against a real brokerd (issue 5's figures), REPS times each, interleaved, each
+# rep on a fresh brokerd data directory under /tmp; then the peers (Redis Streams, NATS JetStream)
+# with ../shared/bench-peers/run-peers.sh in the same session, so the ratios compare like with
+# like on the same machine minutes apart.
+# Output: TSV (label, workload, metric, value, run) of single runs in /tmp/brokerbench-grpc-raw.tsv,
+# the summary (median, min, max) on stdout and in /tmp/brokerbench-grpc-results.tsv; the peers'
+# summary in /tmp/peers-results.tsv.
+#
+# usage: cmd/brokerbench/run-grpc.sh            (from the repository root, after a release build)
+# env:   BUILD=build/release  REPS=3  N=500000  W3N=20000  PORT=17190  PEERS="redis nats"
+#        SKIP_PEERS=1 to measure brokerd only; SKIP_INSTALL=1 is passed on to run-peers.sh
+set -uo pipefail
+
+BUILD="${BUILD:-build/release}"
+BENCH="$BUILD/cmd/brokerbench/brokerbench"
+BROKERD="$BUILD/cmd/brokerd/brokerd"
+REPS="${REPS:-3}"
+N="${N:-500000}"
+W3N="${W3N:-20000}"
+PORT="${PORT:-17190}"
+DATA=/tmp/brokerbench-grpc-data
+RAW=/tmp/brokerbench-grpc-raw.tsv
+OUT=/tmp/brokerbench-grpc-results.tsv
+BROKERD_PID=""
+
+log() { echo "[run-grpc $(date +%T)] $*" >&2; }
+
+start_brokerd() {   # start_brokerd DURABILITY
+  rm -rf "$DATA"
+  sync
+  "$BROKERD" --data-dir "$DATA" --listen "127.0.0.1:$PORT" --durability "$1" --log-level warn \
+    > /tmp/brokerbench-grpc-brokerd.log 2>&1 &
+  BROKERD_PID=$!
+  local i
+  for ((i = 0; i < 100; i++)); do   # wait until it accepts connections (bounded)
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
+    kill -0 "$BROKERD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "brokerd did not start: $(tail -3 /tmp/brokerbench-grpc-brokerd.log)"
+  return 1
+}
+
+stop_brokerd() {
+  [ -n "$BROKERD_PID" ] || return 0
+  kill -TERM "$BROKERD_PID" 2>/dev/null
+  wait "$BROKERD_PID" 2>/dev/null
+  BROKERD_PID=""
+}
+
+record() {   # record REP LABEL WORKLOAD JSON METRIC...
+  local rep=$1 label=$2 workload=$3 json=$4 m
+  shift 4
+  for m in "$@"; do
+    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$m" "$(jq ".result.$m" <<< "$json")" \
+      "$rep" >> "$RAW"
+  done
+  printf '%s\t%s\tloadavg1_before\t%s\t%s\n' "$label" "$workload" \
+    "$(jq .config.loadavg1_before <<< "$json")" "$rep" >> "$RAW"
+}
+
+run() {   # run REP DURABILITY LABEL WORKLOAD COMMAND FLAGS...
+  local rep=$1 durability=$2 label=$3 workload=$4 json
+  shift 4
+  start_brokerd "$durability" || return
+  log "rep $rep: $label (loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
+  if json=$(timeout 900 "$BENCH" "$@" --addr "127.0.0.1:$PORT" --json); then
+    case "$workload" in
+      W1) record "$rep" "$label" W1 "$json" msgs_per_s latency_p50_us latency_p99_us ;;
+      W2) record "$rep" "$label" W2 "$json" msgs_per_s ;;
+      W3) record "$rep" "$label" W3 "$json" requests_per_s p50_us p99_us p999_us ;;
+    esac
+  else
+    log "FAILED: $label"
+    printf '%s\t%s\tfailed_runs\t1\t%s\n' "$label" "$workload" "$rep" >> "$RAW"
+  fi
+  stop_brokerd
+}
+
+summarize() {   # same summary as ../shared/bench-peers/run-peers.sh
+  awk -F'\t' '
+    { k = $1 "\t" $2 "\t" $3
+      if (!(k in cnt)) { order[++nk] = k; cnt[k] = 0 }
+      v[k, ++cnt[k]] = $4 + 0 }
+    END {
+      print "peer\tworkload\tmetric\tvalue\tmin\tmax\truns"
+      for (i = 1; i <= nk; i++) {
+        k = order[i]; n = cnt[k]
+        for (a = 1; a <= n; a++) s[a] = v[k, a]
+        for (a = 2; a <= n; a++) { x = s[a]; b = a - 1; while (b >= 1 && s[b] > x) { s[b + 1] = s[b]; b-- } s[b + 1] = x }
+        med = (n % 2) ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
+        printf "%s\t%.3f\t%.3f\t%.3f\t%d\n", k, med, s[1], s[n], n
+      }
+    }' "$RAW"
+}
+
+main() {
+  [ -x "$BENCH" ] && [ -x "$BROKERD" ] || { echo "build $BUILD first (brokerd, brokerbench)" >&2; exit 2; }
+  command -v jq >/dev/null || { echo "needs jq (apt-get install jq)" >&2; exit 2; }
+  : > "$RAW"
+  trap 'stop_brokerd; rm -rf "$DATA"' EXIT
+  log "N=$N W3N=$W3N reps=$REPS"
+  local rep
+  for ((rep = 1; rep <= REPS; rep++)); do
+    # W1: one message per publish call, 1000 in flight per producer, as the peers' W1.
+    run "$rep" async grpc-async-w1000 W1 publish --durability async --window 1000 --batch 1 -n "$N"
+    run "$rep" async grpc-async-w1000-p2c2 W1 publish --durability async --window 1000 --batch 1 \
+      -n "$N" --producers 2 --connections 2
+    run "$rep" sync grpc-sync-w1000 W1 publish --durability sync --window 1000 --batch 1 -n "$N"
+    # W2: pre-published, each message acked on its own.
+    run "$rep" async grpc-async W2 consume -n "$N"
+    run "$rep" async grpc-async-c2 W2 consume -n "$N" --consumers 2 --connections 2
+    run "$rep" sync grpc-sync W2 consume -n "$N"
+    # W3: one requester, then 16.
+    run "$rep" async grpc-async-r1 W3 request -n "$W3N"
+    run "$rep" async grpc-async-r16 W3 request -n "$W3N" --requesters 16
+  done
+  summarize | tee "$OUT"
+  if [ -z "${SKIP_PEERS:-}" ]; then
+    PEERS="${PEERS:-redis nats}" "$(dirname "$0")/../../../shared/bench-peers/run-peers.sh" \
+      > /dev/null
+    cat /tmp/peers-results.tsv
+  fi
+}
+
+main
