@@ -51,7 +51,8 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
     failed.set_value(std::move(s));
     return failed.get_future();
   };
-  if (timeout.count() <= 0) return fail(Status::InvalidArgument("request timeout must be positive"));
+  if (timeout.count() <= 0)
+    return fail(Status::InvalidArgument("request timeout must be positive"));
   auto subscribers = transport_.HasSubscribers(topic);
   if (!subscribers.ok()) return fail(subscribers.status());
   if (!*subscribers) {
@@ -81,7 +82,8 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   }
   if (wake_timer) cv_.notify_all();
 
-  const auto wall_deadline = clock_->Now() + std::chrono::duration_cast<std::chrono::microseconds>(timeout);
+  const auto wall_deadline =
+      clock_->Now() + std::chrono::duration_cast<std::chrono::microseconds>(timeout);
   PropagateContext(headers, /*with_correlation=*/false);
   headers.emplace_back(std::string(kReplyToHeader), reply_to);
   headers.emplace_back(std::string(kCorrelationIdHeader), correlation_id);
@@ -94,9 +96,14 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   // timeout anyway: it is acknowledged once written to the OS, without an fsync of its own.
   PublishOptions options;
   options.durability = Durability::kAsync;
+  // The transport may answer after this requester is gone (a publish still in flight when the
+  // client closes), so the callback reaches it only through the sink, as replies do.
   transport_.Publish(topic, std::move(messages), options,
-                     [this, correlation_id](Result<std::vector<PublishResult>> r) {
-                       if (!r.ok()) Complete(correlation_id, r.status());
+                     [sink = sink_, correlation_id](Result<std::vector<PublishResult>> r) {
+                       if (r.ok()) return;
+                       std::lock_guard lock(sink->mu);
+                       if (sink->target != nullptr)
+                         sink->target->Complete(correlation_id, r.status());
                      });
   return future;
 }
