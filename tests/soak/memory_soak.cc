@@ -200,9 +200,10 @@ class Run {
     const auto deadline = Clock::now() + timeout;
     for (;;) {
       if (check()) return true;
-      (void)brokerd_->Output();
       if (Clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(tick);  // a measurement tick, not a wait for an event
+      // RSS and metrics change without an event to wait on: block on brokerd's output (which
+      // also keeps its pipe drained) for at most one tick, then look again.
+      brokerd_->Drain(static_cast<int>(tick.count()));
     }
   }
 

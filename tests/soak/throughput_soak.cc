@@ -104,6 +104,8 @@ class Soak {
           all_.Add(latency);
           if (m.attempt > 1) redeliveries_.fetch_add(1);
           consumed_.fetch_add(1);
+          { std::lock_guard lock(mu_); }  // so the drain's wait cannot miss this notification
+          cv_.notify_all();
         },
         options);
     if (!consumer.ok()) return Fail(consumer.status().ToString());
@@ -168,8 +170,10 @@ class Soak {
 
     // Let the consumer catch up with what was published, then summarise.
     const auto drain_deadline = Clock::now() + seconds(120);
-    while (consumed_.load() < acknowledged_.load() && Clock::now() < drain_deadline) {
-      std::this_thread::sleep_for(milliseconds(50));
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, drain_deadline,
+                     [&] { return consumed_.load() >= acknowledged_.load(); });
     }
     (void)(*consumer)->Close(seconds(30));
     const std::vector<int64_t> all = all_.Take();

@@ -35,6 +35,8 @@ class BrokerdProcess {
   pid_t pid() const { return pid_; }
   // Everything brokerd wrote to stdout and stderr so far (after Stop/Kill: all of it).
   std::string Output();
+  // Reads what brokerd writes, waiting up to `timeout_ms` for the first bytes (0: no waiting).
+  void Drain(int timeout_ms);
 
   // SIGTERM, wait for exit; returns the exit status (-1 if it did not exit within `timeout`).
   int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(20));
@@ -43,7 +45,6 @@ class BrokerdProcess {
 
  private:
   BrokerdProcess() = default;
-  void Drain(int timeout_ms);
   int Reap(std::chrono::milliseconds timeout);
   pid_t pid_ = -1;
   int output_fd_ = -1;

@@ -3,11 +3,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -42,17 +45,23 @@ int FreePort() {
   return port;
 }
 
+// Waits up to `timeout` for `pid` to exit, on a pidfd (its exit is an event poll() reports);
+// true once it has exited. Does not reap it.
+bool WaitForExit(pid_t pid, std::chrono::milliseconds timeout) {
+  const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno == ESRCH;  // already reaped
+  pollfd pfd{fd, POLLIN, 0};
+  const bool exited = poll(&pfd, 1, static_cast<int>(timeout.count())) > 0;
+  close(fd);
+  return exited;
+}
+
 // Reaps `pid` within `timeout`; true if it exited.
 bool Reap(pid_t pid, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    int status = 0;
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid || r < 0) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    // waitpid offers no timeout; a child's exit is polled briefly.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  if (!WaitForExit(pid, timeout)) return false;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return true;
 }
 
 }  // namespace
@@ -103,8 +112,7 @@ bool NatsCluster::Launch(Node& node, const std::vector<int>& routes, std::string
   return true;
 }
 
-std::optional<NatsCluster> NatsCluster::Start(const std::string& dir, int nodes,
-                                              std::string* error,
+std::optional<NatsCluster> NatsCluster::Start(const std::string& dir, int nodes, std::string* error,
                                               std::chrono::milliseconds timeout) {
   NatsCluster cluster;
   std::vector<int> routes;
@@ -148,8 +156,9 @@ std::optional<NatsCluster> NatsCluster::Start(const std::string& dir, int nodes,
         *error = "nats-server " + node.name + " was not ready in time: " + log;
         return std::nullopt;
       }
-      // The ports file and the log are files: no notification to wait on.
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      // The ports file and the log are files, with no notification to wait on; what is waited
+      // on is the node exiting (reported above), for at most 20 ms before looking again.
+      WaitForExit(node.pid, std::chrono::milliseconds(20));
     }
   }
   return cluster;
