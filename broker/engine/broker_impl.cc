@@ -131,6 +131,11 @@ void BrokerImpl::PublishAsync(std::string_view topic, std::vector<Message> messa
     done(std::move(s));
     return;
   }
+  if (options.require_subscribers && !delivery_->HasSubscribers(topic)) {
+    done(Status::NoResponders("no consumer group serves topic '" + std::string(topic) +
+                              "'; start a responder (Serve) first"));
+    return;
+  }
   storage::AppendRequest request;
   request.topic = std::string(topic);
   request.messages = std::move(messages);

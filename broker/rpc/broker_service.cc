@@ -93,6 +93,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Publish(grpc::CallbackServerContext
   PublishOptions options;
   if (request->durability() == v1::DURABILITY_SYNC) options.durability = Durability::kSync;
   if (request->durability() == v1::DURABILITY_ASYNC) options.durability = Durability::kAsync;
+  options.require_subscribers = request->require_subscribers();
   broker_.PublishAsync(request->topic(), std::move(messages), options,
                        [reactor, response](Result<std::vector<PublishResult>> result) {
                          if (result.ok()) {

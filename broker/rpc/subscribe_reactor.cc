@@ -29,6 +29,9 @@ struct Session : std::enable_shared_from_this<Session> {
   std::unique_ptr<Subscription> subscription;
   uint64_t credits = 0;
   bool pump_scheduled = false;
+  // Set by the engine's ready callback (any thread) while its pump is queued on the strand, so a
+  // burst of notifications queues one pump, and that pump runs without a second hop.
+  std::atomic<bool> ready_pump_queued{false};
 
   std::mutex mu;
   Reactor* reactor = nullptr;  // guarded by mu; null after OnDone
@@ -141,7 +144,12 @@ void Session::Handle(Request request) {
       }
       std::weak_ptr<Session> weak = weak_from_this();
       subscription->SetReadyCallback([weak] {
-        if (auto self = weak.lock()) self->strand->Post([self] { self->SchedulePump(); });
+        auto self = weak.lock();
+        if (!self || self->ready_pump_queued.exchange(true)) return;
+        self->strand->Post([self] {
+          self->ready_pump_queued = false;
+          self->Pump();
+        });
       });
       Response response;
       response.mutable_started()->set_member(subscription->member());

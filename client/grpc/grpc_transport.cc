@@ -117,7 +117,7 @@ class GrpcInbox final : public Inbox {
 // One Publish RPC (async unary); `done` runs on a gRPC thread.
 void SendPublish(const std::shared_ptr<v1::BrokerService::Stub>& stub,
                  const GrpcTransportOptions& options, const std::string& topic,
-                 std::optional<Durability> durability, const std::vector<Message>& messages,
+                 const PublishOptions& publish_options, const std::vector<Message>& messages,
                  PublishBatcher::Callback done) {
   struct Call {
     std::shared_ptr<v1::BrokerService::Stub> stub;  // the channel outlives the call
@@ -134,10 +134,12 @@ void SendPublish(const std::shared_ptr<v1::BrokerService::Stub>& stub,
   call->request.set_topic(topic);
   call->request.mutable_messages()->Reserve(static_cast<int>(messages.size()));
   for (const Message& m : messages) rpc::ToProto(m, *call->request.add_messages());
-  if (durability) {
-    call->request.set_durability(*durability == Durability::kSync ? v1::DURABILITY_SYNC
-                                                                  : v1::DURABILITY_ASYNC);
+  if (publish_options.durability) {
+    call->request.set_durability(*publish_options.durability == Durability::kSync
+                                     ? v1::DURABILITY_SYNC
+                                     : v1::DURABILITY_ASYNC);
   }
+  call->request.set_require_subscribers(publish_options.require_subscribers);
   call->done = std::move(done);
   stub->async()->Publish(
       &call->context, &call->request, &call->response, [call](grpc::Status status) {
@@ -163,16 +165,16 @@ class GrpcTransport final : public Transport {
         options_(std::move(options)),
         batcher_(PublishBatcher::Make(
             [stub = stub_, options = options_](
-                const std::string& topic, std::optional<Durability> durability,
+                const std::string& topic, const PublishOptions& publish_options,
                 const std::vector<Message>& messages, PublishBatcher::Callback done) {
-              SendPublish(stub, options, topic, durability, messages, std::move(done));
+              SendPublish(stub, options, topic, publish_options, messages, std::move(done));
             },
             PublishBatcher::Limits{})) {}
 
   // Publishes go through the batcher: concurrent publishes to a topic share Publish RPCs.
   void Publish(std::string_view topic, std::vector<Message> messages, const PublishOptions& options,
                PublishCallback done) override {
-    batcher_->Publish(topic, std::move(messages), options.durability, std::move(done));
+    batcher_->Publish(topic, std::move(messages), options, std::move(done));
   }
 
   Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,

@@ -11,17 +11,25 @@ size_t Bytes(const std::vector<Message>& messages) {
 
 }  // namespace
 
+PublishOptions PublishBatcher::LaneKey::options() const {
+  PublishOptions options;
+  if (durability >= 0) options.durability = static_cast<Durability>(durability);
+  options.require_subscribers = require_subscribers;
+  return options;
+}
+
 void PublishBatcher::Publish(std::string_view topic, std::vector<Message> messages,
-                             std::optional<Durability> durability, Callback done) {
+                             const PublishOptions& options, Callback done) {
   if (messages.empty()) {  // the broker's answer to an empty publish is its own
     auto alone = std::make_shared<std::vector<Message>>();
-    send_(std::string(topic), durability, *alone,
+    send_(std::string(topic), options, *alone,
           [alone, done = std::move(done)](Result<std::vector<PublishResult>> r) {
             done(std::move(r));
           });
     return;
   }
-  LaneKey key{std::string(topic), durability ? static_cast<int>(*durability) : -1};
+  LaneKey key{std::string(topic), options.durability ? static_cast<int>(*options.durability) : -1,
+              options.require_subscribers};
   const size_t bytes = Bytes(messages);
   std::shared_ptr<Batch> send_now;
   {
@@ -55,10 +63,8 @@ void PublishBatcher::Publish(std::string_view topic, std::vector<Message> messag
 }
 
 void PublishBatcher::Send(LaneKey key, std::shared_ptr<Batch> batch) {
-  const std::optional<Durability> durability =
-      key.second < 0 ? std::nullopt : std::optional(static_cast<Durability>(key.second));
-  const std::string topic = key.first;
-  send_(topic, durability, batch->messages,
+  const std::string topic = key.topic;
+  send_(topic, key.options(), batch->messages,
         [self = shared_from_this(), key = std::move(key),
          batch](Result<std::vector<PublishResult>> result) {
           self->OnSent(key, batch, std::move(result));
@@ -87,15 +93,14 @@ void PublishBatcher::OnSent(const LaneKey& key, const std::shared_ptr<Batch>& ba
        result.status().code() == StatusCode::kResourceExhausted)) {
     // Nothing was appended (a publish is atomic): each caller's messages go again on their own.
     size_t first = 0;
-    const std::optional<Durability> durability =
-        key.second < 0 ? std::nullopt : std::optional(static_cast<Durability>(key.second));
+    const PublishOptions options = key.options();
     for (Part& part : batch->parts) {
       auto alone = std::make_shared<std::vector<Message>>(
           std::make_move_iterator(batch->messages.begin() + static_cast<ptrdiff_t>(first)),
           std::make_move_iterator(batch->messages.begin() +
                                   static_cast<ptrdiff_t>(first + part.count)));
       first += part.count;
-      send_(key.first, durability, *alone,
+      send_(key.topic, options, *alone,
             [alone, done = std::move(part.done)](Result<std::vector<PublishResult>> r) {
               done(std::move(r));
             });

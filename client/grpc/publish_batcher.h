@@ -1,5 +1,5 @@
 // PublishBatcher: coalesces publishes to one topic into fewer Publish RPCs, as Kafka producers
-// and the NATS client coalesce theirs. Per (topic, durability) at most `max_in_flight` RPCs are
+// and the NATS client coalesce theirs. Per (topic, publish options) at most `max_in_flight` RPCs are
 // outstanding; publishes arriving while all of them are in flight wait and leave together in the
 // next RPC when one returns. No timer: a lone publish goes at once, so nothing waits unless the
 // connection is already busy.
@@ -34,11 +34,11 @@ class PublishBatcher : public std::enable_shared_from_this<PublishBatcher> {
   using Callback = std::function<void(Result<std::vector<PublishResult>>)>;
   // Sends one Publish RPC; `done` runs once with its outcome (one position per message).
   // `messages` stays valid until `done` has run.
-  using SendFn = std::function<void(const std::string& topic, std::optional<Durability> durability,
+  using SendFn = std::function<void(const std::string& topic, const PublishOptions& options,
                                     const std::vector<Message>& messages, Callback done)>;
 
   struct Limits {
-    // RPCs per (topic, durability). 1 keeps this client's publishes to a topic in call order.
+    // RPCs per (topic, options). 1 keeps this client's publishes to a topic in call order.
     size_t max_in_flight = 1;
     size_t max_messages = 1000;      // per merged RPC (a caller's own batch is never split)
     size_t max_bytes = 1024 * 1024;  // payload + key bytes per merged RPC
@@ -50,7 +50,7 @@ class PublishBatcher : public std::enable_shared_from_this<PublishBatcher> {
   }
 
   void Publish(std::string_view topic, std::vector<Message> messages,
-               std::optional<Durability> durability, Callback done);
+               const PublishOptions& options, Callback done);
 
  private:
   struct Part {
@@ -66,7 +66,14 @@ class PublishBatcher : public std::enable_shared_from_this<PublishBatcher> {
     size_t in_flight = 0;
     std::deque<std::shared_ptr<Batch>> waiting;  // in order; only the last takes new parts
   };
-  using LaneKey = std::pair<std::string, int>;
+  // Publishes merge only with others whose options are the same.
+  struct LaneKey {
+    std::string topic;
+    int durability = -1;  // -1: the broker's default
+    bool require_subscribers = false;
+    auto operator<=>(const LaneKey&) const = default;
+    PublishOptions options() const;
+  };
 
   PublishBatcher(SendFn send, Limits limits) : send_(std::move(send)), limits_(limits) {}
   void Send(LaneKey key, std::shared_ptr<Batch> batch);

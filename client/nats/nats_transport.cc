@@ -49,12 +49,20 @@ class NatsTransport final : public Transport {
  public:
   explicit NatsTransport(std::shared_ptr<NatsConnection> conn) : conn_(std::move(conn)) {}
 
-  void Publish(std::string_view topic, std::vector<Message> messages, const PublishOptions&,
-               PublishCallback done) override {
+  void Publish(std::string_view topic, std::vector<Message> messages,
+               const PublishOptions& options, PublishCallback done) override {
     // Durability is JetStream's (acknowledged once a majority of replicas stored it); the
     // per-publish option has no equivalent.
     if (Status s = storage::ValidateTopicName(topic); !s.ok()) return done(s);
     if (messages.empty()) return done(std::vector<PublishResult>{});
+    if (options.require_subscribers) {  // NATS has no such publish: the presence probe first
+      auto present = HasSubscribers(topic);
+      if (!present.ok()) return done(present.status());
+      if (!*present) {
+        return done(Status::NoResponders("no consumer group serves topic '" + std::string(topic) +
+                                         "'; start a responder (Serve) first"));
+      }
+    }
     // The engine's limits and checks (its defaults), all before anything is sent: a batch with a
     // bad message publishes nothing, as on the other transports.
     const Limits limits;

@@ -53,13 +53,6 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   };
   if (timeout.count() <= 0)
     return fail(Status::InvalidArgument("request timeout must be positive"));
-  auto subscribers = transport_.HasSubscribers(topic);
-  if (!subscribers.ok()) return fail(subscribers.status());
-  if (!*subscribers) {
-    return fail(Status::NoResponders("no consumer group serves topic '" + std::string(topic) +
-                                     "'; start a responder (Serve) first"));
-  }
-
   static const std::string prefix = RandomPrefix();
   std::string correlation_id;
   std::string reply_to;
@@ -96,6 +89,9 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   // timeout anyway: it is acknowledged once written to the OS, without an fsync of its own.
   PublishOptions options;
   options.durability = Durability::kAsync;
+  // A request nobody serves fails with no_responders, checked by the broker as part of the
+  // publish rather than in a round trip of its own.
+  options.require_subscribers = true;
   // The transport may answer after this requester is gone (a publish still in flight when the
   // client closes), so the callback reaches it only through the sink, as replies do.
   transport_.Publish(topic, std::move(messages), options,

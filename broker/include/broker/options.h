@@ -82,6 +82,10 @@ struct Options {
 struct PublishOptions {
   // Overrides Options::durability for this publish. Default: the broker's.
   std::optional<Durability> durability;
+  // Request-reply: fail with kNoResponders and append nothing unless a member of some consumer
+  // group is subscribed to the topic, so a request nobody serves fails at once instead of timing
+  // out. Checked when the publish is accepted, in the same call, not in a round trip of its own.
+  bool require_subscribers = false;
 };
 
 }  // namespace broker

@@ -70,8 +70,17 @@ class FakeTransport final : public Transport {
  public:
   explicit FakeTransport(std::shared_ptr<FakeBroker> broker) : broker_(std::move(broker)) {}
 
-  void Publish(std::string_view topic, std::vector<Message> messages, const PublishOptions&,
-               PublishCallback done) override {
+  void Publish(std::string_view topic, std::vector<Message> messages,
+               const PublishOptions& options, PublishCallback done) override {
+    if (options.require_subscribers) {  // as the broker does: checked first, nothing appended
+      Result<bool> present = false;
+      {
+        std::lock_guard lock(broker_->mu);
+        present = broker_->has_subscribers;
+      }
+      if (!present.ok()) return done(present.status());
+      if (!*present) return done(Status::NoResponders("nobody serves '" + std::string(topic) + "'"));
+    }
     std::vector<PublishResult> results;
     Status status;
     {

@@ -214,6 +214,25 @@ TEST_F(PublishTest, BadRequestsAreRejected) {
   EXPECT_EQ(broker_->DescribeTopic("t").status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(PublishTest, RequireSubscribersRefusesATopicNobodyServesAndAppendsNothing) {
+  const PublishOptions request{.durability = std::nullopt, .require_subscribers = true};
+  auto refused = broker_->Publish("svc", {.payload = "req"}, request);
+  EXPECT_EQ(refused.status().code(), StatusCode::kNoResponders);
+  EXPECT_NE(refused.status().message().find("svc"), std::string::npos);
+  EXPECT_FALSE(broker_->DescribeTopic("svc").ok()) << "a refused request must not create its topic";
+
+  auto sub = broker_->Subscribe("svc", "responders", {});
+  ASSERT_OK(sub);
+  auto served = broker_->Publish("svc", {.payload = "req"}, request);
+  ASSERT_OK(served);
+  EXPECT_EQ(served->offset, Offset(0));
+
+  sub->reset();  // the last member left: refused again, and the log keeps its one record
+  EXPECT_EQ(broker_->Publish("svc", {.payload = "req"}, request).status().code(),
+            StatusCode::kNoResponders);
+  EXPECT_EQ(EndOffset("svc", 0), Offset(1));
+}
+
 TEST_F(PublishTest, WriteStatsCountMessagesAndCalls) {
   ASSERT_OK(broker_->Publish("t", {.payload = "a"}));
   ASSERT_OK(broker_->PublishBatch("t", {{.payload = "b"}, {.payload = "c"}}));
