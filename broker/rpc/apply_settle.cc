@@ -9,7 +9,28 @@
 
 namespace broker::rpc {
 
-Status ApplySettle(Subscription* subscription, const v1::SubscribeRequest::Settle& settle,
+namespace {
+
+// The reply an ack carries goes out before the ack, as a responder would send it and then ack.
+void SendCarriedReply(Broker& broker, const v1::SubscribeRequest::Settle& settle,
+                      v1::SubscribeResponse::Settled& answer) {
+  Status sent;
+  if (settle.op() != v1::SubscribeRequest::Settle::OP_ACK) {
+    sent = Status::InvalidArgument("only an ack can carry a reply");
+  } else {
+    Message reply;
+    reply.payload = settle.reply().reply().payload();
+    reply.headers = FromProto(settle.reply().reply().headers());
+    sent = broker.SendReply(settle.reply().inbox(), std::move(reply));
+  }
+  answer.set_reply_code(static_cast<int32_t>(ToGrpcCode(sent.code())));
+  if (!sent.ok()) answer.set_reply_message(ToGrpc(sent).error_message());
+}
+
+}  // namespace
+
+Status ApplySettle(Broker& broker, Subscription* subscription,
+                   const v1::SubscribeRequest::Settle& settle,
                    v1::SubscribeResponse::Settled& answer) {
   using Settle = v1::SubscribeRequest::Settle;
   answer.set_request_id(settle.request_id());
@@ -17,6 +38,7 @@ Status ApplySettle(Subscription* subscription, const v1::SubscribeRequest::Settl
   if (subscription == nullptr) {
     status = Status::FailedPrecondition("send 'start' before settling messages");
   } else {
+    if (settle.has_reply()) SendCarriedReply(broker, settle, answer);
     const PartitionId partition(settle.ref().partition());
     const Offset offset(settle.ref().offset());
     const uint32_t attempt = settle.attempt();  // 0: whichever lease this member holds

@@ -5,6 +5,7 @@
 // Thread safety: none of its own; call it where the Subscription may be used.
 #pragma once
 
+#include "broker/broker.h"
 #include "broker/delivery.h"
 #include "broker/v1/broker.pb.h"
 
@@ -12,8 +13,10 @@ namespace broker::rpc {
 
 // Applies `settle` to `subscription` (nullptr: no subscription started yet, answered with
 // failed_precondition) and fills `answer` (request id, code, message, new lease expiry for
-// extend). Returns the engine status.
-Status ApplySettle(Subscription* subscription, const v1::SubscribeRequest::Settle& settle,
+// extend). An ack carrying a reply sends it through `broker` first (reply_code in the answer);
+// the ack happens whatever became of the reply. Returns the engine status of the settle.
+Status ApplySettle(Broker& broker, Subscription* subscription,
+                   const v1::SubscribeRequest::Settle& settle,
                    v1::SubscribeResponse::Settled& answer);
 
 }  // namespace broker::rpc

@@ -11,11 +11,15 @@
 namespace broker::rpc {
 namespace {
 
-// One OpenInbox stream: the inbox lives exactly as long as the stream.
-class InboxReactor final : public grpc::ServerWriteReactor<v1::InboxEvent> {
+// One OpenInbox stream: the inbox lives exactly as long as the stream. Requests the client sends
+// on it are published here; only a failed one is answered (its reply is the answer otherwise).
+class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::InboxEvent> {
  public:
   InboxReactor(Broker& broker, const Authorizer& auth, grpc::CallbackServerContext* context)
-      : writer_([this](const v1::InboxEvent* e) { StartWrite(e); },
+      : broker_(broker),
+        auth_(auth),
+        context_(context),
+        writer_([this](const v1::InboxEvent* e) { StartWrite(e); },
                 [this](const grpc::Status& s) { Finish(s); }),
         sink_(std::make_shared<Sink>()) {
     if (Status s = auth.Check(*context, Right::kPublish, ""); !s.ok()) {
@@ -24,12 +28,10 @@ class InboxReactor final : public grpc::ServerWriteReactor<v1::InboxEvent> {
     }
     sink_->writer = &writer_;
     auto inbox = broker.OpenInbox([sink = sink_](Message reply) {
-      std::lock_guard lock(sink->mu);
-      if (sink->writer == nullptr) return;
       v1::InboxEvent event;
       event.mutable_reply()->set_payload(std::move(reply.payload));
       ToProto(reply.headers, *event.mutable_reply()->mutable_headers());
-      sink->writer->Enqueue(std::move(event));
+      sink->Send(std::move(event));
     });
     if (!inbox.ok()) {
       writer_.Finish(ToGrpc(inbox.status()));
@@ -42,8 +44,15 @@ class InboxReactor final : public grpc::ServerWriteReactor<v1::InboxEvent> {
       inbox_ = std::move(inbox).value();
     }
     writer_.Enqueue(std::move(first));
+    StartRead(&command_);
   }
 
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the client half-closed; the inbox stays until the call ends
+    if (command_.has_request()) PublishRequest(command_.request());
+    command_.Clear();
+    StartRead(&command_);
+  }
   void OnWriteDone(bool ok) override { writer_.OnWriteDone(ok); }
   void OnCancel() override {
     Close();  // at once, so a reply racing with the requester's exit gets NOT_FOUND
@@ -52,6 +61,42 @@ class InboxReactor final : public grpc::ServerWriteReactor<v1::InboxEvent> {
   void OnDone() override {
     Close();
     delete this;
+  }
+
+ private:
+  struct Sink {
+    std::mutex mu;
+    OrderedWriter<v1::InboxEvent>* writer = nullptr;  // guarded by mu
+    void Send(v1::InboxEvent event) {
+      std::lock_guard lock(mu);
+      if (writer != nullptr) writer->Enqueue(std::move(event));
+    }
+  };
+
+  // Never blocks: the append is queued to the engine's writer; a failure comes back as an event.
+  void PublishRequest(const v1::InboxCommand::Request& request) {
+    auto fail = [sink = sink_, id = request.correlation_id()](const Status& status) {
+      v1::InboxEvent event;
+      auto* failed = event.mutable_request_failed();
+      failed->set_correlation_id(id);
+      const grpc::Status wire = ToGrpc(status);
+      failed->set_code(static_cast<int32_t>(wire.error_code()));
+      failed->set_message(wire.error_message());
+      sink->Send(std::move(event));
+    };
+    if (Status s = auth_.Check(*context_, Right::kPublish, request.topic()); !s.ok()) {
+      fail(s);
+      return;
+    }
+    std::vector<Message> messages;
+    messages.push_back(FromProto(request.message()));
+    PublishOptions options;
+    options.durability = Durability::kAsync;
+    options.require_subscribers = true;
+    broker_.PublishAsync(request.topic(), std::move(messages), options,
+                         [fail](Result<std::vector<PublishResult>> result) {
+                           if (!result.ok()) fail(result.status());
+                         });
   }
 
   void Close() {
@@ -66,13 +111,12 @@ class InboxReactor final : public grpc::ServerWriteReactor<v1::InboxEvent> {
     }
   }
 
- private:
-  struct Sink {
-    std::mutex mu;
-    OrderedWriter<v1::InboxEvent>* writer = nullptr;  // guarded by mu
-  };
+  Broker& broker_;
+  const Authorizer& auth_;
+  grpc::CallbackServerContext* const context_;
   OrderedWriter<v1::InboxEvent> writer_;
   std::shared_ptr<Sink> sink_;
+  v1::InboxCommand command_;  // the read in progress
   std::mutex inbox_mu_;
   std::unique_ptr<Inbox> inbox_;  // guarded by inbox_mu_
 };
@@ -114,8 +158,8 @@ grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* BrokerServ
   return NewSubscribeReactor(context, broker_, executor_, auth_);
 }
 
-grpc::ServerWriteReactor<v1::InboxEvent>* BrokerServiceImpl::OpenInbox(
-    grpc::CallbackServerContext* context, const v1::OpenInboxRequest*) {
+grpc::ServerBidiReactor<v1::InboxCommand, v1::InboxEvent>* BrokerServiceImpl::OpenInbox(
+    grpc::CallbackServerContext* context) {
   return new InboxReactor(broker_, auth_, context);
 }
 

@@ -20,8 +20,8 @@ class BrokerServiceImpl final : public v1::BrokerService::CallbackService {
                                     v1::PublishResponse* response) override;
   grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* Subscribe(
       grpc::CallbackServerContext* context) override;
-  grpc::ServerWriteReactor<v1::InboxEvent>* OpenInbox(grpc::CallbackServerContext* context,
-                                                      const v1::OpenInboxRequest* request) override;
+  grpc::ServerBidiReactor<v1::InboxCommand, v1::InboxEvent>* OpenInbox(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* SendReply(grpc::CallbackServerContext* context,
                                       const v1::SendReplyRequest* request,
                                       v1::SendReplyResponse* response) override;

@@ -193,7 +193,7 @@ void Session::Handle(Request request) {
 }
 
 bool Session::ApplySettle(const Request::Settle& settle, Response::Settled& settled) {
-  return rpc::ApplySettle(subscription.get(), settle, settled).ok();
+  return rpc::ApplySettle(*broker, subscription.get(), settle, settled).ok();
 }
 
 void Session::SchedulePump() {

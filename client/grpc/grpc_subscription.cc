@@ -29,6 +29,8 @@ Response::Settled Unanswered(grpc::StatusCode code, const std::string& message) 
   Response::Settled answer;
   answer.set_code(static_cast<int>(code));
   answer.set_message(message);
+  answer.set_reply_code(static_cast<int>(code));  // a reply it carried did not go either
+  answer.set_reply_message(message);
   return answer;
 }
 
@@ -47,6 +49,9 @@ struct Shared {
   bool lost = false;            // guarded by mu: needs rejoin
   int live_streams = 0;         // guarded by mu
   uint64_t next_request = 1;    // guarded by mu
+  // Deliveries the current stream may still send: the last credit granted, less what arrived
+  // since. The broker never sends more than its credit, so at 0 a revoking credit is not needed.
+  uint64_t server_credit = 0;  // guarded by mu
   // Settles awaiting their answer, by request id in sending order. The broker answers a stream's
   // settles in order, so the answer's entry is (almost always) at the front.
   std::deque<std::pair<uint64_t, SettleCallback>> settles;  // guarded by mu
@@ -165,6 +170,7 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
           std::lock_guard lock(shared_->mu);
           shared_->start.mutable_start()->set_member(response.started().member());
           shared_->stream = this;
+          shared_->server_credit = 0;  // a new stream starts with none
           shared_->lost = false;
         }
         shared_->cv.notify_all();  // a Poll waiting on the rejoin grants its credit now
@@ -199,6 +205,7 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
     {
       std::lock_guard lock(shared_->mu);
       for (It d = begin; d != end; ++d) {
+        if (shared_->stream == this && shared_->server_credit > 0) --shared_->server_credit;
         shared_->buffer.push_back(Delivery{rpc::FromProto(d->record()), d->attempt(),
                                            rpc::FromMicros(d->lease_expires_us())});
       }
@@ -273,6 +280,7 @@ class GrpcSubscription final : public Subscription {
       Request credit;
       credit.mutable_credit()->set_messages(messages);
       credit.mutable_credit()->set_replace(true);
+      shared_->server_credit = messages;
       shared_->stream->Write(std::move(credit));
     };
     for (;;) {
@@ -285,7 +293,11 @@ class GrpcSubscription final : public Subscription {
       if (!shared_->buffer.empty()) break;
       if (shared_->cv.wait_until(lock, deadline) == std::cv_status::timeout) break;
     }
-    if (granted_to != nullptr && granted_to == shared_->stream) grant(0);
+    // Revoke what is left of the credit so nothing is leased while the application is not asking
+    // (a Poll that got all it asked for left none: the common case costs no frame).
+    if (granted_to != nullptr && granted_to == shared_->stream && shared_->server_credit > 0) {
+      grant(0);
+    }
     std::vector<Delivery> out;
     while (!shared_->buffer.empty() && out.size() < max) {
       out.push_back(std::move(shared_->buffer.front()));
@@ -313,6 +325,20 @@ class GrpcSubscription final : public Subscription {
     SendSettle(
         MakeSettle(Request::Settle::OP_ACK, partition, offset, std::nullopt, "", attempt),
         [done = std::move(done)](const Response::Settled& settled) { done(ToStatus(settled)); });
+  }
+  // The reply goes in the ack's frame; brokerd sends it to the inbox, then acks.
+  void ReplyAndAckAsync(std::string_view inbox, Message reply, PartitionId partition,
+                        Offset offset, uint32_t attempt, Transport::ReplyAndAckCallback done) {
+    auto settle = MakeSettle(Request::Settle::OP_ACK, partition, offset, std::nullopt, "", attempt);
+    auto* wire = settle.mutable_reply();
+    wire->set_inbox(std::string(inbox));
+    wire->mutable_reply()->set_payload(std::move(reply.payload));
+    rpc::ToProto(reply.headers, *wire->mutable_reply()->mutable_headers());
+    SendSettle(std::move(settle), [done = std::move(done)](const Response::Settled& settled) {
+      const Status sent = rpc::FromGrpc(grpc::Status(
+          static_cast<grpc::StatusCode>(settled.reply_code()), settled.reply_message()));
+      done(sent, ToStatus(settled));
+    });
   }
   Status NackAttempt(PartitionId partition, Offset offset, uint32_t attempt,
                      std::optional<std::chrono::milliseconds> delay, std::string error) override {
@@ -429,6 +455,16 @@ class GrpcSubscription final : public Subscription {
 };
 
 }  // namespace
+
+bool ReplyAndAckOnStream(Subscription& subscription, std::string_view inbox, Message& reply,
+                         PartitionId partition, Offset offset, uint32_t attempt,
+                         Transport::ReplyAndAckCallback& done) {
+  auto* grpc_subscription = dynamic_cast<GrpcSubscription*>(&subscription);
+  if (grpc_subscription == nullptr) return false;
+  grpc_subscription->ReplyAndAckAsync(inbox, std::move(reply), partition, offset, attempt,
+                                      std::move(done));
+  return true;
+}
 
 Result<std::unique_ptr<Subscription>> OpenGrpcSubscription(
     std::shared_ptr<v1::BrokerService::Stub> stub, const GrpcTransportOptions& options,

@@ -14,11 +14,18 @@
 
 #include "broker/v1/broker.grpc.pb.h"
 #include "broker/client/grpc_transport.h"
+#include "broker/client/transport.h"
 
 namespace broker::client::grpc_internal {
 
 Result<std::unique_ptr<Subscription>> OpenGrpcSubscription(
     std::shared_ptr<v1::BrokerService::Stub> stub, const GrpcTransportOptions& options,
     std::string_view topic, std::string_view group, const SubscribeOptions& subscribe);
+
+// Transport::ReplyAndAck on the subscription's own stream: the reply travels in the ack's frame.
+// False (and `reply`, `done` untouched) if `subscription` is not one OpenGrpcSubscription made.
+bool ReplyAndAckOnStream(Subscription& subscription, std::string_view inbox, Message& reply,
+                         PartitionId partition, Offset offset, uint32_t attempt,
+                         Transport::ReplyAndAckCallback& done);
 
 }  // namespace broker::client::grpc_internal

@@ -1,26 +1,31 @@
 // The gRPC Transport: publish (async unary), subscriptions (grpc_subscription.cc), the reply
-// inbox (a server stream) and the small unary calls.
+// inbox (a bidi stream that also carries this client's requests) and the small unary calls.
 #include "broker/client/grpc_transport.h"
 
 #include <grpc/grpc.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <unordered_map>
 
+#include "broker/client/headers.h"
 #include "broker/v1/broker.grpc.pb.h"
 #include "grpc_channel.h"
 #include "grpc_subscription.h"
 #include "publish_batcher.h"
 #include "rpc/convert.h"
 #include "rpc/status_mapping.h"
+#include "rpc/write_queue.h"
 
 namespace broker::client {
 namespace grpc_internal {
 namespace {
 
-// One OpenInbox stream. Owns itself; deleted in OnDone. The GrpcInbox handle cancels it.
-class InboxStream final : public grpc::ClientReadReactor<v1::InboxEvent> {
+// One OpenInbox stream: replies come down it, and this client's requests go up it. Owns itself;
+// deleted in OnDone. The GrpcInbox handle cancels it.
+class InboxStream final : public grpc::ClientBidiReactor<v1::InboxCommand, v1::InboxEvent> {
  public:
   InboxStream(std::shared_ptr<v1::BrokerService::Stub> stub, const GrpcTransportOptions& options,
               Broker::ReplyHandler on_reply, std::function<void(Status)> on_closed,
@@ -29,10 +34,12 @@ class InboxStream final : public grpc::ClientReadReactor<v1::InboxEvent> {
         options_(options),
         on_reply_(std::move(on_reply)),
         on_closed_(std::move(on_closed)),
-        address_(std::move(address)) {
+        address_(std::move(address)),
+        // The client never finishes the call itself: cancelling the context ends it.
+        writer_([this](const v1::InboxCommand* c) { StartWrite(c); }, [](const grpc::Status&) {}) {
     link_->stream = this;
     PrepareContext(context_, options, std::chrono::milliseconds(0));
-    stub_->async()->OpenInbox(&context_, &request_, this);
+    stub_->async()->OpenInbox(&context_, this);
     StartRead(&event_);
     StartCall();
   }
@@ -51,23 +58,53 @@ class InboxStream final : public grpc::ClientReadReactor<v1::InboxEvent> {
       if (stream != nullptr) stream->context_.TryCancel();
       done.wait_for(lock, wait, [&] { return stream == nullptr; });
     }
+    // Sends a request up the stream; false if the stream is gone (its on_closed has run or will).
+    bool SendRequest(v1::InboxCommand command, const std::string& correlation_id,
+                     std::chrono::steady_clock::time_point deadline,
+                     std::function<void(Status)> on_failed) {
+      std::lock_guard lock(mu);
+      if (stream == nullptr) return false;
+      stream->Track(correlation_id, deadline, std::move(on_failed));
+      return stream->writer_.Enqueue(std::move(command));
+    }
   };
   std::shared_ptr<Link> link() const { return link_; }
 
   void OnReadDone(bool ok) override {
     if (!ok) return;
-    if (event_.kind_case() == v1::InboxEvent::kAddress) {
-      address_set_ = true;
-      address_.set_value(event_.address());
-    } else if (event_.kind_case() == v1::InboxEvent::kReply) {
-      Message reply;
-      reply.payload = event_.reply().payload();
-      reply.headers = rpc::FromProto(event_.reply().headers());
-      on_reply_(std::move(reply));
+    switch (event_.kind_case()) {
+      case v1::InboxEvent::kAddress:
+        address_set_ = true;
+        address_.set_value(event_.address());
+        break;
+      case v1::InboxEvent::kReply: {
+        Message reply;
+        reply.payload = event_.reply().payload();
+        reply.headers = rpc::FromProto(event_.reply().headers());
+        for (const auto& [name, value] : reply.headers) {
+          if (name == kCorrelationIdHeader) Untrack(value);  // published: it cannot fail now
+        }
+        on_reply_(std::move(reply));
+        break;
+      }
+      case v1::InboxEvent::kRequestFailed: {
+        const auto& failed = event_.request_failed();
+        auto on_failed = Untrack(failed.correlation_id());
+        if (on_failed) {
+          on_failed(CallStatus(
+              grpc::Status(static_cast<grpc::StatusCode>(failed.code()), failed.message()),
+              options_));
+        }
+        break;
+      }
+      case v1::InboxEvent::KIND_NOT_SET:
+        break;
     }
     event_.Clear();
     StartRead(&event_);
   }
+
+  void OnWriteDone(bool ok) override { writer_.OnWriteDone(ok); }
 
   void OnDone(const grpc::Status& status) override {
     const Status result = CallStatus(status, options_);
@@ -81,6 +118,7 @@ class InboxStream final : public grpc::ClientReadReactor<v1::InboxEvent> {
       link_->stream = nullptr;
     }
     link_->done.notify_all();
+    // Requests still tracked end with the inbox: on_closed tells their requester.
     if (address_set_ && !cancelled && on_closed_) {
       on_closed_(result.ok() ? Status::Unavailable("inbox closed") : result);
     }
@@ -88,16 +126,45 @@ class InboxStream final : public grpc::ClientReadReactor<v1::InboxEvent> {
   }
 
  private:
+  struct Tracked {
+    std::function<void(Status)> on_failed;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  // Keeps a request's failure callback until its reply or failure arrives. Requests that get
+  // neither (their requester timed out) are dropped past their deadline, so the map stays bounded.
+  void Track(const std::string& correlation_id, std::chrono::steady_clock::time_point deadline,
+             std::function<void(Status)> on_failed) {
+    std::lock_guard lock(tracked_mu_);
+    if (tracked_.size() >= prune_at_) {
+      const auto now = std::chrono::steady_clock::now();
+      std::erase_if(tracked_, [now](const auto& entry) { return entry.second.deadline < now; });
+      prune_at_ = std::max<size_t>(1024, 2 * tracked_.size());
+    }
+    tracked_[correlation_id] = Tracked{std::move(on_failed), deadline};
+  }
+  std::function<void(Status)> Untrack(const std::string& correlation_id) {
+    std::lock_guard lock(tracked_mu_);
+    auto it = tracked_.find(correlation_id);
+    if (it == tracked_.end()) return {};
+    auto on_failed = std::move(it->second.on_failed);
+    tracked_.erase(it);
+    return on_failed;
+  }
+
   // Keeps the channel alive for as long as the call runs.
   const std::shared_ptr<v1::BrokerService::Stub> stub_;
   const GrpcTransportOptions options_;
   grpc::ClientContext context_;
-  v1::OpenInboxRequest request_;
   v1::InboxEvent event_;
   Broker::ReplyHandler on_reply_;
   std::function<void(Status)> on_closed_;
   std::promise<Result<std::string>> address_;
   bool address_set_ = false;
+  rpc::OrderedWriter<v1::InboxCommand> writer_;
+  std::mutex tracked_mu_;
+  std::unordered_map<std::string, Tracked> tracked_;  // guarded by tracked_mu_
+  size_t prune_at_ = 1024;                            // guarded by tracked_mu_
   const std::shared_ptr<Link> link_ = std::make_shared<Link>();
 };
 
@@ -108,6 +175,7 @@ class GrpcInbox final : public Inbox {
   // Cancelling ends the stream; the broker forgets the inbox. The stream deletes itself.
   ~GrpcInbox() override { link_->Cancel(std::chrono::seconds(1)); }
   const std::string& address() const override { return address_; }
+  InboxStream::Link& link() const { return *link_; }
 
  private:
   const std::shared_ptr<InboxStream::Link> link_;
@@ -208,6 +276,38 @@ class GrpcTransport final : public Transport {
     rpc::ToProto(reply.headers, *request.mutable_reply()->mutable_headers());
     v1::SendReplyResponse response;
     return CallStatus(stub_->SendReply(&context, request, &response), options_);
+  }
+
+  // On the inbox's own stream: no Publish call, and no answer unless the request failed.
+  void PublishRequest(Inbox& inbox, std::string_view topic, Message request,
+                      const std::string& correlation_id,
+                      std::chrono::steady_clock::time_point deadline,
+                      std::function<void(Status)> on_failed) override {
+    auto* grpc_inbox = dynamic_cast<GrpcInbox*>(&inbox);
+    if (grpc_inbox == nullptr) {  // not one of ours: the general path
+      Transport::PublishRequest(inbox, topic, std::move(request), correlation_id, deadline,
+                                std::move(on_failed));
+      return;
+    }
+    v1::InboxCommand command;
+    auto* wire = command.mutable_request();
+    wire->set_topic(std::string(topic));
+    rpc::ToProto(request, *wire->mutable_message());
+    wire->set_correlation_id(correlation_id);
+    if (!grpc_inbox->link().SendRequest(std::move(command), correlation_id, deadline, on_failed)) {
+      on_failed(Status::Unavailable("the reply inbox at brokerd " + options_.address +
+                                    " is closed; the request was not sent"));
+    }
+  }
+
+  // The reply travels in the ack's frame on the subscription's stream.
+  void ReplyAndAck(Subscription& subscription, std::string_view inbox, Message reply,
+                   PartitionId partition, Offset offset, uint32_t attempt,
+                   ReplyAndAckCallback done) override {
+    if (!ReplyAndAckOnStream(subscription, inbox, reply, partition, offset, attempt, done)) {
+      Transport::ReplyAndAck(subscription, inbox, std::move(reply), partition, offset, attempt,
+                             std::move(done));
+    }
   }
 
   Result<bool> HasSubscribers(std::string_view topic) override {

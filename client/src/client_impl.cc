@@ -177,9 +177,7 @@ class ClientImpl final : public Client {
       reply.headers.emplace_back(std::string(kErrorHeader), "responder threw a non-std exception");
     }
     reply.headers.emplace_back(std::string(kCorrelationIdHeader), std::string(*correlation));
-    Status sent = transport.SendReply(*reply_to, std::move(reply));
-    if (sent.code() == StatusCode::kNotFound) flight.state->undeliverable_replies.fetch_add(1);
-    flight.TryAck();
+    flight.TryReplyAndAck(transport, *reply_to, std::move(reply));
   }
 
   Result<std::unique_ptr<Consumer>> Start(std::string_view topic, std::string_view group,

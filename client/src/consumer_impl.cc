@@ -32,6 +32,20 @@ bool InFlight::TryAck(Status* result) {
   return true;
 }
 
+bool InFlight::TryReplyAndAck(Transport& transport, std::string_view inbox, Message reply) {
+  if (settled.exchange(true)) return false;
+  const Record& r = message.record;
+  ConsumerState* counted = state;  // answers every callback before it goes, as in TryAck
+  transport.ReplyAndAck(*state->subscription, inbox, std::move(reply), r.partition, r.offset,
+                        message.attempt, [counted](Status sent, Status acked) {
+                          if (sent.code() == StatusCode::kNotFound) {
+                            counted->undeliverable_replies.fetch_add(1);
+                          }
+                          if (acked.ok()) counted->acked.fetch_add(1);
+                        });
+  return true;
+}
+
 bool InFlight::TryNack(std::optional<std::chrono::milliseconds> delay, const std::string& error,
                        Status* result) {
   if (settled.exchange(true)) return false;

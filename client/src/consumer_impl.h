@@ -20,6 +20,8 @@
 #include <set>
 #include <string>
 #include <thread>
+
+#include "broker/client/transport.h"
 #include <vector>
 
 #include "broker/client/client.h"
@@ -42,6 +44,9 @@ struct InFlight {
   bool TryNack(std::optional<std::chrono::milliseconds> delay, const std::string& error,
                Status* result = nullptr);
   bool TryReject(const std::string& reason, Status* result = nullptr);
+  // Serve: sends `reply` to `inbox` and acks, through the transport's cheapest path for both
+  // (Transport::ReplyAndAck); does not wait. A reply to a vanished inbox is counted.
+  bool TryReplyAndAck(Transport& transport, std::string_view inbox, Message reply);
 };
 
 // How a consumer turns one message into an outcome (auto-ack handler, manual handler, serve).

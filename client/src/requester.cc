@@ -55,16 +55,17 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
     return fail(Status::InvalidArgument("request timeout must be positive"));
   static const std::string prefix = RandomPrefix();
   std::string correlation_id;
-  std::string reply_to;
+  std::shared_ptr<Inbox> inbox;
   std::future<Result<Reply>> future;
+  std::chrono::steady_clock::time_point deadline;
   bool wake_timer = false;
   {
     std::lock_guard lock(mu_);
     if (closed_) return fail(Status::FailedPrecondition("the client is closed"));
     if (Status s = EnsureInbox(); !s.ok()) return fail(s);
     correlation_id = prefix + "-" + std::to_string(++next_id_);
-    reply_to = inbox_->address();
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    inbox = inbox_;
+    deadline = std::chrono::steady_clock::now() + timeout;
     Pending& pending = pending_[correlation_id];
     pending.deadline = deadline;
     future = pending.promise.get_future();
@@ -78,29 +79,21 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   const auto wall_deadline =
       clock_->Now() + std::chrono::duration_cast<std::chrono::microseconds>(timeout);
   PropagateContext(headers, /*with_correlation=*/false);
-  headers.emplace_back(std::string(kReplyToHeader), reply_to);
+  headers.emplace_back(std::string(kReplyToHeader), inbox->address());
   headers.emplace_back(std::string(kCorrelationIdHeader), correlation_id);
   headers.emplace_back(std::string(kDeadlineHeader),
                        std::to_string(wall_deadline.time_since_epoch().count()));
-  std::vector<Message> messages(1);
-  messages[0].payload = std::move(payload);
-  messages[0].headers = std::move(headers);
-  // A request is worth keeping only while its requester waits, and the requester retries on a
-  // timeout anyway: it is acknowledged once written to the OS, without an fsync of its own.
-  PublishOptions options;
-  options.durability = Durability::kAsync;
-  // A request nobody serves fails with no_responders, checked by the broker as part of the
-  // publish rather than in a round trip of its own.
-  options.require_subscribers = true;
+  Message request;
+  request.payload = std::move(payload);
+  request.headers = std::move(headers);
   // The transport may answer after this requester is gone (a publish still in flight when the
-  // client closes), so the callback reaches it only through the sink, as replies do.
-  transport_.Publish(topic, std::move(messages), options,
-                     [sink = sink_, correlation_id](Result<std::vector<PublishResult>> r) {
-                       if (r.ok()) return;
-                       std::lock_guard lock(sink->mu);
-                       if (sink->target != nullptr)
-                         sink->target->Complete(correlation_id, r.status());
-                     });
+  // client closes), so the failure reaches it only through the sink, as replies do.
+  transport_.PublishRequest(*inbox, topic, std::move(request), correlation_id, deadline,
+                            [sink = sink_, correlation_id](Status not_published) {
+                              std::lock_guard lock(sink->mu);
+                              if (sink->target != nullptr)
+                                sink->target->Complete(correlation_id, std::move(not_published));
+                            });
   return future;
 }
 
@@ -142,7 +135,7 @@ void Requester::Complete(const std::string& correlation_id, Result<Reply> result
 
 void Requester::OnInboxLost(const Status& status) {
   std::unordered_map<std::string, Pending> pending;
-  std::unique_ptr<Inbox> lost;
+  std::shared_ptr<Inbox> lost;
   {
     std::lock_guard lock(mu_);
     pending.swap(pending_);
@@ -185,7 +178,7 @@ void Requester::TimerLoop() {
 
 void Requester::Close() {
   std::unordered_map<std::string, Pending> pending;
-  std::unique_ptr<Inbox> inbox;
+  std::shared_ptr<Inbox> inbox;
   {
     std::lock_guard lock(mu_);
     if (closed_) return;

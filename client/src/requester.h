@@ -54,7 +54,8 @@ class Requester {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::unique_ptr<Inbox> inbox_;                        // guarded by mu_
+  // Shared: a request being published holds it outside mu_.
+  std::shared_ptr<Inbox> inbox_;  // guarded by mu_
   std::unordered_map<std::string, Pending> pending_;    // guarded by mu_
   std::multimap<std::chrono::steady_clock::time_point, std::string> deadlines_;  // guarded by mu_
   // When the timer thread wakes next (max: not before a request arrives); guarded by mu_.

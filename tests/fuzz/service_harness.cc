@@ -184,9 +184,10 @@ void ServiceHarness::Finish(Stream& stream, const Status& status) {
 void ServiceHarness::ApplyAndCheckSettle(Stream& stream,
                                          const v1::SubscribeRequest::Settle& settle) {
   v1::SubscribeResponse::Settled answer;
-  const Status status = rpc::ApplySettle(stream.subscription.get(), settle, answer);
+  const Status status = rpc::ApplySettle(*broker_, stream.subscription.get(), settle, answer);
   FUZZ_CHECK(answer.request_id() == settle.request_id());
   FUZZ_CHECK((answer.code() == 0) == status.ok());
+  FUZZ_CHECK(settle.has_reply() || answer.reply_code() == 0);
   if (status.ok() && settle.op() == v1::SubscribeRequest::Settle::OP_EXTEND) {
     FUZZ_CHECK(rpc::FromMicros(answer.lease_expires_us()) >= clock_->Now());
   }

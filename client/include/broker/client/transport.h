@@ -5,6 +5,7 @@
 // Thread safety: implementations must be safe to call from any thread.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -37,6 +38,25 @@ class Transport {
   virtual Status SendReply(std::string_view inbox, Message reply) = 0;
   // Whether any group member would receive a request published to `topic`.
   virtual Result<bool> HasSubscribers(std::string_view topic) = 0;
+
+  // The requester's half of request-reply: publishes `request` (its reply_to is `inbox`, opened
+  // by this transport) to `topic` with async durability, and only if some group serves the topic.
+  // `on_failed` runs at most once, only if the request was not published (kNoResponders, ...);
+  // the transport may forget it after `deadline` or once a reply for `correlation_id` arrived.
+  // The default is a Publish; over gRPC the request goes on the inbox's own stream.
+  virtual void PublishRequest(Inbox& inbox, std::string_view topic, Message request,
+                              const std::string& correlation_id,
+                              std::chrono::steady_clock::time_point deadline,
+                              std::function<void(Status)> on_failed);
+
+  // The responder's last step: sends `reply` to `inbox`, then acks delivery `attempt` of
+  // partition/offset on `subscription` (opened by this transport). `done(reply, ack)` runs once,
+  // possibly on a transport thread, with how each ended. The default is SendReply, then
+  // AckAttemptAsync; over gRPC the reply travels in the ack's frame.
+  using ReplyAndAckCallback = std::function<void(Status reply, Status ack)>;
+  virtual void ReplyAndAck(Subscription& subscription, std::string_view inbox, Message reply,
+                           PartitionId partition, Offset offset, uint32_t attempt,
+                           ReplyAndAckCallback done);
 };
 
 // A transport over a broker in this process. `broker` must outlive the transport.
