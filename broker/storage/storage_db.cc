@@ -1,6 +1,7 @@
 #include "storage/storage_db.h"
 
 #include <fcntl.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
@@ -211,12 +212,27 @@ Result<std::unique_ptr<StorageDb>> StorageDb::Open(const Options& options, rocks
     if (env == nullptr) db_options.info_log = InfoLog::Open(options.data_dir);
   }
 
+  // Memory bounds (Options, "Memory RocksDB may hold"); 0 is "no overall bound" to RocksDB too.
+  db_options.db_write_buffer_size = options.memtable_budget_bytes;
+  // One block cache for every column family, so that block_cache_bytes bounds them together:
+  // left alone, RocksDB gives each table factory a cache of its own (8 MiB each).
+  rocksdb::BlockBasedTableOptions table_options;
+  if (options.block_cache_bytes == 0) {
+    table_options.no_block_cache = true;
+  } else {
+    table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  }
+  std::shared_ptr<rocksdb::TableFactory> table_factory(
+      rocksdb::NewBlockBasedTableFactory(table_options));
+
   rocksdb::ColumnFamilyOptions log_options;
   log_options.write_buffer_size = options.write_buffer_bytes;
+  log_options.table_factory = table_factory;
   // Payloads are often already compressed or small; LZ4 is cheap where it helps.
   log_options.compression = rocksdb::kLZ4Compression;
   rocksdb::ColumnFamilyOptions small_options;
   small_options.write_buffer_size = std::min<size_t>(options.write_buffer_bytes, 16 << 20);
+  small_options.table_factory = table_factory;
 
   // Consumer-group state is written for every lease and ack and read only when the broker opens:
   // an append-only vector memtable (sorted once, at flush) costs a fraction of a skip-list insert.

@@ -40,6 +40,15 @@ void AddFlags(CLI::App& app, Flags& flags) {
                  "most 16)")
       ->check(CLI::Range(size_t{1}, size_t{4096}))
       ->capture_default_str();
+  app.add_option("--memtable-budget-mib", flags.memtable_budget_mib,
+                 "Bound on all RocksDB memtables together, MiB; past it one is flushed early "
+                 "(0: no overall bound)")
+      ->check(CLI::Range(size_t{0}, size_t{65536}))
+      ->capture_default_str();
+  app.add_option("--block-cache-mib", flags.block_cache_mib,
+                 "RocksDB block cache shared by all column families, MiB (0: none)")
+      ->check(CLI::Range(size_t{0}, size_t{65536}))
+      ->capture_default_str();
 }
 
 broker::Options BrokerOptions(const Flags& flags) {
@@ -51,6 +60,8 @@ broker::Options BrokerOptions(const Flags& flags) {
   options.limits.max_message_bytes = flags.max_message_bytes;
   options.limits.max_headers = flags.max_headers;
   options.write_buffer_bytes = flags.write_buffer_mib << 20;
+  options.memtable_budget_bytes = flags.memtable_budget_mib << 20;
+  options.block_cache_bytes = flags.block_cache_mib << 20;
   return options;
 }
 

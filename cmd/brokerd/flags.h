@@ -25,8 +25,10 @@ struct Flags {
   std::string log_level = "info";
   int64_t shutdown_grace_ms = 5000;
   std::string metrics_listen;  // host:port of the Prometheus endpoint; empty (default): off
-  // RocksDB memtable size per column family (docs/reliability.md, "Memory").
+  // What RocksDB may hold in memory (broker::Options; docs/operations.md, "Sizing").
   size_t write_buffer_mib = broker::Options{}.write_buffer_bytes >> 20;
+  size_t memtable_budget_mib = broker::Options{}.memtable_budget_bytes >> 20;
+  size_t block_cache_mib = broker::Options{}.block_cache_bytes >> 20;
   broker::rpc::ServerConfig server;
 };
 

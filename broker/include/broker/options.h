@@ -74,8 +74,21 @@ struct Options {
   size_t ack_flush_batch = 1024;
   std::chrono::milliseconds ack_flush_interval = std::chrono::milliseconds(10);
 
-  // RocksDB memtable size per column family. Default 64 MiB.
+  // Memory RocksDB may hold (docs/operations.md, "Sizing"; BENCHMARKS.md, "Memory").
+  //
+  // Memtable size of the log column family; the others (group state, indexes, metadata, dedupe)
+  // take min(write_buffer_bytes, 16 MiB). Each column family holds at most two memtables (one
+  // filling, one flushing). Default 64 MiB.
   size_t write_buffer_bytes = 64 << 20;
+  // Bound on the memtables of all column families together (RocksDB's db_write_buffer_size):
+  // past it, RocksDB flushes a memtable early, before it is full. 0: no overall bound, only the
+  // per-family sizes above. Default 0.
+  size_t memtable_budget_bytes = 0;
+  // Block cache: uncompressed blocks read from SST files, one LRU cache shared by every column
+  // family, so this bounds them together. 0: no block cache (every read of an SST block goes to
+  // the file system, i.e. the OS page cache). Default 16 MiB (what RocksDB's default of one
+  // 8 MiB cache per table factory, two of them here, held before this was configurable).
+  size_t block_cache_bytes = 16 << 20;
 };
 
 // Per-call publish options.
