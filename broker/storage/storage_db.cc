@@ -26,10 +26,18 @@
 namespace broker::storage {
 
 // Decides how RocksDB (7.8) handles a background error, so that a write error never takes the
-// process down:
-// - RocksDB's automatic recovery is switched off. It runs on RocksDB's own thread (for a full disk,
-//   one attempt every 5 s), and while it runs the writer's Resume() fails with "Resource busy";
-//   the writer resumes on the next write instead, at once, and reports the real cause until then.
+// process down and a full disk recovers by itself once space returns:
+// - A full disk (NoSpace) is left to RocksDB's own recovery: its SstFileManager thread checks the
+//   free space (every 5 s) and resumes once there is room for a memtable. That recovery is marked
+//   in progress from the moment of the error, and it has to be: while the DB is stopped with no
+//   recovery in progress, a flush job that was already scheduled returns the error without taking
+//   its request off the flush queue, and nothing schedules that request again; a later
+//   DB::Resume() then waits for that flush forever (the writer hung so in about 1 run in 6 of
+//   tests/integration/disk/full_disk_test.cc with recovery done by DB::Resume() alone; same class
+//   as facebook/rocksdb#11872 and #15030). While it runs, the writer's Resume() only reports why
+//   writes are refused.
+// - Other errors get no automatic recovery: the writer calls Resume() before its next write, at
+//   once, and reports the real cause until that succeeds.
 // - A failed WAL write leaves the WAL writer broken. Resume() replaces it only by switching
 //   memtables, which RocksDB 7.8 skips when every active memtable is empty (RocksDB issues #11643,
 //   #12998): Resume() then "succeeds", and the next write hits the broken WAL writer, which is an
@@ -57,13 +65,24 @@ class StorageDb::ErrorListener final : public rocksdb::EventListener {
     *error = rocksdb::Status(*error, rocksdb::Status::Severity::kFatalError);
   }
 
-  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+  // Called (under RocksDB's DB mutex) with the error as OnBackgroundError left it.
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status error,
                             bool* auto_recovery) override {
-    *auto_recovery = false;
+    *auto_recovery = *auto_recovery && error.IsNoSpace() &&
+                     error.severity() < rocksdb::Status::Severity::kFatalError;
+    if (*auto_recovery) auto_recovering_.store(true);
+  }
+
+  // RocksDB's own recovery succeeded (it reports only success here).
+  void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+    if (!info.new_bg_error.ok()) return;
+    auto_recovering_.store(false);
+    needs_resume_.store(false);
   }
 
   std::atomic<const StorageDb*> store_{nullptr};  // set once the DB is open
   std::atomic<bool> needs_resume_{false};
+  std::atomic<bool> auto_recovering_{false};
 };
 
 // RocksDB's info log (<data dir>/LOG), written with plain write(2) whose errors are ignored.
@@ -150,10 +169,8 @@ Result<uint64_t> StorageDb::Checkpoint(const std::string& dir) const {
 bool StorageDb::needs_resume() const { return error_listener_->needs_resume_.load(); }
 
 rocksdb::Status StorageDb::Resume() {
-  // Resume() flushes the memtables first. When that flush fails for want of space, RocksDB 7.8 may
-  // wait for it forever (DBImpl::WaitForFlushMemTables), and the writer thread with it: seen on a
-  // real full disk (tests/integration/disk/full_disk_test.cc). So resume only once the data
-  // directory's file system has room for the memtables; until then the disk is still full.
+  // Resume() flushes the memtables first, so it cannot succeed before the data directory's file
+  // system has room for them; until then, say how much is missing instead of trying.
   struct statvfs fs {};
   uint64_t memtables = 0;
   if (::statvfs(db_->GetName().c_str(), &fs) == 0 &&
@@ -165,6 +182,11 @@ rocksdb::Status StorageDb::Resume() {
                                       std::to_string(needed >> 20) + " MiB free to flush memory, " +
                                       std::to_string(available >> 20) + " MiB are");
     }
+  }
+  if (error_listener_->auto_recovering_.load()) {
+    return rocksdb::Status::NoSpace(
+        "space is back; RocksDB resumes writes by itself once it has flushed memory to disk "
+        "(it checks every 5 s)");
   }
   rocksdb::Status s = db_->Resume();
   if (s.ok()) error_listener_->needs_resume_.store(false);

@@ -33,10 +33,12 @@ class StorageDb {
   // Consumer-group state, owned by broker/delivery.
   rocksdb::ColumnFamilyHandle* groups() const { return groups_; }
 
-  // True from a RocksDB background error (a failed write stops writes) until Resume() succeeds.
+  // True from a RocksDB background error (a failed write stops writes) until writes are let in
+  // again: by Resume(), or by RocksDB's own recovery from a full disk (ErrorListener).
   bool needs_resume() const;
-  // DB::Resume(): lets writes in again after a write error once its cause is gone. Writer thread
-  // only: RocksDB's own automatic recovery is switched off, so this is the one way back.
+  // Lets writes in again after a write error once its cause is gone (DB::Resume()). After a full
+  // disk, RocksDB recovers by itself once space returns; until then this returns NoSpace saying
+  // why writes are refused. Writer thread only.
   rocksdb::Status Resume();
 
   // A RocksDB checkpoint of the whole DB in `dir` (Broker::Checkpoint); returns its size in bytes.

@@ -1,15 +1,69 @@
 #include "brokerd_process.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <cerrno>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 namespace broker::testing {
+
+// Reads brokerd's stdout and stderr (one pipe) until brokerd and every copy of the pipe's write
+// end are gone.
+struct BrokerdProcess::OutputReader {
+  explicit OutputReader(int fd) : fd_(fd), thread_([this] { Run(); }) {}
+  ~OutputReader() {
+    thread_.join();  // EOF once brokerd is dead: the owner kills and reaps it first
+    ::close(fd_);
+  }
+
+  std::string Text() {
+    std::lock_guard lock(mu_);
+    return text_;
+  }
+  // Waits until the text grows past `size` bytes or the pipe closes, for at most `timeout`.
+  void WaitPast(size_t size, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return closed_ || text_.size() > size; });
+  }
+  void WaitClosed(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return closed_; });
+  }
+  size_t Size() {
+    std::lock_guard lock(mu_);
+    return text_.size();
+  }
+
+ private:
+  void Run() {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(fd_, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      std::lock_guard lock(mu_);
+      if (n <= 0) {
+        closed_ = true;
+        cv_.notify_all();
+        return;
+      }
+      text_.append(buf, static_cast<size_t>(n));
+      cv_.notify_all();
+    }
+  }
+
+  const int fd_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string text_;     // guarded by mu_
+  bool closed_ = false;  // guarded by mu_
+  std::thread thread_;   // last: starts once the members above exist
+};
 
 std::string BrokerdProcess::BinaryPath() {
   if (const char* env = std::getenv("BROKERD_BIN")) return env;
@@ -46,28 +100,29 @@ std::optional<BrokerdProcess> BrokerdProcess::Start(const std::string& data_dir,
   close(pipe_fds[1]);
   BrokerdProcess process;
   process.pid_ = pid;
-  process.output_fd_ = pipe_fds[0];
+  process.output_ = std::make_unique<OutputReader>(pipe_fds[0]);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const std::string marker = "brokerd: listening on ";
   while (std::chrono::steady_clock::now() < deadline) {
     process.Drain(100);
-    auto at = process.output_.find(marker);
+    const std::string output = process.output_->Text();
+    auto at = output.find(marker);
     if (at != std::string::npos) {
-      auto end = process.output_.find('\n', at);
+      auto end = output.find('\n', at);
       if (end != std::string::npos) {
-        process.address_ = process.output_.substr(at + marker.size(), end - at - marker.size());
+        process.address_ = output.substr(at + marker.size(), end - at - marker.size());
         return process;
       }
     }
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
       process.pid_ = -1;
-      process.Drain(0);
-      *error = "brokerd exited before listening: " + process.output_;
+      process.output_->WaitClosed(std::chrono::seconds(5));
+      *error = "brokerd exited before listening: " + process.output_->Text();
       return std::nullopt;
     }
   }
-  *error = "brokerd did not listen within the timeout: " + process.output_;
+  *error = "brokerd did not listen within the timeout: " + process.output_->Text();
   return std::nullopt;  // the destructor kills it
 }
 
@@ -75,7 +130,6 @@ BrokerdProcess::BrokerdProcess(BrokerdProcess&& other) noexcept { *this = std::m
 
 BrokerdProcess& BrokerdProcess::operator=(BrokerdProcess&& other) noexcept {
   std::swap(pid_, other.pid_);
-  std::swap(output_fd_, other.output_fd_);
   std::swap(output_, other.output_);
   std::swap(address_, other.address_);
   return *this;
@@ -83,29 +137,15 @@ BrokerdProcess& BrokerdProcess::operator=(BrokerdProcess&& other) noexcept {
 
 BrokerdProcess::~BrokerdProcess() {
   if (pid_ > 0) Kill();
-  if (output_fd_ >= 0) close(output_fd_);
+  output_.reset();  // joins the reader: brokerd is gone, so its pipe reaches EOF
 }
 
 void BrokerdProcess::Drain(int timeout_ms) {
-  if (output_fd_ < 0) return;
-  pollfd pfd{output_fd_, POLLIN, 0};
-  while (poll(&pfd, 1, timeout_ms) > 0) {
-    char buf[4096];
-    const ssize_t n = read(output_fd_, buf, sizeof(buf));
-    if (n <= 0) {
-      close(output_fd_);
-      output_fd_ = -1;
-      return;
-    }
-    output_.append(buf, static_cast<size_t>(n));
-    timeout_ms = 0;
-  }
+  if (!output_) return;
+  output_->WaitPast(output_->Size(), std::chrono::milliseconds(timeout_ms));
 }
 
-std::string BrokerdProcess::Output() {
-  Drain(0);
-  return output_;
-}
+std::string BrokerdProcess::Output() { return output_ ? output_->Text() : std::string(); }
 
 int BrokerdProcess::Reap(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -114,7 +154,8 @@ int BrokerdProcess::Reap(std::chrono::milliseconds timeout) {
     const pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       pid_ = -1;
-      Drain(0);
+      // Output() then holds all of it: the pipe closes once brokerd's last write is read.
+      if (output_) output_->WaitClosed(std::chrono::seconds(5));
       return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     if (std::chrono::steady_clock::now() >= deadline) return -1;

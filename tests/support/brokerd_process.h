@@ -1,11 +1,16 @@
 // BrokerdProcess: starts a real brokerd on a free loopback port for integration tests, learns the
 // port from its "brokerd: listening on ADDR" line, and stops it by PID (SIGTERM, or SIGKILL for
-// crash tests).
+// crash tests). A thread reads brokerd's output all the time: a pipe nobody reads fills up (64 KiB)
+// and then blocks brokerd's next log line, with whatever lock its logger holds (seen in
+// tests/integration/disk: refused publishes are logged, and brokerd stopped answering).
+//
+// Thread safety: one thread uses the object; the output reader is internal.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,7 +40,8 @@ class BrokerdProcess {
   pid_t pid() const { return pid_; }
   // Everything brokerd wrote to stdout and stderr so far (after Stop/Kill: all of it).
   std::string Output();
-  // Reads what brokerd writes, waiting up to `timeout_ms` for the first bytes (0: no waiting).
+  // Waits up to `timeout_ms` for brokerd to write something new (0: no waiting); the output is
+  // read all the time anyway, so this is only a way to wait for it.
   void Drain(int timeout_ms);
 
   // SIGTERM, wait for exit; returns the exit status (-1 if it did not exit within `timeout`).
@@ -44,11 +50,11 @@ class BrokerdProcess {
   void Kill();
 
  private:
+  struct OutputReader;
   BrokerdProcess() = default;
   int Reap(std::chrono::milliseconds timeout);
   pid_t pid_ = -1;
-  int output_fd_ = -1;
-  std::string output_;
+  std::unique_ptr<OutputReader> output_;  // null only in a moved-from object
   std::string address_;
 };
 

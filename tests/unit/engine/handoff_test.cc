@@ -21,6 +21,7 @@ namespace {
 using ::broker::testing::DiskOptions;
 using ::broker::testing::FakeClock;
 using ::broker::testing::FaultFileSystem;
+using ::broker::testing::PublishOnceWritable;
 using ::broker::testing::ScopedTempDir;
 using std::chrono::seconds;
 
@@ -159,7 +160,7 @@ TEST_F(HandOffTest, FailedCommitLeavesNoLeaseAndTheOffsetIsDeliveredWhenWritten)
   EXPECT_EQ(polled.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
 
   fs_->ClearFault();
-  auto pos = broker_->Publish(kTopic, {.payload = "after"});
+  auto pos = PublishOnceWritable(*broker_, kTopic, {.payload = "after"});
   ASSERT_OK(pos);
   EXPECT_EQ(pos->offset, Offset(0));  // the failed publish's offset, reused
   std::vector<Delivery> got = Await(polled);

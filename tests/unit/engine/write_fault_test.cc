@@ -16,6 +16,7 @@ namespace {
 using ::broker::testing::DiskOptions;
 using ::broker::testing::FakeClock;
 using ::broker::testing::FaultFileSystem;
+using ::broker::testing::PublishOnceWritable;
 using ::broker::testing::ReadAll;
 using ::broker::testing::ScopedTempDir;
 using Target = FaultFileSystem::Target;
@@ -129,7 +130,7 @@ TEST_P(WriteFaultCaseTest, RefusesPublishesKeepsAcknowledgedDataAndRecovers) {
   EXPECT_EQ(StoredPayloads(), acknowledged);
 
   fs_->ClearFault();
-  auto after = broker_->Publish("t", {.payload = "after"});
+  auto after = PublishOnceWritable(*broker_, "t", {.payload = "after"});
   if (c.recovers_in_process) {
     ASSERT_OK(after);
     EXPECT_EQ(after->offset, Offset(3));
@@ -171,11 +172,12 @@ INSTANTIATE_TEST_SUITE_P(
         // back.
         FaultCase{"AllWritesNoSpace", Target::kAllWrites, Error::kNoSpace,
                   StatusCode::kResourceExhausted, true, false},
-        // Only WAL appends fail: the writer's Resume() flushes (fine) and retries into a new
-        // WAL, which fails with every memtable empty: RocksDB 7.8 cannot replace the WAL writer
-        // then, so the broker refuses writes until restarted.
+        // Only WAL appends fail: RocksDB's own recovery from a full disk flushes (fine) and
+        // switches to a new WAL, and publishing works again once the fault is gone. (When the
+        // writer's own Resume() did this, its next write failed into the new WAL with every
+        // memtable empty, which RocksDB 7.8 cannot recover from: a restart was needed.)
         FaultCase{"WalAppendNoSpace", Target::kWalAppend, Error::kNoSpace,
-                  StatusCode::kResourceExhausted, false, false},
+                  StatusCode::kResourceExhausted, true, false},
         // Only WAL syncs fail: Resume() fails too (switching WALs syncs), so it is retried, and
         // works, once the fault is gone.
         FaultCase{"WalSyncNoSpace", Target::kWalSync, Error::kNoSpace,
@@ -217,8 +219,8 @@ TEST_F(WriteFaultTest, FailedCreateTopicDoesNotBlockLaterPublishes) {
   EXPECT_EQ(create.code(), StatusCode::kResourceExhausted) << create.ToString();
   fs_->ClearFault();
   EXPECT_EQ(broker_->DescribeTopic("new").status().code(), StatusCode::kNotFound);
-  // The disk is fine again: the very next publish must work, though no publish failed.
-  auto pos = broker_->Publish("t", {.payload = "x"});
+  // The disk is fine again: publishing works again by itself, though no publish failed.
+  auto pos = PublishOnceWritable(*broker_, "t", {.payload = "x"});
   ASSERT_OK(pos);
   EXPECT_EQ(pos->offset, Offset(1));
   EXPECT_OK(broker_->CreateTopic("new", {}));
@@ -232,11 +234,11 @@ TEST_F(WriteFaultTest, FailedRetentionDoesNotBlockLaterWrites) {
   auto failed = broker_->RunRetention();
   EXPECT_EQ(failed.status().code(), StatusCode::kResourceExhausted) << failed.status().ToString();
   fs_->ClearFault();
-  auto deleted = broker_->RunRetention();  // the retry resumes by itself
+  auto pos = PublishOnceWritable(*broker_, "t", {.payload = "x"});  // writes resume by itself
+  ASSERT_OK(pos);
+  auto deleted = broker_->RunRetention();
   ASSERT_OK(deleted);
   EXPECT_EQ(*deleted, 2u);
-  auto pos = broker_->Publish("t", {.payload = "x"});
-  ASSERT_OK(pos);
   EXPECT_EQ(pos->offset, Offset(2));
 }
 
