@@ -462,7 +462,12 @@ std::optional<TimePoint> Group::RunTimers() {
   std::lock_guard lock(mu_);
   if (closed_) return std::nullopt;
   for (uint32_t p = 0; p < cursors_.size(); ++p) DropExpired(p);
-  if (ProcessDue(context_.clock->Now())) WakeMembers();
+  bool wake = ProcessDue(context_.clock->Now());
+  if (leasing_refused_for_space_ && !context_.db->recovering_from_full_disk()) {
+    leasing_refused_for_space_ = false;  // space is back: members waiting to lease try again
+    wake = true;
+  }
+  if (wake) WakeMembers();
   if (HasUnshipped()) Ship(Durability::kAsync, nullptr);
   std::optional<TimePoint> next;
   if (!lease_timers_.empty()) next = lease_timers_.begin()->first;

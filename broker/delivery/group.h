@@ -271,6 +271,8 @@ class Group : public std::enable_shared_from_this<Group> {
   std::vector<std::pair<uint32_t, uint64_t>> dirty_runs_;  // guarded by mu_
   size_t unshipped_releases_ = 0;  // guarded by mu_: run releases (acks) since the last Ship
   uint32_t next_partition_ = 0;                   // guarded by mu_: round-robin start of Poll
+  // A Poll was refused for a full disk: RunTimers wakes the members once writes work again.
+  bool leasing_refused_for_space_ = false;        // guarded by mu_
   std::mt19937_64 jitter_rng_{0x5eed};            // guarded by mu_
   DeliveryCounters counters_;                     // guarded by mu_ (GroupInfo::counters)
 };

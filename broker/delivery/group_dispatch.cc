@@ -149,6 +149,23 @@ Result<std::vector<Delivery>> Group::PollLocked(Lock& lock, Waiter& waiter,
       return Status::FailedPrecondition("member '" + member + "' is not in group '" + name_ + "'");
     }
     ProcessDue(context_.clock->Now());
+    // Leasing is a write. While RocksDB recovers from a full disk every write is refused: say so
+    // without leasing, so that polls retried meanwhile neither write nor count attempts. The
+    // timer thread wakes the members once writes work again (RunTimers).
+    // (A Poll with nothing to lease parks as usual.)
+    const auto anything_to_lease = [this] {
+      for (uint32_t p = 0; p < cursors_.size(); ++p) {
+        const Cursor& c = cursors_[p];
+        if (!c.available.empty() || c.next < topic_->partitions[p]->end_offset.load()) return true;
+      }
+      return false;
+    };
+    if (waiter.max > 0 && context_.db->recovering_from_full_disk() && anything_to_lease()) {
+      leasing_refused_for_space_ = true;
+      return Status::ResourceExhausted(
+          "the disk is full: no message can be leased until space returns on the data "
+          "directory's filesystem (acks are still taken)");
+    }
     std::vector<Delivery> out;
     if (waiter.max > 0) SelectDeliveries(member, waiter.max, out);
     // Other changes (acks, say) wait for their batch (ShipIfFull, the timer thread): a member
@@ -171,6 +188,7 @@ Result<std::vector<Delivery>> Group::PollLocked(Lock& lock, Waiter& waiter,
                      State::kAvailable);
           }
         }
+        if (status.code() == StatusCode::kResourceExhausted) leasing_refused_for_space_ = true;
         return status;
       }
       if (!out.empty()) return out;

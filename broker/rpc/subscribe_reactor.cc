@@ -214,6 +214,10 @@ void Session::Pump() {
   const uint32_t want = static_cast<uint32_t>(std::min<uint64_t>(credits, kMaxPollBatch));
   auto polled = subscription->Poll(want, std::chrono::milliseconds(0));
   if (!polled.ok()) {
+    // A full disk refuses leases (resource_exhausted) until space returns. That is transient: the
+    // stream stays open, with the member's leases and its acks, and the engine's ready signal
+    // pumps again once writes work (Group::RunTimers). Anything else ends the call.
+    if (polled.status().code() == StatusCode::kResourceExhausted) return;
     FinishCall(polled.status());
     return;
   }

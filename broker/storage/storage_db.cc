@@ -168,6 +168,10 @@ Result<uint64_t> StorageDb::Checkpoint(const std::string& dir) const {
 
 bool StorageDb::needs_resume() const { return error_listener_->needs_resume_.load(); }
 
+bool StorageDb::recovering_from_full_disk() const {
+  return error_listener_->auto_recovering_.load();
+}
+
 rocksdb::Status StorageDb::Resume() {
   // Resume() flushes the memtables first, so it cannot succeed before the data directory's file
   // system has room for them; until then, say how much is missing instead of trying.

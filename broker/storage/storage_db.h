@@ -40,6 +40,9 @@ class StorageDb {
   // disk, RocksDB recovers by itself once space returns; until then this returns NoSpace saying
   // why writes are refused. Writer thread only.
   rocksdb::Status Resume();
+  // True while writes are refused for a full disk that RocksDB recovers from by itself (from the
+  // failed write until space returns and RocksDB has resumed). Any thread.
+  bool recovering_from_full_disk() const;
 
   // A RocksDB checkpoint of the whole DB in `dir` (Broker::Checkpoint); returns its size in bytes.
   // Any thread: RocksDB checkpoints run alongside writes.
