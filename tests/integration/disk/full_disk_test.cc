@@ -409,8 +409,7 @@ TEST_F(FullDiskTest, AcksKeepWorkingAndDeliveryResumesByItselfWhenSpaceReturns) 
         return true;
       },
       60s))
-      << "delivered " << holder.seen() << " of " << acknowledged_.size()
-      << " after space returned";
+      << "delivered " << holder.seen() << " of " << acknowledged_.size() << " after space returned";
   EXPECT_LE(holder.max_attempt(), 2u) << "refused leases must not pile up delivery attempts";
   EXPECT_EQ(brokerd_->Output().find(closed), std::string::npos)
       << "brokerd closed the Subscribe stream:\n"

@@ -1,12 +1,12 @@
 // brokerd's memory flags, from the command line and from a --config file, and the engine options
 // they select: --write-buffer-mib, --memtable-budget-mib, --block-cache-mib.
+#include "flags.h"
+
 #include <gtest/gtest.h>
 
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "flags.h"
 
 namespace brokerd {
 namespace {

@@ -2,7 +2,6 @@
 // (one cache shared by every column family), the memtable sizes and the overall memtable budget,
 // read back from what the open DB reports.
 #include <gtest/gtest.h>
-
 #include <rocksdb/db.h>
 #include <rocksdb/table.h>
 
@@ -27,14 +26,18 @@ class MemoryOptionsTest : public ::testing::Test {
   }
 
   std::vector<rocksdb::ColumnFamilyHandle*> Families(const storage::StorageDb& db) {
-    return {db.db()->DefaultColumnFamily(), db.log(),   db.log_index(),
-            db.meta(),                      db.dedupe(), db.groups()};
+    return {db.db()->DefaultColumnFamily(),
+            db.log(),
+            db.log_index(),
+            db.meta(),
+            db.dedupe(),
+            db.groups()};
   }
 
   uint64_t BlockCacheCapacity(const storage::StorageDb& db, rocksdb::ColumnFamilyHandle* cf) {
     uint64_t capacity = 0;
-    EXPECT_TRUE(db.db()->GetIntProperty(cf, rocksdb::DB::Properties::kBlockCacheCapacity,
-                                        &capacity))
+    EXPECT_TRUE(
+        db.db()->GetIntProperty(cf, rocksdb::DB::Properties::kBlockCacheCapacity, &capacity))
         << cf->GetName();
     return capacity;
   }
