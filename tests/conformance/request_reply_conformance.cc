@@ -167,13 +167,19 @@ TEST_P(RequestReplyConformance, ExpiredRequestsAreDroppedBeforeTheHandler) {
 TEST_P(RequestReplyConformance, ClosingTheClientCancelsPendingRequests) {
   const std::string topic = Topic("slow");
   auto release = std::make_shared<Gate>();
+  auto received = std::make_shared<Gate>();
   auto responder_client = NewClient();
-  auto responder = Must(responder_client->Serve(topic, "svc", [release](const ReceivedMessage& m) {
-    release->Wait();
-    return Echo(m);
-  }));
+  auto responder =
+      Must(responder_client->Serve(topic, "svc", [release, received](const ReceivedMessage& m) {
+        received->Open();
+        release->Wait();
+        return Echo(m);
+      }));
   auto requester = NewClient();
   auto pending = requester->Request(topic, "x", std::chrono::seconds(10));
+  // Closing may stop a request still on its way (over gRPC it travels on the inbox's stream), so
+  // close only once the responder holds it: its reply is then the late one counted below.
+  ASSERT_TRUE(received->Wait());
   requester->Close();
   auto reply = pending.get();
   EXPECT_EQ(reply.status().code(), StatusCode::kCancelled) << reply.status().ToString();
