@@ -48,7 +48,13 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) return;  // the client half-closed; the inbox stays until the call ends
+    if (!ok) {
+      // The client half-closed: it is leaving. Forget the inbox before ending the call, so the
+      // client knows, once the call has ended, that later replies are refused as undeliverable.
+      Close();
+      writer_.Finish(grpc::Status::OK);
+      return;
+    }
     if (command_.has_request()) PublishRequest(command_.request());
     command_.Clear();
     StartRead(&command_);

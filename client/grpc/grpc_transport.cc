@@ -35,8 +35,9 @@ class InboxStream final : public grpc::ClientBidiReactor<v1::InboxCommand, v1::I
         on_reply_(std::move(on_reply)),
         on_closed_(std::move(on_closed)),
         address_(std::move(address)),
-        // The client never finishes the call itself: cancelling the context ends it.
-        writer_([this](const v1::InboxCommand* c) { StartWrite(c); }, [](const grpc::Status&) {}) {
+        // Finishing the writer half-closes the call; brokerd then ends it.
+        writer_([this](const v1::InboxCommand* c) { StartWrite(c); },
+                [this](const grpc::Status&) { StartWritesDone(); }) {
     link_->stream = this;
     PrepareContext(context_, options, std::chrono::milliseconds(0));
     stub_->async()->OpenInbox(&context_, this);
@@ -50,11 +51,15 @@ class InboxStream final : public grpc::ClientBidiReactor<v1::InboxCommand, v1::I
     InboxStream* stream = nullptr;  // guarded by mu; null once the stream is done
     bool cancelled = false;         // guarded by mu
     std::condition_variable done;
-    // Cancels the call and waits (bounded) until gRPC is done with it, so the broker has been told
-    // before the inbox handle is gone.
-    void Cancel(std::chrono::milliseconds wait) {
+    // Half-closes the call and waits (bounded) until brokerd has forgotten the inbox and ended the
+    // call, so that once this returns a reply addressed to the inbox is refused as undeliverable
+    // (a cancel alone races with replies already on their way). Cancels if brokerd is too slow.
+    void Close(std::chrono::milliseconds wait) {
       std::unique_lock lock(mu);
       cancelled = true;
+      if (stream == nullptr) return;
+      stream->writer_.Finish(grpc::Status::OK);  // after the queued requests: WritesDone
+      if (done.wait_for(lock, wait, [&] { return stream == nullptr; })) return;
       if (stream != nullptr) stream->context_.TryCancel();
       done.wait_for(lock, wait, [&] { return stream == nullptr; });
     }
@@ -172,8 +177,8 @@ class GrpcInbox final : public Inbox {
  public:
   GrpcInbox(std::shared_ptr<InboxStream::Link> link, std::string address)
       : link_(std::move(link)), address_(std::move(address)) {}
-  // Cancelling ends the stream; the broker forgets the inbox. The stream deletes itself.
-  ~GrpcInbox() override { link_->Cancel(std::chrono::seconds(1)); }
+  // Closing ends the stream; the broker forgets the inbox. The stream deletes itself.
+  ~GrpcInbox() override { link_->Close(std::chrono::seconds(1)); }
   const std::string& address() const override { return address_; }
   InboxStream::Link& link() const { return *link_; }
 
@@ -258,7 +263,7 @@ class GrpcTransport final : public Transport {
                                  std::move(address)))
                     ->link();
     if (result.wait_for(options_.call_timeout) != std::future_status::ready) {
-      link->Cancel(std::chrono::seconds(1));
+      link->Close(std::chrono::seconds(1));
       return Status::DeadlineExceeded("brokerd at " + options_.address +
                                       " did not open a reply inbox in time");
     }
