@@ -92,6 +92,9 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   // A request nobody serves fails with no_responders, checked by the broker as part of the
   // publish rather than in a round trip of its own.
   options.require_subscribers = true;
+  // The callback below only records a failure, so it may run on this thread: an idle in-process
+  // broker commits the request here rather than waking its writer thread for it.
+  options.inline_commit = true;
   // The transport may answer after this requester is gone (a publish still in flight when the
   // client closes), so the callback reaches it only through the sink, as replies do.
   transport_.Publish(topic, std::move(messages), options,
