@@ -58,6 +58,7 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   std::string reply_to;
   std::future<Result<Reply>> future;
   bool wake_timer = false;
+  bool only_pending = false;
   {
     std::lock_guard lock(mu_);
     if (closed_) return fail(Status::FailedPrecondition("the client is closed"));
@@ -72,6 +73,7 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
     wake_timer = deadline < timer_wakes_at_;
     deadlines_.emplace(deadline, correlation_id);
     ++requests_;
+    only_pending = pending_.size() == 1;
   }
   if (wake_timer) cv_.notify_all();
 
@@ -93,8 +95,12 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   // publish rather than in a round trip of its own.
   options.require_subscribers = true;
   // The callback below only records a failure, so it may run on this thread: an idle in-process
-  // broker commits the request here rather than waking its writer thread for it.
-  options.inline_commit = true;
+  // broker commits the request here rather than waking its writer thread for it. Only for a
+  // request nothing else of this client waits with: requests issued back to back (a pipeline, or
+  // many threads) are better queued and committed together, since committing each on its own
+  // thread costs more than the wake-up it saves (W1 through PublishAsync: 180k msgs/s inline
+  // against 910k through the writer).
+  options.inline_commit = only_pending;
   // The transport may answer after this requester is gone (a publish still in flight when the
   // client closes), so the callback reaches it only through the sink, as replies do.
   transport_.Publish(topic, std::move(messages), options,
