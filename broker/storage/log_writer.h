@@ -93,8 +93,9 @@ class LogWriter {
 
   // Queues the request; its `done` runs on the writer thread after the commit. With
   // `inline_if_idle` and an idle writer it commits the request on the calling thread instead and
-  // `done` has run when Append returns. If the writer is stopping, returns kUnavailable without calling `done` and leaves `request` untouched, so a
-  // caller holding a lock that `done` would take can handle the failure itself.
+  // `done` has run when Append returns. If the writer is stopping, returns kUnavailable without
+  // calling `done` and leaves `request` untouched, so a caller holding a lock that `done` would
+  // take can handle the failure itself.
   [[nodiscard]] Status Append(AppendRequest&& request);
 
   // Runs `task` on the writer thread between two commits and waits for its result. Tasks may use
