@@ -140,6 +140,7 @@ void BrokerImpl::PublishAsync(std::string_view topic, std::vector<Message> messa
   request.topic = std::string(topic);
   request.messages = std::move(messages);
   request.durability = options.durability.value_or(options_.durability);
+  request.inline_if_idle = options.inline_commit;
   if (delivery_->HasMembers()) {
     // A member waiting for records when this is committed gets them leased in the same commit (a
     // direct hand-off): it needs no commit of its own and is woken once.
@@ -164,7 +165,10 @@ Result<std::vector<PublishResult>> BrokerImpl::PublishBatch(std::string_view top
                                                             const PublishOptions& options) {
   std::promise<Result<std::vector<PublishResult>>> promise;
   auto future = promise.get_future();
-  PublishAsync(topic, std::move(messages), options,
+  // The caller waits for the result anyway, and the callback only fulfils the promise.
+  PublishOptions inline_options = options;
+  inline_options.inline_commit = true;
+  PublishAsync(topic, std::move(messages), inline_options,
                [&promise](Result<std::vector<PublishResult>> r) { promise.set_value(std::move(r)); });
   return future.get();
 }

@@ -89,13 +89,38 @@ void LogWriter::Stop() {
 
 Status LogWriter::Append(AppendRequest&& request) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (stopping_) return Status::Unavailable("the broker is shutting down");
+    if (request.inline_if_idle && request.durability == Durability::kAsync && !committing_ &&
+        queue_.empty()) {
+      committing_ = true;
+      lock.unlock();
+      CommitInline(request);
+      return Status::Ok();
+    }
     queue_.emplace_back(std::move(request));
   }
   // After unlocking, so the writer does not wake into a held mutex and switch back at once.
   cv_.notify_one();
   return Status::Ok();
+}
+
+void LogWriter::CommitInline(AppendRequest& request) {
+  // As on the writer thread (see Run), but the caller's own perf level is put back afterwards.
+  const rocksdb::PerfLevel caller_perf_level = rocksdb::GetPerfLevel();
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  std::vector<AppendRequest> group;
+  group.push_back(std::move(request));
+  CommitGroup(group);
+  rocksdb::SetPerfLevel(caller_perf_level);
+  bool wake_writer = false;
+  {
+    std::lock_guard lock(mu_);
+    committing_ = false;
+    // Work queued meanwhile (or Stop) waited for the turn: the writer takes it from here.
+    wake_writer = !queue_.empty() || stopping_;
+  }
+  if (wake_writer) cv_.notify_one();
 }
 
 Status LogWriter::RunExclusive(std::function<Status()> task) {
@@ -116,11 +141,18 @@ void LogWriter::Run() {
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   std::vector<Item> items;
   std::vector<AppendRequest> group;
+  bool holds_turn = false;  // this thread holds committing_ from the previous pass
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      // Handed back only here, under the lock this pass takes anyway: an inline commit that comes
+      // meanwhile finds the turn taken and queues, which is no worse.
+      if (holds_turn) committing_ = false;
+      holds_turn = false;
+      cv_.wait(lock, [this] { return (stopping_ || !queue_.empty()) && !committing_; });
       if (queue_.empty()) return;  // stopping and drained
+      committing_ = true;
+      holds_turn = true;
       while (!queue_.empty() && items.size() < kMaxGroupRequests) {
         items.push_back(std::move(queue_.front()));
         queue_.pop_front();

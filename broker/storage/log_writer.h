@@ -3,9 +3,18 @@
 // request queued while the previous RocksDB write (and its fsync) ran is committed in the next
 // single write, so one fsync covers many publishes.
 //
+// A request may ask to be committed inline (AppendRequest::inline_if_idle): when no commit is
+// running and nothing is queued, the calling thread commits it itself instead of waking the
+// writer thread. On an idle machine that wake-up (a halted vCPU) costs about as much as the rest
+// of a request-reply; under load the writer is busy or has a queue, so requests still go through
+// it and share group commits.
+//
 // Thread safety: Append and RunExclusive may be called from any thread. Everything the writer
 // owns (TopicRegistry mutations, PartitionState stores, TopicState::round_robin, next topic id) is
-// touched only on the writer thread. Completion callbacks run on the writer thread.
+// touched only by the thread holding the commit turn (committing_): the writer thread, or a caller
+// of Append committing its own request inline. The turn is taken and handed back under mu_, which
+// orders one holder's writes before the next holder's reads. Completion callbacks run on the
+// thread that committed: the writer thread, or (inline) the caller, before Append returns.
 #pragma once
 
 #include <array>
@@ -56,6 +65,11 @@ struct AppendRequest {
                      const std::vector<PublishResult>& positions, TimePoint timestamp)>
       stage;
   std::function<void(Result<std::vector<PublishResult>>)> done;
+  // With Durability::kAsync only: if no commit is running and nothing is queued, Append commits
+  // this request on the calling thread (and runs `done` there) rather than on the writer thread.
+  // Never set for sync durability (the caller would wait for an fsync) nor by a caller holding a
+  // lock that `extra`, `stage` or `done` take.
+  bool inline_if_idle = false;
 };
 
 struct WriterConfig {
@@ -77,9 +91,11 @@ class LogWriter {
   // Commits everything queued, then stops the thread. Later requests fail with kUnavailable.
   void Stop();
 
-  // Queues the request; its `done` runs on the writer thread after the commit. If the writer is
-  // stopping, returns kUnavailable without calling `done` and leaves `request` untouched, so a
-  // caller holding a lock that `done` would take can handle the failure itself.
+  // Queues the request; its `done` runs on the writer thread after the commit. With
+  // `inline_if_idle` and an idle writer it commits the request on the calling thread instead and
+  // `done` has run when Append returns. If the writer is stopping, returns kUnavailable without
+  // calling `done` and leaves `request` untouched, so a caller holding a lock that `done` would
+  // take can handle the failure itself.
   [[nodiscard]] Status Append(AppendRequest&& request);
 
   // Runs `task` on the writer thread between two commits and waits for its result. Tasks may use
@@ -98,6 +114,8 @@ class LogWriter {
   struct Group;
 
   void Run();
+  // Commits one request on the calling thread; the caller took the commit turn (committing_).
+  void CommitInline(AppendRequest& request);
   void CommitGroup(std::vector<AppendRequest>& requests);
   // Adds one synced commit's write latency to WriteStats::sync_latency. Writer thread only.
   void RecordSyncLatency(std::chrono::microseconds latency);
@@ -118,6 +136,10 @@ class LogWriter {
   std::condition_variable cv_;
   std::deque<Item> queue_;  // guarded by mu_
   bool stopping_ = false;   // guarded by mu_
+  // Guarded by mu_: some thread (the writer, or an inline committer) holds the writer-owned state.
+  // The writer thread waits for it to be false before it takes queued work; an inline commit
+  // needs it false and the queue empty, so a request never commits before one queued earlier.
+  bool committing_ = false;
   std::thread thread_;
 
   std::atomic<uint64_t> commits_{0}, synced_commits_{0}, messages_{0}, synced_messages_{0},

@@ -286,11 +286,11 @@ class GrpcTransport final : public Transport {
   // On the inbox's own stream: no Publish call, and no answer unless the request failed.
   void PublishRequest(Inbox& inbox, std::string_view topic, Message request,
                       const std::string& correlation_id,
-                      std::chrono::steady_clock::time_point deadline,
+                      std::chrono::steady_clock::time_point deadline, bool alone,
                       std::function<void(Status)> on_failed) override {
     auto* grpc_inbox = dynamic_cast<GrpcInbox*>(&inbox);
     if (grpc_inbox == nullptr) {  // not one of ours: the general path
-      Transport::PublishRequest(inbox, topic, std::move(request), correlation_id, deadline,
+      Transport::PublishRequest(inbox, topic, std::move(request), correlation_id, deadline, alone,
                                 std::move(on_failed));
       return;
     }

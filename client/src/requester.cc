@@ -59,6 +59,7 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   std::future<Result<Reply>> future;
   std::chrono::steady_clock::time_point deadline;
   bool wake_timer = false;
+  bool only_pending = false;
   {
     std::lock_guard lock(mu_);
     if (closed_) return fail(Status::FailedPrecondition("the client is closed"));
@@ -73,6 +74,7 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
     wake_timer = deadline < timer_wakes_at_;
     deadlines_.emplace(deadline, correlation_id);
     ++requests_;
+    only_pending = pending_.size() == 1;
   }
   if (wake_timer) cv_.notify_all();
 
@@ -89,7 +91,7 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   // The transport may answer after this requester is gone (a publish still in flight when the
   // client closes), so the failure reaches it only through the sink, as replies do.
   transport_.PublishRequest(*inbox, topic, std::move(request), correlation_id, deadline,
-                            [sink = sink_, correlation_id](Status not_published) {
+                            only_pending, [sink = sink_, correlation_id](Status not_published) {
                               std::lock_guard lock(sink->mu);
                               if (sink->target != nullptr)
                                 sink->target->Complete(correlation_id, std::move(not_published));

@@ -4,8 +4,8 @@
 
 namespace broker::client {
 
-void Transport::PublishRequest(Inbox&, std::string_view topic, Message request,
-                               const std::string&, std::chrono::steady_clock::time_point,
+void Transport::PublishRequest(Inbox&, std::string_view topic, Message request, const std::string&,
+                               std::chrono::steady_clock::time_point, bool alone,
                                std::function<void(Status)> on_failed) {
   std::vector<Message> messages;
   messages.push_back(std::move(request));
@@ -15,6 +15,11 @@ void Transport::PublishRequest(Inbox&, std::string_view topic, Message request,
   options.durability = Durability::kAsync;
   // Nobody serving the topic fails it with no_responders, checked as part of the publish.
   options.require_subscribers = true;
+  // `on_failed` only records a failure, so it may run on this thread. Requests issued back to
+  // back (a pipeline, or many threads) are better queued and committed together: committing each
+  // on its own thread costs more than the wake-up it saves (W1 through PublishAsync: 180k msgs/s
+  // inline against 910k through the writer).
+  options.inline_commit = alone;
   Publish(topic, std::move(messages), options,
           [on_failed = std::move(on_failed)](Result<std::vector<PublishResult>> r) {
             if (!r.ok()) on_failed(r.status());

@@ -5,8 +5,9 @@
 //   auto pos = (*broker)->Publish("orders", {.key = "customer-42", .payload = "..."});
 //
 // Thread safety: every method may be called from any thread concurrently. Callbacks passed to
-// PublishAsync run on the broker's writer thread: they must be quick and must not call back into
-// the broker synchronously (hand off to another thread instead).
+// PublishAsync run on the broker's writer thread (or, with PublishOptions::inline_commit, possibly
+// on the calling thread before PublishAsync returns): they must be quick and must not call back
+// into the broker synchronously (hand off to another thread instead).
 #pragma once
 
 #include <array>

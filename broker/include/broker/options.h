@@ -99,6 +99,14 @@ struct PublishOptions {
   // group is subscribed to the topic, so a request nobody serves fails at once instead of timing
   // out. Checked when the publish is accepted, in the same call, not in a round trip of its own.
   bool require_subscribers = false;
+  // With async durability (this publish's): if the broker's writer is idle (no commit running,
+  // none queued), PublishAsync commits the publish on the calling thread and runs its callback
+  // there before returning, instead of waking the writer thread. That saves a thread wake-up,
+  // which on an idle machine is much of a request-reply's latency. The commit and its guarantees
+  // are the same (offsets in order, dedupe, all or nothing). Set it only if the callback may run on
+  // the calling thread, e.g. it takes no lock the caller holds. Ignored with sync durability (the
+  // caller would wait for an fsync) and by remote transports. Default false.
+  bool inline_commit = false;
 };
 
 }  // namespace broker

@@ -175,5 +175,38 @@ TEST_F(HandOffTest, FailedCommitLeavesNoLeaseAndTheOffsetIsDeliveredWhenWritten)
   EXPECT_EQ(info->counters.delivered, 1u);
 }
 
+// The publishing thread commits the request itself (PublishOptions::inline_commit, idle writer):
+// the hand-off is staged in that commit as in the writer's, and a failed one leaves no lease.
+TEST_F(HandOffTest, InlineCommitHandsOffAndAFailedOneLeavesNoLease) {
+  ASSERT_NO_FATAL_FAILURE(Subscribe());
+  PublishOptions inline_async;
+  inline_async.durability = Durability::kAsync;
+  inline_async.inline_commit = true;
+  PollFuture polled = ParkedPoll();
+  fs_->SetFault(FaultFileSystem::Target::kAllWrites, FaultFileSystem::Error::kNoSpace);
+  auto failed = broker_->PublishBatch(kTopic, {{.payload = "lost"}}, inline_async);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kResourceExhausted);
+  {
+    auto info = broker_->DescribeGroup(kTopic, kGroup);
+    ASSERT_OK(info);
+    EXPECT_EQ(info->members[0].leased, 0u);
+    EXPECT_EQ(info->total.unsettled, 0u);
+  }
+  EXPECT_EQ(polled.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+
+  fs_->ClearFault();
+  const uint64_t before = Commits();
+  auto pos = broker_->PublishBatch(kTopic, {{.payload = "ping"}}, inline_async);
+  ASSERT_OK(pos);
+  EXPECT_EQ(pos->front().offset, Offset(0));
+  std::vector<Delivery> got = Await(polled);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].record.payload, "ping");
+  EXPECT_EQ(got[0].attempt, 1u);
+  EXPECT_EQ(Commits(), before + 1) << "the lease took a commit of its own";
+  EXPECT_EQ(StateOf(Offset(0)).status, MessageStatus::kLeased);
+}
+
 }  // namespace
 }  // namespace broker

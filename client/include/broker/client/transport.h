@@ -43,10 +43,13 @@ class Transport {
   // by this transport) to `topic` with async durability, and only if some group serves the topic.
   // `on_failed` runs at most once, only if the request was not published (kNoResponders, ...);
   // the transport may forget it after `deadline` or once a reply for `correlation_id` arrived.
+  // `alone`: no other request of this client is pending, so the transport may run `on_failed` on
+  // the calling thread (in-process: the broker commits the request here instead of waking its
+  // writer thread, see PublishOptions::inline_commit).
   // The default is a Publish; over gRPC the request goes on the inbox's own stream.
   virtual void PublishRequest(Inbox& inbox, std::string_view topic, Message request,
                               const std::string& correlation_id,
-                              std::chrono::steady_clock::time_point deadline,
+                              std::chrono::steady_clock::time_point deadline, bool alone,
                               std::function<void(Status)> on_failed);
 
   // The responder's last step: sends `reply` to `inbox`, then acks delivery `attempt` of
