@@ -233,6 +233,14 @@ Result<uint64_t> BrokerImpl::RunRetention() {
 
 WriteStats BrokerImpl::GetWriteStats() const { return writer_->stats(); }
 
+Status BrokerImpl::WaitUntilDiskWritable(std::chrono::milliseconds timeout) {
+  if (db_->WaitForFullDiskRecovery(timeout)) return Status::Ok();
+  return Status::ResourceExhausted("the disk is still full after " +
+                                   std::to_string(timeout.count()) +
+                                   " ms: writes resume by themselves once space is freed in " +
+                                   options_.data_dir);
+}
+
 Result<uint64_t> BrokerImpl::Checkpoint(const std::string& dir) {
   if (options_.in_memory) {
     return Status::FailedPrecondition("an in-memory broker has no data directory to copy");

@@ -73,6 +73,7 @@ class BrokerImpl final : public Broker {
 
   Result<uint64_t> RunRetention() override;
   WriteStats GetWriteStats() const override;
+  Status WaitUntilDiskWritable(std::chrono::milliseconds timeout) override;
   Result<uint64_t> Checkpoint(const std::string& dir) override;
 
  private:

@@ -13,10 +13,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -76,13 +78,25 @@ class StorageDb::ErrorListener final : public rocksdb::EventListener {
   // RocksDB's own recovery succeeded (it reports only success here).
   void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
     if (!info.new_bg_error.ok()) return;
-    auto_recovering_.store(false);
-    needs_resume_.store(false);
+    {
+      std::lock_guard lock(recovered_mu_);
+      auto_recovering_.store(false);
+      needs_resume_.store(false);
+    }
+    recovered_.notify_all();
+  }
+
+  bool WaitForRecovery(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(recovered_mu_);
+    return recovered_.wait_for(lock, timeout, [this] { return !auto_recovering_.load(); });
   }
 
   std::atomic<const StorageDb*> store_{nullptr};  // set once the DB is open
   std::atomic<bool> needs_resume_{false};
   std::atomic<bool> auto_recovering_{false};
+  // Waiters for the end of a full-disk recovery; the flags change under the mutex for them.
+  std::mutex recovered_mu_;
+  std::condition_variable recovered_;
 };
 
 // RocksDB's info log (<data dir>/LOG), written with plain write(2) whose errors are ignored.
@@ -170,6 +184,10 @@ bool StorageDb::needs_resume() const { return error_listener_->needs_resume_.loa
 
 bool StorageDb::recovering_from_full_disk() const {
   return error_listener_->auto_recovering_.load();
+}
+
+bool StorageDb::WaitForFullDiskRecovery(std::chrono::milliseconds timeout) const {
+  return error_listener_->WaitForRecovery(timeout);
 }
 
 rocksdb::Status StorageDb::Resume() {

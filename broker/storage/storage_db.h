@@ -4,6 +4,7 @@
 // from any thread. Destruction closes the DB (and then the in-memory Env, if any).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -43,6 +44,9 @@ class StorageDb {
   // True while writes are refused for a full disk that RocksDB recovers from by itself (from the
   // failed write until space returns and RocksDB has resumed). Any thread.
   bool recovering_from_full_disk() const;
+  // Blocks until no full-disk recovery is in progress (at once if none is) or `timeout` passes;
+  // returns whether writes are no longer refused for a full disk. Any thread.
+  bool WaitForFullDiskRecovery(std::chrono::milliseconds timeout) const;
 
   // A RocksDB checkpoint of the whole DB in `dir` (Broker::Checkpoint); returns its size in bytes.
   // Any thread: RocksDB checkpoints run alongside writes.

@@ -13,7 +13,6 @@
 #include <ostream>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "broker/broker.h"
@@ -105,22 +104,15 @@ inline Options DiskOptions(const ScopedTempDir& dir, std::shared_ptr<FakeClock> 
   return options;
 }
 
-// Publishes `message` once the broker takes writes again after an injected full disk: RocksDB
-// recovers by itself, its SstFileManager checking every 5 s (storage/storage_db.cc), so the first
-// publishes after the fault may still be refused with resource_exhausted. Retries every 50 ms for
-// up to 20 s (no event to wait on: the recovery runs on RocksDB's thread); returns the first
-// other answer, or the last refusal.
+// Publishes `message`, and if it was refused for a full disk (an injected fault, now cleared),
+// once more after the broker's recovery from it: RocksDB recovers by itself, checking the free
+// space every 5 s (storage/storage_db.cc). Returns the last answer.
 inline Result<PublishResult> PublishOnceWritable(Broker& broker, std::string_view topic,
                                                  const Message& message) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (;;) {
-    auto result = broker.Publish(topic, message);
-    if (result.ok() || result.status().code() != StatusCode::kResourceExhausted ||
-        std::chrono::steady_clock::now() >= deadline) {
-      return result;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  auto result = broker.Publish(topic, message);
+  if (result.ok() || result.status().code() != StatusCode::kResourceExhausted) return result;
+  if (Status s = broker.WaitUntilDiskWritable(std::chrono::seconds(20)); !s.ok()) return s;
+  return broker.Publish(topic, message);
 }
 
 // Every retained record of a partition, read in pages of at most `page` records.

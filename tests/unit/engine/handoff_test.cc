@@ -196,6 +196,7 @@ TEST_F(HandOffTest, InlineCommitHandsOffAndAFailedOneLeavesNoLease) {
   EXPECT_EQ(polled.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
 
   fs_->ClearFault();
+  ASSERT_OK(broker_->WaitUntilDiskWritable(std::chrono::seconds(20)));
   const uint64_t before = Commits();
   auto pos = broker_->PublishBatch(kTopic, {{.payload = "ping"}}, inline_async);
   ASSERT_OK(pos);

@@ -251,6 +251,7 @@ TEST(InlineCommitFaultTest, FailedInlineCommitLeavesNothingAndTheOffsetIsReused)
   EXPECT_EQ(info->partitions[0].end_offset, Offset(1));
 
   fs->ClearFault();
+  ASSERT_OK(broker->WaitUntilDiskWritable(std::chrono::seconds(20)));
   auto next = broker->PublishBatch("t", {{.payload = "next"}}, Inline());
   ASSERT_OK(next);
   EXPECT_EQ(next->front().offset, Offset(1));  // the failed publish left no gap

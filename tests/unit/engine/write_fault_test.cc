@@ -226,6 +226,25 @@ TEST_F(WriteFaultTest, FailedCreateTopicDoesNotBlockLaterPublishes) {
   EXPECT_OK(broker_->CreateTopic("new", {}));
 }
 
+TEST_F(WriteFaultTest, WaitUntilDiskWritableReturnsOnceAFullDiskHasRecovered) {
+  // Nothing to wait for on a healthy disk.
+  EXPECT_OK(broker_->WaitUntilDiskWritable(std::chrono::milliseconds(0)));
+  ASSERT_NO_FATAL_FAILURE(PublishAcknowledged(1));
+  fs_->SetFault(Target::kAllWrites, Error::kNoSpace);
+  ASSERT_EQ(broker_->Publish("t", {.payload = "refused"}).status().code(),
+            StatusCode::kResourceExhausted);
+  const Status still_full = broker_->WaitUntilDiskWritable(std::chrono::milliseconds(20));
+  EXPECT_EQ(still_full.code(), StatusCode::kResourceExhausted) << still_full.ToString();
+  EXPECT_NE(still_full.message().find(options_.data_dir), std::string::npos)
+      << still_full.message();
+
+  fs_->ClearFault();
+  ASSERT_OK(broker_->WaitUntilDiskWritable(std::chrono::seconds(20)));
+  auto pos = broker_->Publish("t", {.payload = "after"});
+  ASSERT_OK(pos);  // taken at once after the wait
+  EXPECT_EQ(pos->offset, Offset(1));
+}
+
 TEST_F(WriteFaultTest, FailedRetentionDoesNotBlockLaterWrites) {
   ASSERT_OK(broker_->CreateTopic("t", {.retention_age = std::chrono::seconds(1)}));
   ASSERT_NO_FATAL_FAILURE(PublishAcknowledged(2));
