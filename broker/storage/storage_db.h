@@ -4,12 +4,12 @@
 // from any thread. Destruction closes the DB (and then the in-memory Env, if any).
 #pragma once
 
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <rocksdb/db.h>
-#include <rocksdb/env.h>
 
 #include "broker/options.h"
 #include "broker/status.h"
