@@ -139,8 +139,10 @@ class ClientImpl final : public Client {
     requester_.Close();
   }
 
-  ClientStats stats() const override {
-    return ClientStats{requester_.requests(), requester_.late_replies()};
+  ClientStats stats() const override { return requester_.stats(); }
+  bool WaitForStats(const std::function<bool(const ClientStats&)>& condition,
+                    std::chrono::milliseconds timeout) const override {
+    return requester_.WaitForStats(condition, timeout);
   }
 
  private:
@@ -161,7 +163,7 @@ class ClientImpl final : public Client {
         us = 0;
       }
       if (us != 0 && clock.Now().time_since_epoch().count() > us) {
-        flight.state->dropped_expired.fetch_add(1);  // nobody waits for this answer any more
+        flight.state->Count(flight.state->dropped_expired);  // nobody waits for this answer any more
         flight.TryAck();
         return;
       }

@@ -22,12 +22,12 @@ bool InFlight::TryAck(Status* result) {
     ConsumerState* counted = state;
     state->subscription->AckAttemptAsync(r.partition, r.offset, message.attempt,
                                          [counted](Status s) {
-                                           if (s.ok()) counted->acked.fetch_add(1);
+                                           if (s.ok()) counted->Count(counted->acked);
                                          });
     return true;
   }
   Status s = state->subscription->AckAttempt(r.partition, r.offset, message.attempt);
-  if (s.ok()) state->acked.fetch_add(1);
+  if (s.ok()) state->Count(state->acked);
   *result = std::move(s);
   return true;
 }
@@ -39,9 +39,9 @@ bool InFlight::TryReplyAndAck(Transport& transport, std::string_view inbox, Mess
   transport.ReplyAndAck(*state->subscription, inbox, std::move(reply), r.partition, r.offset,
                         message.attempt, [counted](Status sent, Status acked) {
                           if (sent.code() == StatusCode::kNotFound) {
-                            counted->undeliverable_replies.fetch_add(1);
+                            counted->Count(counted->undeliverable_replies);
                           }
-                          if (acked.ok()) counted->acked.fetch_add(1);
+                          if (acked.ok()) counted->Count(counted->acked);
                         });
   return true;
 }
@@ -51,7 +51,7 @@ bool InFlight::TryNack(std::optional<std::chrono::milliseconds> delay, const std
   if (settled.exchange(true)) return false;
   const Record& r = message.record;
   Status s = state->subscription->NackAttempt(r.partition, r.offset, message.attempt, delay, error);
-  if (s.ok()) state->nacked.fetch_add(1);
+  if (s.ok()) state->Count(state->nacked);
   if (result != nullptr) *result = std::move(s);
   return true;
 }
@@ -104,7 +104,7 @@ void ConsumerImpl::PollTurn(ConsumerState& state, std::unique_lock<std::mutex>& 
       flight->message = ReceivedMessage{state.topic, state.group, std::move(d.record), d.attempt};
       flight->state = &state;
       state.queue.push_back(std::move(flight));
-      state.delivered.fetch_add(1);
+      state.Count(state.delivered);
     }
   } else {
     // The broker is restarting, say. Keeping the turn while waiting keeps peers from retrying.
@@ -175,7 +175,7 @@ void ConsumerImpl::WatchdogLoop(std::shared_ptr<ConsumerState> state) {
       if (now - flight->started > timeout &&
           flight->TryNack(std::nullopt,
                           "handler timed out after " + std::to_string(timeout.count()) + " ms")) {
-        state->timed_out.fetch_add(1);
+        state->Count(state->timed_out);
       }
     }
     state->idle_cv.wait_for(lock, period, [&] { return !state->polling; });
@@ -238,6 +238,11 @@ ConsumerStats ConsumerImpl::stats() const {
   s.dropped_expired_requests = state_->dropped_expired.load();
   s.undeliverable_replies = state_->undeliverable_replies.load();
   return s;
+}
+
+bool ConsumerImpl::WaitForStats(const std::function<bool(const ConsumerStats&)>& condition,
+                                std::chrono::milliseconds timeout) const {
+  return state_->stats_signal.Wait([&] { return condition(stats()); }, timeout);
 }
 
 }  // namespace broker::client::internal

@@ -20,11 +20,11 @@
 #include <set>
 #include <string>
 #include <thread>
-
-#include "broker/client/transport.h"
 #include <vector>
 
 #include "broker/client/client.h"
+#include "broker/client/transport.h"
+#include "stats_signal.h"
 
 namespace broker::client::internal {
 
@@ -73,6 +73,11 @@ struct ConsumerState {
 
   std::atomic<uint64_t> delivered{0}, acked{0}, nacked{0}, timed_out{0}, dropped_expired{0},
       undeliverable_replies{0};
+  StatsSignal stats_signal;  // told of every change of the counters above
+  void Count(std::atomic<uint64_t>& counter) {
+    counter.fetch_add(1);
+    stats_signal.Changed();
+  }
 };
 
 class ConsumerImpl final : public Consumer {
@@ -85,6 +90,8 @@ class ConsumerImpl final : public Consumer {
   const std::string& member() const override { return member_; }
   Status Close(std::optional<std::chrono::milliseconds> timeout) override;
   ConsumerStats stats() const override;
+  bool WaitForStats(const std::function<bool(const ConsumerStats&)>& condition,
+                    std::chrono::milliseconds timeout) const override;
 
  private:
   explicit ConsumerImpl(std::shared_ptr<ConsumerState> state);

@@ -77,6 +77,7 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
     only_pending = pending_.size() == 1;
   }
   if (wake_timer) cv_.notify_all();
+  stats_signal_.Changed();
 
   const auto wall_deadline =
       clock_->Now() + std::chrono::duration_cast<std::chrono::microseconds>(timeout);
@@ -116,10 +117,12 @@ void Requester::OnReply(Message reply) {
 void Requester::Complete(const std::string& correlation_id, Result<Reply> result) {
   std::promise<Result<Reply>> promise;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto it = pending_.find(correlation_id);
     if (it == pending_.end()) {  // a second reply, or one after the timeout: dropped
       ++late_replies_;
+      lock.unlock();
+      stats_signal_.Changed();
       return;
     }
     promise = std::move(it->second.promise);
@@ -199,14 +202,14 @@ void Requester::Close() {
   for (auto& [id, p] : pending) p.promise.set_value(Status::Cancelled("the client was closed"));
 }
 
-uint64_t Requester::requests() const {
+ClientStats Requester::stats() const {
   std::lock_guard lock(mu_);
-  return requests_;
+  return ClientStats{requests_, late_replies_};
 }
 
-uint64_t Requester::late_replies() const {
-  std::lock_guard lock(mu_);
-  return late_replies_;
+bool Requester::WaitForStats(const std::function<bool(const ClientStats&)>& condition,
+                             std::chrono::milliseconds timeout) const {
+  return stats_signal_.Wait([&] { return condition(stats()); }, timeout);
 }
 
 }  // namespace broker::client::internal

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include <unordered_map>
 
 #include "broker/client/client.h"
+#include "stats_signal.h"
 
 namespace broker::client::internal {
 
@@ -28,8 +30,9 @@ class Requester {
                                      std::chrono::milliseconds timeout, Headers headers);
   // Fails every pending request with kCancelled and stops the timer thread.
   void Close();
-  uint64_t requests() const;
-  uint64_t late_replies() const;
+  ClientStats stats() const;
+  bool WaitForStats(const std::function<bool(const ClientStats&)>& condition,
+                    std::chrono::milliseconds timeout) const;
 
  private:
   struct Pending {
@@ -66,6 +69,8 @@ class Requester {
   uint64_t late_replies_ = 0;                           // guarded by mu_
   std::thread timer_;
   std::shared_ptr<ReplySink> sink_ = std::make_shared<ReplySink>();
+  // Told after requests_ or late_replies_ change, outside mu_ (its waiters' condition takes mu_).
+  mutable StatsSignal stats_signal_;
 };
 
 }  // namespace broker::client::internal

@@ -62,7 +62,7 @@ TEST_P(FlowControlConformance, MaxInFlightBoundsWhatOneConsumerHolds) {
         handled_by_slow.Add(m.record.payload);
       },
       slow_options));
-  ASSERT_TRUE(Eventually([&] { return slow->stats().delivered >= kMaxInFlight; }));
+  ASSERT_TRUE(StatsReach(*slow, [&](const auto& s) { return s.delivered >= kMaxInFlight; }));
 
   // The slow member is stuck holding its three; another member gets everything else.
   ConsumerOptions fast_options;

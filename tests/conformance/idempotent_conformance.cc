@@ -38,7 +38,7 @@ TEST_P(IdempotentConformance, AlreadyProcessedIdsAreSkippedEvenAfterReopeningThe
   {
     auto store = Must(ProcessedStore::Open(dir.Sub("processed")));
     auto consumer = Must(client().Subscribe(topic, "payments", IdempotentHandler(store, charge)));
-    ASSERT_TRUE(Eventually([&] { return consumer->stats().acked == 3; }));
+    ASSERT_TRUE(StatsReach(*consumer, [&](const auto& s) { return s.acked == 3; }));
     CONFORMANCE_ASSERT_OK(consumer->Close());
   }
   EXPECT_EQ(charged.values(), (std::vector<std::string>{"evt-1", "evt-2"}));
@@ -50,7 +50,7 @@ TEST_P(IdempotentConformance, AlreadyProcessedIdsAreSkippedEvenAfterReopeningThe
   CONFORMANCE_ASSERT_OK(client().Publish(topic, Event("evt-3")).get());
   auto replay =
       Must(client().Subscribe(topic, "payments-replay", IdempotentHandler(reopened, charge)));
-  ASSERT_TRUE(Eventually([&] { return replay->stats().acked == 4; }));
+  ASSERT_TRUE(StatsReach(*replay, [&](const auto& s) { return s.acked == 4; }));
   EXPECT_EQ(charged.values(), (std::vector<std::string>{"evt-1", "evt-2", "evt-3"}));
 }
 
@@ -71,12 +71,12 @@ TEST_P(IdempotentConformance, AFailedAttemptIsNotRememberedSoTheRetryRuns) {
                                                     throw std::runtime_error("gateway timeout");
                                                 }),
                               options));
-  ASSERT_TRUE(Eventually([&] { return consumer->stats().acked == 1; }));
+  ASSERT_TRUE(StatsReach(*consumer, [&](const auto& s) { return s.acked == 1; }));
   EXPECT_EQ(runs.values(), (std::vector<uint32_t>{1, 2}));
   EXPECT_TRUE(Must(store->Contains("evt-1")));
 
   CONFORMANCE_ASSERT_OK(client().Publish(topic, Event("evt-1")).get());  // redelivered upstream
-  ASSERT_TRUE(Eventually([&] { return consumer->stats().acked == 2; }));
+  ASSERT_TRUE(StatsReach(*consumer, [&](const auto& s) { return s.acked == 2; }));
   EXPECT_EQ(runs.size(), 2u);
 }
 
@@ -92,7 +92,7 @@ TEST_P(IdempotentConformance, TheStoreIsBoundedAndForgetsTheOldestIds) {
       client().Subscribe(topic, "payments", IdempotentHandler(store, [&](const ReceivedMessage& m) {
                            runs.Add(std::string(m.Header("message_id").value()));
                          })));
-  ASSERT_TRUE(Eventually([&] { return consumer->stats().acked == 5; }));
+  ASSERT_TRUE(StatsReach(*consumer, [&](const auto& s) { return s.acked == 5; }));
   // "a" was forgotten once "c" came (capacity 2), so it runs again; "c" was still remembered.
   EXPECT_EQ(runs.values(), (std::vector<std::string>{"a", "b", "c", "a"}));
   EXPECT_EQ(store->size(), 2u);

@@ -38,7 +38,7 @@ TEST_P(ManualConformance, EachMessageSettlesOnlyOnce) {
             (std::vector<StatusCode>{
                 StatusCode::kOk, StatusCode::kFailedPrecondition, StatusCode::kFailedPrecondition,
                 StatusCode::kFailedPrecondition, StatusCode::kFailedPrecondition}));
-  ASSERT_TRUE(Eventually([&] { return consumer->stats().acked == 1; }));
+  ASSERT_TRUE(StatsReach(*consumer, [&](const auto& s) { return s.acked == 1; }));
 }
 
 TEST_P(ManualConformance, NackWithDelayRedeliversAfterThatDelay) {
@@ -148,7 +148,7 @@ TEST_P(ManualConformance, UnsettledMessageComesBackWhenItsLeaseExpires) {
       options));
   ASSERT_TRUE(attempts.WaitForCount(2));
   EXPECT_EQ(attempts.values(), (std::vector<uint32_t>{1, 2}));
-  ASSERT_TRUE(Eventually([&] { return consumer->stats().acked == 1; }));
+  ASSERT_TRUE(StatsReach(*consumer, [&](const auto& s) { return s.acked == 1; }));
 }
 
 TEST_P(ManualConformance, AckAfterTheLeaseExpiredFails) {
@@ -208,7 +208,7 @@ TEST_P(ManualConformance, ALateAckDoesNotSettleTheRedeliveryToTheSameMember) {
       << "the first delivery's lease is over: " << first_ack.values()[0].ToString();
   ASSERT_TRUE(second_ack.WaitForCount(1));
   EXPECT_TRUE(second_ack.values()[0].ok()) << second_ack.values()[0].ToString();
-  EXPECT_TRUE(Eventually([&] { return consumer->stats().acked == 1; }));
+  EXPECT_TRUE(StatsReach(*consumer, [&](const auto& s) { return s.acked == 1; }));
 }
 
 TEST_P(ManualConformance, ThrowingFromAManualHandlerNacks) {

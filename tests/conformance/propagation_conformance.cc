@@ -99,7 +99,7 @@ TEST_P(PropagationConformance, RequestFromAHandlerCarriesTheTraceButItsOwnCorrel
   // Requests use correlation_id to match their reply, so it is the request's own.
   EXPECT_NE(request.Header(client::kCorrelationIdHeader), "checkout-9");
   EXPECT_NE(request.Header(client::kCorrelationIdHeader).value_or(""), "");
-  ASSERT_TRUE(Eventually([&] { return checker->stats().acked == 1; }));
+  ASSERT_TRUE(StatsReach(*checker, [&](const auto& s) { return s.acked == 1; }));
   // What the responder publishes while answering inherits the trace as well.
   ASSERT_TRUE(audit_log.WaitForCount(1));
   EXPECT_EQ(audit_log.values()[0].Header(client::kTraceparentHeader), kTrace);

@@ -104,7 +104,7 @@ TEST_P(RequestReplyConformance, TimeoutGivesDeadlineExceededAndTheLateReplyIsCou
   EXPECT_LT(took, std::chrono::seconds(2));
 
   release->Open();  // the responder answers after the requester gave up
-  EXPECT_TRUE(Eventually([&] { return client().stats().late_replies == 1; }));
+  EXPECT_TRUE(StatsReach(client(), [&](const auto& s) { return s.late_replies == 1; }));
 }
 
 TEST_P(RequestReplyConformance, ResponderExceptionReachesTheRequester) {
@@ -135,8 +135,8 @@ TEST_P(RequestReplyConformance, FirstReplyWinsAndALaterOneIsDroppedAndCounted) {
   EXPECT_EQ(reply->payload, "fast");
   EXPECT_EQ(client().stats().late_replies, 0u);
   second_may_reply->Open();
-  EXPECT_TRUE(Eventually([&] { return client().stats().late_replies == 1; }));
-  EXPECT_TRUE(Eventually([&] { return slow->stats().acked == 1; }));
+  EXPECT_TRUE(StatsReach(client(), [&](const auto& s) { return s.late_replies == 1; }));
+  EXPECT_TRUE(StatsReach(*slow, [&](const auto& s) { return s.acked == 1; }));
 }
 
 TEST_P(RequestReplyConformance, ExpiredRequestsAreDroppedBeforeTheHandler) {
@@ -157,9 +157,9 @@ TEST_P(RequestReplyConformance, ExpiredRequestsAreDroppedBeforeTheHandler) {
   EXPECT_EQ(hasty.status().code(), StatusCode::kDeadlineExceeded) << hasty.status().ToString();
   release->Open();
   CONFORMANCE_ASSERT_OK(patient.get());
-  ASSERT_TRUE(Eventually([&] { return responder->stats().dropped_expired_requests == 1; }));
+  ASSERT_TRUE(StatsReach(*responder, [&](const auto& s) { return s.dropped_expired_requests == 1; }));
   EXPECT_EQ(handled.values(), std::vector<std::string>{"patient"});
-  EXPECT_TRUE(Eventually([&] { return responder->stats().acked == 2; }))
+  EXPECT_TRUE(StatsReach(*responder, [&](const auto& s) { return s.acked == 2; }))
       << "a dropped request is settled, not left to be redelivered";
   EXPECT_EQ(client().stats().late_replies, 0u) << "nobody answered the expired request";
 }
@@ -186,7 +186,7 @@ TEST_P(RequestReplyConformance, ClosingTheClientCancelsPendingRequests) {
 
   // The responder's answer then has nowhere to go; it counts that.
   release->Open();
-  EXPECT_TRUE(Eventually([&] { return responder->stats().undeliverable_replies == 1; }));
+  EXPECT_TRUE(StatsReach(*responder, [&](const auto& s) { return s.undeliverable_replies == 1; }));
 }
 
 }  // namespace

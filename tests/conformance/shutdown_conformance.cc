@@ -38,11 +38,11 @@ TEST_P(ShutdownConformance, CloseWaitsForRunningHandlersAndNacksQueuedOnes) {
       },
       options));
   ASSERT_TRUE(started.WaitForCount(1));
-  ASSERT_TRUE(Eventually([&] { return first->stats().delivered == 5; }));
+  ASSERT_TRUE(StatsReach(*first, [&](const auto& s) { return s.delivered == 5; }));
 
   auto closing = std::async(std::launch::async, [&] { return first->Close(kWait); });
   // Close nacks the four queued messages before it waits for the running handler.
-  ASSERT_TRUE(Eventually([&] { return first->stats().nacked == 4; }));
+  ASSERT_TRUE(StatsReach(*first, [&](const auto& s) { return s.nacked == 4; }));
   EXPECT_EQ(closing.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout)
       << "Close returned while a handler was still running";
   release->Open();
@@ -85,11 +85,11 @@ TEST_P(ShutdownConformance, CloseNacksHandlersStillRunningAtTheTimeout) {
       },
       options));
   ASSERT_TRUE(started->WaitForCount(2));
-  ASSERT_TRUE(Eventually([&] { return first->stats().delivered == 3; }));
+  ASSERT_TRUE(StatsReach(*first, [&](const auto& s) { return s.delivered == 3; }));
 
   auto closing =
       std::async(std::launch::async, [&] { return first->Close(std::chrono::milliseconds(300)); });
-  ASSERT_TRUE(Eventually([&] { return first->stats().nacked == 1; }));  // "queued"
+  ASSERT_TRUE(StatsReach(*first, [&](const auto& s) { return s.nacked == 1; }));  // "queued"
   quick_gate->Open();  // finishes inside the close timeout
   const Status closed = closing.get();
   EXPECT_EQ(closed.code(), StatusCode::kDeadlineExceeded) << closed.ToString();

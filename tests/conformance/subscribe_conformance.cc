@@ -29,7 +29,7 @@ TEST_P(SubscribeConformance, ReturningNormallyAcks) {
   auto consumer = Must(client().Subscribe(
       topic, "email", [&](const ReceivedMessage& m) { seen.Add(m.record.payload); }));
   ASSERT_TRUE(seen.WaitForCount(3));
-  ASSERT_TRUE(Eventually([&] { return consumer->stats().acked == 3; }));
+  ASSERT_TRUE(StatsReach(*consumer, [&](const auto& s) { return s.acked == 3; }));
   EXPECT_EQ(consumer->stats().delivered, 3u);
   EXPECT_EQ(consumer->stats().nacked, 0u);
   CONFORMANCE_ASSERT_OK(consumer->Close());
@@ -59,7 +59,7 @@ TEST_P(SubscribeConformance, ThrowingNacksAndRedeliversAfterBackoff) {
       },
       options));
   ASSERT_TRUE(attempts.WaitForCount(3));
-  ASSERT_TRUE(Eventually([&] { return consumer->stats().acked == 1; }));
+  ASSERT_TRUE(StatsReach(*consumer, [&](const auto& s) { return s.acked == 1; }));
   const auto seen = attempts.values();
   for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i].attempt, i + 1);
   for (size_t i = 1; i < seen.size(); ++i) {
@@ -103,7 +103,7 @@ TEST_P(SubscribeConformance, ExceptionTextBecomesDeadLetterLastError) {
   EXPECT_EQ(letters[0].record.key, "order-13");
   EXPECT_EQ(letters[0].record.payload, "poison");
   EXPECT_EQ(attempts.values(), (std::vector<uint32_t>{1, 2}));
-  EXPECT_TRUE(Eventually([&] { return consumer->stats().nacked == 2; }));
+  EXPECT_TRUE(StatsReach(*consumer, [&](const auto& s) { return s.nacked == 2; }));
 
   if (Broker* broker = admin()) {
     auto listed = Must(broker->ListDeadLetters(topic, "email", 10));
@@ -141,7 +141,7 @@ TEST_P(SubscribeConformance, HandlerTimeoutNacksAndIgnoresTheLateOutcome) {
   EXPECT_NE(HeaderOr(letters[0].record.headers, "dlq.last_error").find("timed out"),
             std::string::npos)
       << HeaderOr(letters[0].record.headers, "dlq.last_error");
-  EXPECT_TRUE(Eventually([&] { return consumer->stats().timed_out == 2; }));
+  EXPECT_TRUE(StatsReach(*consumer, [&](const auto& s) { return s.timed_out == 2; }));
   release->Open();
   CONFORMANCE_ASSERT_OK(consumer->Close());
   EXPECT_EQ(consumer->stats().acked, 0u) << "a timed-out handler's return must not ack";

@@ -18,14 +18,25 @@ namespace broker::conformance {
 // machine is slow, and it only matters when a test is failing.
 inline constexpr std::chrono::milliseconds kWait = std::chrono::seconds(10);
 
-// Checks `condition` until it holds or `timeout` passes; returns whether it held. For state that
-// offers no notification (counters read through stats()); it re-checks every millisecond.
+// True once the stats of `source` (a client::Consumer or client::Client) satisfy `condition`,
+// woken by each change of them (WaitForStats); false if `timeout` passed first.
+template <typename Source, typename Condition>
+bool StatsReach(const Source& source, Condition condition,
+                std::chrono::milliseconds timeout = kWait) {
+  return source.WaitForStats(condition, timeout);
+}
+
+// Checks `condition` until it holds or `timeout` passes, every `interval`; returns whether it
+// held. Only for state that can tell nobody when it changes: what another process holds (brokerd's
+// groups, a metrics scrape, a server coming up). Everything in this process has a notification:
+// Gate, Recorder, StatsReach.
 inline bool Eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds timeout = kWait) {
+                       std::chrono::milliseconds timeout = kWait,
+                       std::chrono::milliseconds interval = std::chrono::milliseconds(10)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(interval);
   }
   return true;
 }

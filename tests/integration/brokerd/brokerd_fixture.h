@@ -20,15 +20,23 @@
 
 namespace broker::integration {
 
-// Polls `condition` until it holds or `timeout` passes: waiting on a condition with a deadline.
+// Checks `condition` every 10 ms until it holds or `timeout` passes. Only for what brokerd (another
+// process) holds and cannot tell this one about; a client's own progress has WaitForStats.
 inline bool Eventually(const std::function<bool()>& condition,
                        std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::yield();
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return condition();
+  return true;
+}
+
+// True once the stats of `source` (a client::Consumer or client::Client) satisfy `condition`.
+template <typename Source, typename Condition>
+bool StatsReach(const Source& source, Condition condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+  return source.WaitForStats(condition, timeout);
 }
 
 class BrokerdTest : public ::testing::Test {

@@ -61,6 +61,37 @@ TEST_F(SecurityTest, ConsumingNeedsTheConsumeRight) {
   EXPECT_EQ(denied.status().code(), StatusCode::kPermissionDenied) << denied.status().ToString();
 }
 
+// Requests travel on the requester's inbox stream; brokerd checks each one's topic and answers a
+// refused one on that stream, and the requester gets the code at once, not a timeout.
+TEST_F(SecurityTest, RequestsNeedThePublishRightOnTheirTopic) {
+  StartWithTokens();
+  auto ops = Connect(WithToken("ops"));
+  auto responder = ops->Serve("payments.charge", "svc", [](const client::ReceivedMessage& m) {
+    return client::Reply{.payload = m.record.payload, .headers = {}};
+  });
+  ASSERT_TRUE(responder.ok()) << responder.status().ToString();
+
+  auto publisher = Connect(WithToken("pub-orders"));
+  auto outside = publisher->Request("payments.charge", "x", 10s).get();
+  EXPECT_EQ(outside.status().code(), StatusCode::kPermissionDenied) << outside.status().ToString();
+  auto unserved = publisher->Request("orders.quote", "x", 10s).get();
+  EXPECT_EQ(unserved.status().code(), StatusCode::kNoResponders) << unserved.status().ToString();
+  auto consumer_only = Connect(WithToken("consumer"));
+  auto no_inbox = consumer_only->Request("payments.charge", "x", 10s).get();
+  EXPECT_EQ(no_inbox.status().code(), StatusCode::kPermissionDenied)
+      << no_inbox.status().ToString();
+
+  // The refused requests appended nothing: the responder has handled none, and the one allowed
+  // request is the topic's first record.
+  EXPECT_EQ((*responder)->stats().delivered, 0u);
+  auto allowed = ops->Request("payments.charge", "ok", 10s).get();
+  ASSERT_TRUE(allowed.ok()) << allowed.status().ToString();
+  EXPECT_EQ(allowed->payload, "ok");
+  auto next = ops->Publish("payments.charge", {.payload = "after"}).get();
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(next->offset.value(), 1u) << "only the allowed request was appended before";
+}
+
 TEST_F(SecurityTest, TlsWithACertificateMadeByOpenssl) {
   const std::string cert = Path("server.pem");
   const std::string key = Path("server.key");

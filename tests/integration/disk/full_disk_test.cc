@@ -86,6 +86,15 @@ class HoldingConsumer {
     std::lock_guard lock(mu_);
     return seen_.contains(id);
   }
+  // True once every message of `ids` (a map keyed by message id) has been handled.
+  template <typename Ids>
+  bool WaitSeenAll(const Ids& ids, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] {
+      return std::all_of(ids.begin(), ids.end(),
+                         [&](const auto& entry) { return seen_.contains(entry.first); });
+    });
+  }
   size_t acks_ok() {
     std::lock_guard lock(mu_);
     return acks_ok_;
@@ -342,14 +351,7 @@ TEST_F(FullDiskTest, RefusesPublishesKeepsReadsAndAcksAndRecoversByItselfWhenSpa
   ASSERT_NO_FATAL_FAILURE(PublishAcknowledged("post", 40));
 
   // The group, which could not lease while the disk was full, delivers everything by itself.
-  EXPECT_TRUE(Eventually(
-      [&] {
-        for (const auto& [id, position] : acknowledged_) {
-          if (!holder.Seen(id)) return false;
-        }
-        return true;
-      },
-      60s))
+  EXPECT_TRUE(holder.WaitSeenAll(acknowledged_, 60s))
       << "the consumer group did not resume delivering after space returned";
 
   // And after a restart: everything acknowledged is there, byte for byte, at its position.
@@ -401,14 +403,7 @@ TEST_F(FullDiskTest, AcksKeepWorkingAndDeliveryResumesByItselfWhenSpaceReturns) 
 
   // Space returns. Nothing is published: the group resumes delivering by itself.
   fs_->Free();
-  EXPECT_TRUE(Eventually(
-      [&] {
-        for (const auto& [id, position] : acknowledged_) {
-          if (!holder.Seen(id)) return false;
-        }
-        return true;
-      },
-      60s))
+  EXPECT_TRUE(holder.WaitSeenAll(acknowledged_, 60s))
       << "delivered " << holder.seen() << " of " << acknowledged_.size() << " after space returned";
   EXPECT_LE(holder.max_attempt(), 2u) << "refused leases must not pile up delivery attempts";
   EXPECT_EQ(brokerd_->Output().find(closed), std::string::npos)

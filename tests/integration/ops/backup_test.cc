@@ -34,11 +34,9 @@ TEST_F(BackupTest, ACheckpointOfAServingBrokerdRestoresTopicsOffsetsAndGroups) {
     ASSERT_TRUE(client->Publish("orders", {.payload = "before-" + std::to_string(i)}).get().ok());
   }
   // Group "email" consumes (and acks) everything before the backup.
-  std::atomic<int> handled{0};
-  auto consumer =
-      client->Subscribe("orders", "email", [&](const client::ReceivedMessage&) { ++handled; });
+  auto consumer = client->Subscribe("orders", "email", [](const client::ReceivedMessage&) {});
   ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
-  ASSERT_TRUE(Eventually([&] { return handled.load() == 10; }));
+  ASSERT_TRUE(StatsReach(**consumer, [](const auto& s) { return s.acked == 10; }));
   ASSERT_TRUE((*consumer)->Close().ok());
 
   v1::BackupResponse response;
@@ -69,7 +67,7 @@ TEST_F(BackupTest, ACheckpointOfAServingBrokerdRestoresTopicsOffsetsAndGroups) {
     ++redelivered;
   });
   ASSERT_TRUE(again.ok()) << again.status().ToString();
-  ASSERT_TRUE(Eventually([&] { return redelivered.load() >= 1; }));
+  ASSERT_TRUE(StatsReach(**again, [](const auto& s) { return s.acked >= 1; }));
   ASSERT_TRUE((*again)->Close().ok());
   // Acks of the last few milliseconds before a backup may be redelivered (at-least-once); here
   // the consumer had closed, so its acks were persisted.

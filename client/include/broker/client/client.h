@@ -92,6 +92,10 @@ class Consumer {
   // unfinished; leaves the group. Idempotent.
   virtual Status Close(std::optional<std::chrono::milliseconds> timeout = std::nullopt) = 0;
   virtual ConsumerStats stats() const = 0;
+  // Blocks until `condition` holds for stats() (checked at once and at every change, never by
+  // polling) or `timeout` passes; returns whether it held. E.g. wait until a batch is acked.
+  virtual bool WaitForStats(const std::function<bool(const ConsumerStats&)>& condition,
+                            std::chrono::milliseconds timeout) const = 0;
 };
 
 struct Reply {
@@ -152,6 +156,9 @@ class Client {
   // are closed by their own handles.
   virtual void Close() = 0;
   virtual ClientStats stats() const = 0;
+  // As Consumer::WaitForStats, for this client's request counters.
+  virtual bool WaitForStats(const std::function<bool(const ClientStats&)>& condition,
+                            std::chrono::milliseconds timeout) const = 0;
 };
 
 }  // namespace broker::client
