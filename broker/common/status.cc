@@ -34,4 +34,9 @@ std::string Status::ToString() const {
   return out;
 }
 
+Status Status::NoRespondersFor(std::string_view topic) {
+  return NoResponders("no consumer group serves topic '" + std::string(topic) +
+                      "'; start a responder (Serve) first");
+}
+
 }  // namespace broker

@@ -132,8 +132,7 @@ void BrokerImpl::PublishAsync(std::string_view topic, std::vector<Message> messa
     return;
   }
   if (options.require_subscribers && !delivery_->HasSubscribers(topic)) {
-    done(Status::NoResponders("no consumer group serves topic '" + std::string(topic) +
-                              "'; start a responder (Serve) first"));
+    done(Status::NoRespondersFor(topic));
     return;
   }
   storage::AppendRequest request;

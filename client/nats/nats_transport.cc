@@ -59,8 +59,7 @@ class NatsTransport final : public Transport {
       auto present = HasSubscribers(topic);
       if (!present.ok()) return done(present.status());
       if (!*present) {
-        return done(Status::NoResponders("no consumer group serves topic '" + std::string(topic) +
-                                         "'; start a responder (Serve) first"));
+        return done(Status::NoRespondersFor(topic));
       }
     }
     // The engine's limits and checks (its defaults), all before anything is sent: a batch with a

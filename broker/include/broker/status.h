@@ -61,6 +61,8 @@ class [[nodiscard]] Status {
   static Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
   static Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
   static Status NoResponders(std::string m) { return {StatusCode::kNoResponders, std::move(m)}; }
+  // A request to `topic`, which no consumer group serves (the same words over every transport).
+  static Status NoRespondersFor(std::string_view topic);
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -161,6 +161,21 @@ class FullDiskTest : public BrokerdTest {
     ASSERT_NO_FATAL_FAILURE(Start());
   }
 
+  // Group "work" of kTopic, whose member holds (unacked) the first `n` messages it leases until
+  // holder_.Release().
+  void StartHoldingConsumer(uint32_t n) {
+    client::ConsumerOptions options;
+    options.concurrency = n;
+    options.max_in_flight = n;
+    options.group.ack_timeout = 120s;
+    auto consumer = client_->SubscribeManual(
+        kTopic, "work", [this](client::MessageContext& context) { holder_.Handle(context); },
+        options);
+    ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+    consumer_ = std::move(consumer).value();
+    ASSERT_TRUE(holder_.WaitHolding(n));
+  }
+
   // Publishes `n` messages one call each, all of which must be acknowledged.
   void PublishAcknowledged(const std::string& prefix, int n) {
     for (int i = 0; i < n; ++i) {
@@ -284,16 +299,8 @@ TEST_F(FullDiskTest, RefusesPublishesKeepsReadsAndAcksAndRecoversByItselfWhenSpa
   ASSERT_NO_FATAL_FAILURE(PublishAcknowledged("pre", 40));
 
   // Four messages leased to a consumer that holds them, unacked, into the full-disk phase.
+  ASSERT_NO_FATAL_FAILURE(StartHoldingConsumer(4));
   HoldingConsumer& holder = holder_;
-  client::ConsumerOptions options;
-  options.concurrency = 4;
-  options.max_in_flight = 4;
-  options.group.ack_timeout = 120s;
-  auto consumer = client_->SubscribeManual(
-      kTopic, "work", [&](client::MessageContext& context) { holder.Handle(context); }, options);
-  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
-  consumer_ = std::move(consumer).value();
-  ASSERT_TRUE(holder.WaitHolding(4));
 
   const size_t ballast = fs_->Fill();
   std::cout << "ballast: " << (ballast >> 10) << " KiB; " << (fs_->Available() >> 10)
@@ -371,16 +378,8 @@ TEST_F(FullDiskTest, AcksKeepWorkingAndDeliveryResumesByItselfWhenSpaceReturns) 
   ASSERT_TRUE(probe_->CreateTopic(kTopic, 2).ok());
   ASSERT_NO_FATAL_FAILURE(PublishAcknowledged("pre", 40));
 
+  ASSERT_NO_FATAL_FAILURE(StartHoldingConsumer(4));
   HoldingConsumer& holder = holder_;
-  client::ConsumerOptions options;
-  options.concurrency = 4;
-  options.max_in_flight = 4;
-  options.group.ack_timeout = 120s;
-  auto consumer = client_->SubscribeManual(
-      kTopic, "work", [&](client::MessageContext& context) { holder.Handle(context); }, options);
-  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
-  consumer_ = std::move(consumer).value();
-  ASSERT_TRUE(holder.WaitHolding(4));
 
   fs_->Fill();
   ASSERT_EQ(PublishUntilRefused().code(), StatusCode::kResourceExhausted);
