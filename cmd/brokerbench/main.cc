@@ -11,6 +11,7 @@
 #include "consume_command.h"
 #include "publish_command.h"
 #include "request_command.h"
+#include "wakeup_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"brokerbench: throughput and latency of the embedded broker engine"};
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   brokerbench::AddPublishCommand(app, &exit_code);
   brokerbench::AddConsumeCommand(app, &exit_code);
   brokerbench::AddRequestCommand(app, &exit_code);
+  brokerbench::AddWakeupCommand(app, &exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;
