@@ -37,6 +37,10 @@ Status ApplySettle(Broker& broker, Subscription* subscription,
   Status status;
   if (subscription == nullptr) {
     status = Status::FailedPrecondition("send 'start' before settling messages");
+    if (settle.has_reply()) {  // not sent either: say so, never leave reply_code at OK
+      answer.set_reply_code(static_cast<int32_t>(ToGrpcCode(status.code())));
+      answer.set_reply_message(ToGrpc(status).error_message());
+    }
   } else {
     if (settle.has_reply()) SendCarriedReply(broker, settle, answer);
     const PartitionId partition(settle.ref().partition());

@@ -27,6 +27,7 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
       return;
     }
     sink_->writer = &writer_;
+    sink_->reader = this;
     auto inbox = broker.OpenInbox([sink = sink_](Message reply) {
       v1::InboxEvent event;
       event.mutable_reply()->set_payload(std::move(reply.payload));
@@ -55,8 +56,9 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
       writer_.Finish(grpc::Status::OK);
       return;
     }
-    if (command_.has_request()) PublishRequest(command_.request());
+    if (command_.has_request()) PublishRequest(*command_.mutable_request());
     command_.Clear();
+    if (sink_->PauseReading()) return;  // Published() reads on
     StartRead(&command_);
   }
   void OnWriteDone(bool ok) override { writer_.OnWriteDone(ok); }
@@ -70,17 +72,42 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
   }
 
  private:
+  // Requests of one stream being published at once. Above it the stream is not read until some
+  // of them are done, so one requester cannot queue unbounded work on the engine's writer (the
+  // Publish RPC has the client's in-flight limit for that; requests on this stream do not).
+  static constexpr uint32_t kMaxPublishing = 1024;
+
+  // Shared with the publishes' callbacks, which may run after the reactor is gone.
   struct Sink {
     std::mutex mu;
-    OrderedWriter<v1::InboxEvent>* writer = nullptr;  // guarded by mu
+    OrderedWriter<v1::InboxEvent>* writer = nullptr;  // guarded by mu; null once closed
+    InboxReactor* reader = nullptr;                   // guarded by mu; null once closed
+    uint32_t publishing = 0;                          // guarded by mu
+    bool read_paused = false;                         // guarded by mu
     void Send(v1::InboxEvent event) {
       std::lock_guard lock(mu);
       if (writer != nullptr) writer->Enqueue(std::move(event));
     }
+    // After a read: true (and reading paused) if too many requests are being published.
+    bool PauseReading() {
+      std::lock_guard lock(mu);
+      read_paused = publishing >= kMaxPublishing;
+      return read_paused;
+    }
+    // A request's publish ended; reads on if reading waited for that. The lock keeps the reactor
+    // alive meanwhile (Close takes it before the reactor can go).
+    void Published() {
+      std::lock_guard lock(mu);
+      --publishing;
+      if (read_paused && publishing < kMaxPublishing && reader != nullptr) {
+        read_paused = false;
+        reader->StartRead(&reader->command_);
+      }
+    }
   };
 
   // Never blocks: the append is queued to the engine's writer; a failure comes back as an event.
-  void PublishRequest(const v1::InboxCommand::Request& request) {
+  void PublishRequest(v1::InboxCommand::Request& request) {
     auto fail = [sink = sink_, id = request.correlation_id()](const Status& status) {
       v1::InboxEvent event;
       auto* failed = event.mutable_request_failed();
@@ -95,13 +122,18 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
       return;
     }
     std::vector<Message> messages;
-    messages.push_back(FromProto(request.message()));
+    messages.push_back(FromProto(std::move(*request.mutable_message())));
     PublishOptions options;
     options.durability = Durability::kAsync;
     options.require_subscribers = true;
+    {
+      std::lock_guard lock(sink_->mu);
+      ++sink_->publishing;
+    }
     broker_.PublishAsync(request.topic(), std::move(messages), options,
-                         [fail](Result<std::vector<PublishResult>> result) {
+                         [fail, sink = sink_](Result<std::vector<PublishResult>> result) {
                            if (!result.ok()) fail(result.status());
+                           sink->Published();
                          });
   }
 
@@ -109,6 +141,7 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
     {
       std::lock_guard lock(sink_->mu);
       sink_->writer = nullptr;
+      sink_->reader = nullptr;
     }
     std::unique_ptr<Inbox> inbox;
     {

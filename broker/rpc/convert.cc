@@ -57,6 +57,15 @@ Message FromProto(const v1::OutgoingMessage& in) {
   return out;
 }
 
+Message FromProto(v1::OutgoingMessage&& in) {
+  Message out;
+  if (in.has_key()) out.key = std::move(*in.mutable_key());
+  out.payload = std::move(*in.mutable_payload());
+  out.headers = FromProto(in.headers());
+  out.idempotency_key = std::move(*in.mutable_idempotency_key());
+  return out;
+}
+
 void ToProto(const GroupConfig& in, v1::GroupConfig& out) {
   out.set_start(in.start == StartPosition::kLatest ? v1::START_POSITION_LATEST
                                                    : v1::START_POSITION_EARLIEST);

@@ -16,6 +16,8 @@ Headers FromProto(const google::protobuf::RepeatedPtrField<v1::Header>& in);
 
 void ToProto(const Message& in, v1::OutgoingMessage& out);
 Message FromProto(const v1::OutgoingMessage& in);
+// The same, moving the strings out of `in` (a request about to be cleared).
+Message FromProto(v1::OutgoingMessage&& in);
 
 void ToProto(const GroupConfig& in, v1::GroupConfig& out);
 GroupConfig FromProto(const v1::GroupConfig& in);

@@ -28,6 +28,7 @@ struct Session : std::enable_shared_from_this<Session> {
   std::shared_ptr<Strand> strand;
   std::unique_ptr<Subscription> subscription;
   uint64_t credits = 0;
+  uint64_t credit_frames = 0;  // credit frames applied, told with each delivery batch
   bool pump_scheduled = false;
   // Set by the engine's ready callback (any thread) while its pump is queued on the strand, so a
   // burst of notifications queues one pump, and that pump runs without a second hop.
@@ -161,6 +162,7 @@ void Session::Handle(Request request) {
         FinishCall(Status::FailedPrecondition("send 'start' before credits"));
         return;
       }
+      ++credit_frames;
       if (request.credit().replace()) {
         credits = request.credit().messages();
       } else {
@@ -224,6 +226,7 @@ void Session::Pump() {
   if (!polled->empty()) {  // one frame per lease round, not one per message
     Response response;
     auto* batch = response.mutable_delivery_batch();
+    batch->set_credit_frames(credit_frames);
     batch->mutable_deliveries()->Reserve(static_cast<int>(polled->size()));
     for (Delivery& d : *polled) {
       auto* delivery = batch->add_deliveries();

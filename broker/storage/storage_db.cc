@@ -72,16 +72,18 @@ class StorageDb::ErrorListener final : public rocksdb::EventListener {
                             bool* auto_recovery) override {
     *auto_recovery = *auto_recovery && error.IsNoSpace() &&
                      error.severity() < rocksdb::Status::Severity::kFatalError;
-    if (*auto_recovery) auto_recovering_.store(true);
+    // Stored either way: a later error that RocksDB does not recover by itself replaces the full
+    // disk's, and the writer's Resume() must then handle it.
+    auto_recovering_.store(*auto_recovery);
   }
 
-  // RocksDB's own recovery succeeded (it reports only success here).
+  // RocksDB's own recovery ended: writes work again, or (it gave up, or another error replaced
+  // the full disk's) they stay stopped and the writer's Resume() takes over, reporting the cause.
   void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
-    if (!info.new_bg_error.ok()) return;
     {
       std::lock_guard lock(recovered_mu_);
       auto_recovering_.store(false);
-      needs_resume_.store(false);
+      needs_resume_.store(!info.new_bg_error.ok());
     }
     recovered_.notify_all();
   }

@@ -39,7 +39,7 @@ class StorageDb {
   bool needs_resume() const;
   // Lets writes in again after a write error once its cause is gone (DB::Resume()). After a full
   // disk, RocksDB recovers by itself once space returns; until then this returns NoSpace saying
-  // why writes are refused. Writer thread only.
+  // why writes are refused. Only by the holder of the log writer's commit turn (LogWriter).
   rocksdb::Status Resume();
   // True while writes are refused for a full disk that RocksDB recovers from by itself (from the
   // failed write until space returns and RocksDB has resumed). Any thread.

@@ -5,6 +5,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "grpc_channel.h"
@@ -50,8 +51,11 @@ struct Shared {
   int live_streams = 0;         // guarded by mu
   uint64_t next_request = 1;    // guarded by mu
   // Deliveries the current stream may still send: the last credit granted, less what arrived
-  // since. The broker never sends more than its credit, so at 0 a revoking credit is not needed.
-  uint64_t server_credit = 0;  // guarded by mu
+  // since under that credit. The broker never sends more than its credit, so at 0 a revoking
+  // credit is not needed. Deliveries leased under an earlier credit (brokerd had applied fewer
+  // credit frames than were sent) do not count against it.
+  uint64_t server_credit = 0;       // guarded by mu
+  uint64_t credit_frames_sent = 0;  // guarded by mu: on the current stream
   // Settles awaiting their answer, by request id in sending order. The broker answers a stream's
   // settles in order, so the answer's entry is (almost always) at the front.
   std::deque<std::pair<uint64_t, SettleCallback>> settles;  // guarded by mu
@@ -171,6 +175,7 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
           shared_->start.mutable_start()->set_member(response.started().member());
           shared_->stream = this;
           shared_->server_credit = 0;  // a new stream starts with none
+          shared_->credit_frames_sent = 0;
           shared_->lost = false;
         }
         shared_->cv.notify_all();  // a Poll waiting on the rejoin grants its credit now
@@ -178,12 +183,12 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
         started_.set_value(Status::Ok());
         return;
       }
-      case Response::kDelivery:
-        Deliver(&response.delivery(), &response.delivery() + 1);
+      case Response::kDelivery:  // not sent by this brokerd: whose credit it was is unknown
+        Deliver(&response.delivery(), &response.delivery() + 1, std::nullopt);
         return;
       case Response::kDeliveryBatch: {
         const auto& batch = response.delivery_batch().deliveries();
-        Deliver(batch.begin(), batch.end());
+        Deliver(batch.begin(), batch.end(), response.delivery_batch().credit_frames());
         return;
       }
       case Response::kSettled:
@@ -199,13 +204,17 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
     }
   }
 
+  // `credit_frames`: how many credit frames brokerd had applied when it leased these; only those
+  // leased under the latest credit reduce what it may still send.
   template <typename It>
-  void Deliver(It begin, It end) {
+  void Deliver(It begin, It end, std::optional<uint64_t> credit_frames) {
     std::function<void()> ready;
     {
       std::lock_guard lock(shared_->mu);
+      const bool under_latest_credit =
+          shared_->stream == this && credit_frames == shared_->credit_frames_sent;
       for (It d = begin; d != end; ++d) {
-        if (shared_->stream == this && shared_->server_credit > 0) --shared_->server_credit;
+        if (under_latest_credit && shared_->server_credit > 0) --shared_->server_credit;
         shared_->buffer.push_back(Delivery{rpc::FromProto(d->record()), d->attempt(),
                                            rpc::FromMicros(d->lease_expires_us())});
       }
@@ -281,6 +290,7 @@ class GrpcSubscription final : public Subscription {
       credit.mutable_credit()->set_messages(messages);
       credit.mutable_credit()->set_replace(true);
       shared_->server_credit = messages;
+      ++shared_->credit_frames_sent;
       shared_->stream->Write(std::move(credit));
     };
     for (;;) {

@@ -63,14 +63,17 @@ class InboxStream final : public grpc::ClientBidiReactor<v1::InboxCommand, v1::I
       if (stream != nullptr) stream->context_.TryCancel();
       done.wait_for(lock, wait, [&] { return stream == nullptr; });
     }
-    // Sends a request up the stream; false if the stream is gone (its on_closed has run or will).
+    // Sends a request up the stream, keeping `on_failed` for brokerd's answer. False if the
+    // stream is gone or closing; `on_failed` is then left to the caller.
     bool SendRequest(v1::InboxCommand command, const std::string& correlation_id,
                      std::chrono::steady_clock::time_point deadline,
-                     std::function<void(Status)> on_failed) {
+                     std::function<void(Status)>& on_failed) {
       std::lock_guard lock(mu);
       if (stream == nullptr) return false;
       stream->Track(correlation_id, deadline, std::move(on_failed));
-      return stream->writer_.Enqueue(std::move(command));
+      if (stream->writer_.Enqueue(std::move(command))) return true;
+      on_failed = stream->Untrack(correlation_id);
+      return false;
     }
   };
   std::shared_ptr<Link> link() const { return link_; }
@@ -95,10 +98,9 @@ class InboxStream final : public grpc::ClientBidiReactor<v1::InboxCommand, v1::I
       case v1::InboxEvent::kRequestFailed: {
         const auto& failed = event_.request_failed();
         auto on_failed = Untrack(failed.correlation_id());
-        if (on_failed) {
-          on_failed(CallStatus(
-              grpc::Status(static_cast<grpc::StatusCode>(failed.code()), failed.message()),
-              options_));
+        if (on_failed) {  // brokerd's own answer: an unavailable here is brokerd's, not the link's
+          on_failed(rpc::FromGrpc(
+              grpc::Status(static_cast<grpc::StatusCode>(failed.code()), failed.message())));
         }
         break;
       }
@@ -297,9 +299,12 @@ class GrpcTransport final : public Transport {
     v1::InboxCommand command;
     auto* wire = command.mutable_request();
     wire->set_topic(std::string(topic));
+    std::string payload = std::move(request.payload);
     rpc::ToProto(request, *wire->mutable_message());
+    wire->mutable_message()->set_payload(std::move(payload));
     wire->set_correlation_id(correlation_id);
-    if (!grpc_inbox->link().SendRequest(std::move(command), correlation_id, deadline, on_failed)) {
+    if (!grpc_inbox->link().SendRequest(std::move(command), correlation_id, deadline, on_failed) &&
+        on_failed) {
       on_failed(Status::Unavailable("the reply inbox at brokerd " + options_.address +
                                     " is closed; the request was not sent"));
     }

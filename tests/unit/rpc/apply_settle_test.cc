@@ -107,12 +107,20 @@ TEST_F(ApplySettleTest, OnlyAnAckMayCarryAReply) {
   EXPECT_NE(StatusOfTheRequest(), MessageStatus::kAcked);
 }
 
-TEST_F(ApplySettleTest, SettlingBeforeStartIsAFailedPrecondition) {
+TEST_F(ApplySettleTest, SettlingBeforeStartIsAFailedPreconditionAndSendsNoReply) {
+  std::vector<std::string> replies;
+  auto inbox = broker_->OpenInbox([&](Message reply) { replies.push_back(reply.payload); });
+  ASSERT_TRUE(inbox.ok()) << inbox.status().ToString();
+  Settle settle = SettleOf(Settle::OP_ACK);
+  CarryReply(settle, (*inbox)->address(), "answer");
   v1::SubscribeResponse::Settled answer;
-  const Status status = ApplySettle(*broker_, nullptr, SettleOf(Settle::OP_ACK), answer);
+  const Status status = ApplySettle(*broker_, nullptr, settle, answer);
   EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition) << status.ToString();
   EXPECT_EQ(answer.code(), static_cast<int32_t>(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(answer.request_id(), 7u);
+  EXPECT_EQ(answer.reply_code(), static_cast<int32_t>(grpc::StatusCode::FAILED_PRECONDITION))
+      << "the reply was not sent: its code must not read as OK";
+  EXPECT_TRUE(replies.empty());
 }
 
 TEST_F(ApplySettleTest, AnUnknownOpIsAnInvalidArgumentAndSettlesNothing) {
