@@ -159,15 +159,9 @@ int Run(const ConsumeFlags& flags) {
   report.Add("result", "msgs_per_s", static_cast<double>(flags.messages) / seconds);
   if (flags.rate > 0) {
     const LatencySummary l = Summarize(latencies_ns);
-    report.Add("result", "e2e_p50_us", l.p50_us);
-    report.Add("result", "e2e_p99_us", l.p99_us);
-    report.Add("result", "e2e_p999_us", l.p999_us);
+    report.AddLatency("e2e_", l);
   }
-  if (flags.json) {
-    report.PrintJson(std::cout);
-  } else {
-    report.PrintText(std::cout);
-  }
+  report.Print(std::cout, flags.json);
   return 0;
 }
 

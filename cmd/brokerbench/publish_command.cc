@@ -131,10 +131,7 @@ int RunPublish(const PublishFlags& flags) {
   report.Add("result", "MB_per_s",
              static_cast<double>(outcome.acknowledged * flags.payload_bytes) / seconds / 1e6);
   report.Add("result", "publish_calls", outcome.calls);
-  report.Add("result", "latency_p50_us", latency.p50_us);
-  report.Add("result", "latency_p99_us", latency.p99_us);
-  report.Add("result", "latency_p999_us", latency.p999_us);
-  report.Add("result", "latency_max_us", latency.max_us);
+  report.AddLatency("latency_", latency);
   report.Add("result", "latency_mean_us", latency.mean_us);
 
   // Producers' CPU is measured on their own threads; everything else the process used meanwhile
@@ -164,11 +161,7 @@ int RunPublish(const PublishFlags& flags) {
   if (!outcome.error.ok()) report.Add("check", "error", outcome.error.ToString());
   if (!describe_error.ok()) report.Add("check", "describe_error", describe_error.ToString());
 
-  if (flags.json) {
-    report.PrintJson(std::cout);
-  } else {
-    report.PrintText(std::cout);
-  }
+  report.Print(std::cout, flags.json);
   if (!verified) {
     std::cerr << "brokerbench publish: FAILED: acknowledged " << outcome.acknowledged
               << ", end offset " << end_offset << ", expected " << n << "\n";

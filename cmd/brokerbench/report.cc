@@ -95,4 +95,19 @@ void Report::PrintJson(std::ostream& out) const {
   out << "\n}\n";
 }
 
+void Report::Print(std::ostream& out, bool json) const {
+  if (json) {
+    PrintJson(out);
+  } else {
+    PrintText(out);
+  }
+}
+
+void Report::AddLatency(const std::string& prefix, const LatencySummary& l) {
+  Add("result", prefix + "p50_us", l.p50_us);
+  Add("result", prefix + "p99_us", l.p99_us);
+  Add("result", prefix + "p999_us", l.p999_us);
+  Add("result", prefix + "max_us", l.max_us);
+}
+
 }  // namespace brokerbench

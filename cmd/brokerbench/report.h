@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include "latency_summary.h"
+
 namespace brokerbench {
 
 class Report {
@@ -23,6 +25,10 @@ class Report {
 
   void PrintText(std::ostream& out) const;
   void PrintJson(std::ostream& out) const;
+  // PrintJson if `json`, else PrintText.
+  void Print(std::ostream& out, bool json) const;
+  // The latency percentiles and maximum of `l` as results named <prefix>p50_us ... <prefix>max_us.
+  void AddLatency(const std::string& prefix, const LatencySummary& l);
 
  private:
   struct Entry {

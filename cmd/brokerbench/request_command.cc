@@ -102,15 +102,8 @@ int Run(const RequestFlags& flags) {
   report.Add("config", "payload_bytes", static_cast<uint64_t>(flags.payload));
   report.Add("config", "loadavg1_before", load);
   report.Add("result", "requests_per_s", static_cast<double>(l.count) / seconds);
-  report.Add("result", "p50_us", l.p50_us);
-  report.Add("result", "p99_us", l.p99_us);
-  report.Add("result", "p999_us", l.p999_us);
-  report.Add("result", "max_us", l.max_us);
-  if (flags.json) {
-    report.PrintJson(std::cout);
-  } else {
-    report.PrintText(std::cout);
-  }
+  report.AddLatency("", l);
+  report.Print(std::cout, flags.json);
   return 0;
 }
 

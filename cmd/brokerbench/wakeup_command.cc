@@ -70,15 +70,8 @@ int Run(const WakeupFlags& flags) {
   report.Add("config", "warmup", warmup);
   report.Add("config", "loadavg1_before", load);
   report.Add("result", "round_trips_per_s", static_cast<double>(total) / seconds);
-  report.Add("result", "p50_us", l.p50_us);
-  report.Add("result", "p99_us", l.p99_us);
-  report.Add("result", "p999_us", l.p999_us);
-  report.Add("result", "max_us", l.max_us);
-  if (flags.json) {
-    report.PrintJson(std::cout);
-  } else {
-    report.PrintText(std::cout);
-  }
+  report.AddLatency("", l);
+  report.Print(std::cout, flags.json);
   return 0;
 }
 

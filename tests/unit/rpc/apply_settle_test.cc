@@ -53,6 +53,12 @@ class ApplySettleTest : public ::testing::Test {
     settle.mutable_reply()->set_inbox(inbox);
     settle.mutable_reply()->mutable_reply()->set_payload(payload);
   }
+  // An inbox whose replies land in replies_ (the broker calls it on the sending thread).
+  void OpenInbox() {
+    auto inbox = broker_->OpenInbox([this](Message reply) { replies_.push_back(reply.payload); });
+    ASSERT_TRUE(inbox.ok()) << inbox.status().ToString();
+    inbox_ = std::move(inbox).value();
+  }
   MessageStatus StatusOfTheRequest() {
     auto states =
         broker_->GetMessageState("requests", delivery_.record.partition, delivery_.record.offset);
@@ -63,20 +69,20 @@ class ApplySettleTest : public ::testing::Test {
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<Subscription> sub_;
   Delivery delivery_;
+  std::vector<std::string> replies_;
+  std::unique_ptr<Inbox> inbox_;
 };
 
 TEST_F(ApplySettleTest, AnAckCarryingAReplyDeliversItThenAcks) {
-  std::vector<std::string> replies;
-  auto inbox = broker_->OpenInbox([&](Message reply) { replies.push_back(reply.payload); });
-  ASSERT_TRUE(inbox.ok()) << inbox.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(OpenInbox());
   Settle settle = SettleOf(Settle::OP_ACK);
-  CarryReply(settle, (*inbox)->address(), "answer");
+  CarryReply(settle, inbox_->address(), "answer");
   v1::SubscribeResponse::Settled answer;
   EXPECT_TRUE(ApplySettle(*broker_, sub_.get(), settle, answer).ok());
   EXPECT_EQ(answer.request_id(), 7u);
   EXPECT_EQ(answer.code(), 0);
   EXPECT_EQ(answer.reply_code(), 0);
-  EXPECT_EQ(replies, std::vector<std::string>{"answer"});
+  EXPECT_EQ(replies_, std::vector<std::string>{"answer"});
   EXPECT_EQ(StatusOfTheRequest(), MessageStatus::kAcked);
 }
 
@@ -92,27 +98,23 @@ TEST_F(ApplySettleTest, AReplyToAnInboxThatIsGoneIsNotFoundAndTheAckStillHappens
 }
 
 TEST_F(ApplySettleTest, OnlyAnAckMayCarryAReply) {
-  std::vector<std::string> replies;
-  auto inbox = broker_->OpenInbox([&](Message reply) { replies.push_back(reply.payload); });
-  ASSERT_TRUE(inbox.ok()) << inbox.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(OpenInbox());
   Settle settle = SettleOf(Settle::OP_NACK);
-  CarryReply(settle, (*inbox)->address(), "answer");
+  CarryReply(settle, inbox_->address(), "answer");
   v1::SubscribeResponse::Settled answer;
   EXPECT_TRUE(ApplySettle(*broker_, sub_.get(), settle, answer).ok());
   EXPECT_EQ(answer.reply_code(), static_cast<int32_t>(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_NE(answer.reply_message().find("only an ack"), std::string::npos)
       << answer.reply_message();
-  EXPECT_TRUE(replies.empty()) << "the reply must not be sent";
+  EXPECT_TRUE(replies_.empty()) << "the reply must not be sent";
   EXPECT_EQ(answer.code(), 0) << "the nack itself is applied";
   EXPECT_NE(StatusOfTheRequest(), MessageStatus::kAcked);
 }
 
 TEST_F(ApplySettleTest, SettlingBeforeStartIsAFailedPreconditionAndSendsNoReply) {
-  std::vector<std::string> replies;
-  auto inbox = broker_->OpenInbox([&](Message reply) { replies.push_back(reply.payload); });
-  ASSERT_TRUE(inbox.ok()) << inbox.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(OpenInbox());
   Settle settle = SettleOf(Settle::OP_ACK);
-  CarryReply(settle, (*inbox)->address(), "answer");
+  CarryReply(settle, inbox_->address(), "answer");
   v1::SubscribeResponse::Settled answer;
   const Status status = ApplySettle(*broker_, nullptr, settle, answer);
   EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition) << status.ToString();
@@ -120,7 +122,7 @@ TEST_F(ApplySettleTest, SettlingBeforeStartIsAFailedPreconditionAndSendsNoReply)
   EXPECT_EQ(answer.request_id(), 7u);
   EXPECT_EQ(answer.reply_code(), static_cast<int32_t>(grpc::StatusCode::FAILED_PRECONDITION))
       << "the reply was not sent: its code must not read as OK";
-  EXPECT_TRUE(replies.empty());
+  EXPECT_TRUE(replies_.empty());
 }
 
 TEST_F(ApplySettleTest, AnUnknownOpIsAnInvalidArgumentAndSettlesNothing) {
