@@ -95,7 +95,8 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
                             only_pending, [sink = sink_, correlation_id](Status not_published) {
                               std::lock_guard lock(sink->mu);
                               if (sink->target != nullptr)
-                                sink->target->Complete(correlation_id, std::move(not_published));
+                                sink->target->Complete(correlation_id, std::move(not_published),
+                                                       /*is_reply=*/false);
                             });
   return future;
 }
@@ -108,18 +109,24 @@ void Requester::OnReply(Message reply) {
     if (name == kErrorHeader) error = value;
   }
   if (error) {
-    Complete(correlation_id, Status(StatusCode::kAborted, "the responder failed: " + *error));
+    Complete(correlation_id, Status(StatusCode::kAborted, "the responder failed: " + *error),
+             /*is_reply=*/true);
   } else {
-    Complete(correlation_id, Reply{std::move(reply.payload), std::move(reply.headers)});
+    Complete(correlation_id, Reply{std::move(reply.payload), std::move(reply.headers)},
+             /*is_reply=*/true);
   }
 }
 
-void Requester::Complete(const std::string& correlation_id, Result<Reply> result) {
+void Requester::Complete(const std::string& correlation_id, Result<Reply> result, bool is_reply) {
   std::promise<Result<Reply>> promise;
   {
     std::unique_lock lock(mu_);
     auto it = pending_.find(correlation_id);
-    if (it == pending_.end()) {  // a second reply, or one after the timeout: dropped
+    if (it == pending_.end()) {
+      // A second reply, or one after the timeout or the close: dropped and counted. A failure
+      // to publish for a request already ended (timed out, or failed with its lost inbox) is no
+      // reply: dropped only.
+      if (!is_reply) return;
       ++late_replies_;
       lock.unlock();
       stats_signal_.Changed();

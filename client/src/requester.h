@@ -49,7 +49,9 @@ class Requester {
   void OnReply(Message reply);
   // The inbox was lost (brokerd restarted): fail what waits on it; the next request opens anew.
   void OnInboxLost(const Status& status);
-  void Complete(const std::string& correlation_id, Result<Reply> result);
+  // Ends a pending request with `result`: a reply (counted late if the request has ended) or a
+  // failure to publish it.
+  void Complete(const std::string& correlation_id, Result<Reply> result, bool is_reply);
   void TimerLoop();
 
   Transport& transport_;

@@ -48,12 +48,24 @@ struct FakeBroker {
   Status publish_status;                                   // non-OK: publishes fail with it
   Result<bool> has_subscribers = true;
   int inboxes_opened = 0;
+  // Set: publishes are answered only by the test (ReleaseHeld), with publish_status.
+  bool hold_publishes = false;
+  std::vector<std::function<void()>> held;
   Broker::ReplyHandler deliver_reply;      // the open inbox's handler
   std::function<void(Status)> lose_inbox;  // its on_closed
 
   std::vector<std::pair<std::string, Message>> Published() {
     std::lock_guard lock(mu);
     return published;
+  }
+  // Answers the held publishes.
+  void ReleaseHeld() {
+    std::vector<std::function<void()>> answers;
+    {
+      std::lock_guard lock(mu);
+      answers.swap(held);
+    }
+    for (auto& answer : answers) answer();
   }
 };
 
@@ -89,6 +101,16 @@ class FakeTransport final : public Transport {
       for (Message& m : messages) {
         results.push_back({PartitionId(0), Offset(broker_->published.size()), false});
         broker_->published.emplace_back(std::string(topic), std::move(m));
+      }
+      if (broker_->hold_publishes) {
+        broker_->held.push_back([done = std::move(done), results, status]() mutable {
+          if (status.ok()) {
+            done(std::move(results));
+          } else {
+            done(status);
+          }
+        });
+        return;
       }
     }
     if (status.ok()) {

@@ -164,6 +164,28 @@ TEST_F(RequesterTest, ALostInboxFailsPendingRequestsAndTheNextRequestOpensANewOn
   EXPECT_EQ(next.get()->payload, "ok");
 }
 
+// A request already failed with its lost inbox may still get its publish's failure afterwards;
+// that is not a reply, so it is not counted as a late one (a real late reply still is).
+TEST_F(RequesterTest, APublishFailureAfterTheRequestEndedIsNotALateReply) {
+  broker_->hold_publishes = true;
+  broker_->publish_status = Status::Unavailable("brokerd went away");
+  auto pending = client_->Request("svc", "x", seconds(10));
+  const Message request = LastRequest();
+  std::function<void(Status)> lose;
+  {
+    std::lock_guard lock(broker_->mu);
+    lose = broker_->lose_inbox;
+  }
+  ASSERT_TRUE(lose);
+  lose(Status::Unavailable("brokerd restarted"));
+  EXPECT_EQ(pending.get().status().code(), StatusCode::kUnavailable);
+
+  broker_->ReleaseHeld();  // the publish's own failure arrives now
+  EXPECT_EQ(client_->stats().late_replies, 0u);
+  ReplyTo(request, "too late");
+  EXPECT_EQ(client_->stats().late_replies, 1u);
+}
+
 TEST_F(RequesterTest, CloseCancelsPendingRequestsAndLaterRepliesAreIgnored) {
   auto pending = client_->Request("svc", "x", seconds(10));
   const Message request = LastRequest();
