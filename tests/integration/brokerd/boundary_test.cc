@@ -4,6 +4,8 @@
 
 #include <mutex>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "broker/v1/broker.grpc.pb.h"
 #include "brokerd_fixture.h"
@@ -119,11 +121,60 @@ TEST_F(BrokerdTest, LeasesOfAClientThatVanishesMidStreamGoBackAtOnce) {
     if (m.attempt == 2) redelivered.insert(m.record.payload);
   });
   ASSERT_TRUE(consumer.ok());
-  EXPECT_TRUE(Eventually([&] {
+  EXPECT_TRUE(StatsReach(**consumer, [](const auto& s) { return s.acked == 5; }))
+      << "the vanished member's leases return long before their 10-minute ack timeout";
+  {
     std::lock_guard lock(mu);
-    return redelivered.size() == 5;
-  })) << "the vanished member's leases return long before their 10-minute ack timeout";
+    EXPECT_EQ(redelivered.size(), 5u) << "each message's second delivery";
+  }
   (void)(*consumer)->Close(5s);
+}
+
+// Each delivery batch says how many credit frames brokerd had applied when it leased it, so a
+// client that revoked and granted again can tell deliveries of its old credit from its new one.
+TEST_F(BrokerdTest, DeliveryBatchesTellWhichCreditTheyWereLeasedUnder) {
+  StartBrokerd();
+  auto client = Connect();
+  ASSERT_TRUE(client->Publish("orders", {.payload = "a"}).get().ok());
+  auto stub = RawStub(brokerd_->address());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 20s);
+  auto stream = stub->Subscribe(&context);
+  v1::SubscribeRequest start;
+  start.mutable_start()->set_topic("orders");
+  start.mutable_start()->set_group("billing");
+  ASSERT_TRUE(stream->Write(start));
+  auto credit = [&](uint32_t messages) {
+    v1::SubscribeRequest frame;
+    frame.mutable_credit()->set_messages(messages);
+    frame.mutable_credit()->set_replace(true);
+    return stream->Write(frame);
+  };
+  // Reads until a delivery batch; returns its credit_frames and payloads.
+  auto next_batch = [&](std::vector<std::string>* payloads) -> uint64_t {
+    v1::SubscribeResponse response;
+    while (stream->Read(&response)) {
+      if (!response.has_delivery_batch()) continue;
+      for (const auto& d : response.delivery_batch().deliveries()) {
+        payloads->push_back(d.record().payload());
+      }
+      return response.delivery_batch().credit_frames();
+    }
+    return 0;
+  };
+
+  ASSERT_TRUE(credit(1));  // frame 1
+  std::vector<std::string> first;
+  EXPECT_EQ(next_batch(&first), 1u);
+  EXPECT_EQ(first, std::vector<std::string>{"a"});
+
+  ASSERT_TRUE(credit(0));  // frame 2: revoke
+  ASSERT_TRUE(credit(2));  // frame 3: grant again
+  ASSERT_TRUE(client->Publish("orders", {.payload = "b"}).get().ok());
+  std::vector<std::string> second;
+  EXPECT_EQ(next_batch(&second), 3u) << "leased under the third credit frame";
+  EXPECT_EQ(second, std::vector<std::string>{"b"});
+  context.TryCancel();
 }
 
 }  // namespace
