@@ -155,6 +155,7 @@ int Run(const ConsumeFlags& flags) {
   report.Add("config", "poll_batch", static_cast<uint64_t>(flags.poll_batch));
   report.Add("config", "publish_rate", flags.rate);
   report.Add("config", "loadavg1_before", load);
+  report.Add("config", "cpus", AllowedCpus());
   report.Add("result", "seconds", seconds);
   report.Add("result", "msgs_per_s", static_cast<double>(flags.messages) / seconds);
   if (flags.rate > 0) {

@@ -124,6 +124,7 @@ int RunPublish(const PublishFlags& flags) {
   report.Add("config", "window", static_cast<uint64_t>(flags.workload.window));
   report.Add("config", "producers", static_cast<uint64_t>(flags.workload.producers));
   report.Add("config", "loadavg1_before", load_before);
+  report.Add("config", "cpus", AllowedCpus());
   report.Add("config", "loadavg1_after", load_after);
 
   report.Add("result", "elapsed_s", seconds);

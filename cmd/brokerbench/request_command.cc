@@ -101,6 +101,7 @@ int Run(const RequestFlags& flags) {
   report.Add("config", "requesters", static_cast<uint64_t>(flags.requesters));
   report.Add("config", "payload_bytes", static_cast<uint64_t>(flags.payload));
   report.Add("config", "loadavg1_before", load);
+  report.Add("config", "cpus", AllowedCpus());
   report.Add("result", "requests_per_s", static_cast<double>(l.count) / seconds);
   report.AddLatency("", l);
   report.Print(std::cout, flags.json);

@@ -69,6 +69,7 @@ int Run(const WakeupFlags& flags) {
   report.Add("config", "round_trips", total);
   report.Add("config", "warmup", warmup);
   report.Add("config", "loadavg1_before", load);
+  report.Add("config", "cpus", AllowedCpus());
   report.Add("result", "round_trips_per_s", static_cast<double>(total) / seconds);
   report.AddLatency("", l);
   report.Print(std::cout, flags.json);
