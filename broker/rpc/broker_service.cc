@@ -128,6 +128,10 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
     options.require_subscribers = true;
     {
       std::lock_guard lock(sink_->mu);
+      // The only request of this stream in flight (a requester waiting on it): an idle writer
+      // lets this thread commit it rather than waking the writer thread for it. Requests that
+      // come in a burst are queued and committed together instead.
+      options.inline_commit = sink_->publishing == 0;
       ++sink_->publishing;
     }
     broker_.PublishAsync(request.topic(), std::move(messages), options,
