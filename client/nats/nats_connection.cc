@@ -151,6 +151,11 @@ Result<std::shared_ptr<NatsConnection>> NatsConnection::Open(const NatsTransport
   return conn;
 }
 
+void NatsConnection::Retire(std::unique_ptr<AsyncSubscription> sub) {
+  std::lock_guard lock(mu_);
+  retired_.push_back(std::move(sub));
+}
+
 NatsConnection::~NatsConnection() {
   {
     std::lock_guard lock(mu_);
@@ -165,6 +170,12 @@ NatsConnection::~NatsConnection() {
     LiveConnections().erase(this);
   }
   ack_sub_.reset();
+  std::vector<std::unique_ptr<AsyncSubscription>> retired;
+  {
+    std::lock_guard lock(mu_);
+    retired.swap(retired_);
+  }
+  retired.clear();  // unsubscribed while the connection is still open
   if (nc_ != nullptr) {
     natsConnection_FlushTimeout(nc_, 1000);  // acks and naks just sent reach the server
     natsConnection_Close(nc_);

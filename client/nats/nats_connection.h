@@ -93,6 +93,12 @@ class NatsConnection : public std::enable_shared_from_this<NatsConnection> {
   uint64_t AddClosedListener(std::function<void()> listener);
   void RemoveClosedListener(uint64_t id);
 
+  // Keeps `sub` until the connection closes. A closed reply inbox's subscription stays so it can
+  // answer late replies "gone" itself: its unsubscribe would reach the other servers of a cluster
+  // only after a while, and a reply routed meanwhile would get no answer at all (the sender would
+  // wait its whole timeout instead of learning the requester has gone).
+  void Retire(std::unique_ptr<AsyncSubscription> sub);
+
   // Member names subscribed through this connection, so a second subscribe with the same name is
   // refused without a round trip. False if `key` was already registered.
   bool RegisterMember(const std::string& key);
@@ -138,6 +144,7 @@ class NatsConnection : public std::enable_shared_from_this<NatsConnection> {
   std::map<uint64_t, std::function<void()>> closed_listeners_;             // guarded by mu_
   uint64_t next_listener_ = 1;                                             // guarded by mu_
   std::set<std::string> members_;                                          // guarded by mu_
+  std::vector<std::unique_ptr<AsyncSubscription>> retired_;                // guarded by mu_
 };
 
 }  // namespace broker::client::nats_internal

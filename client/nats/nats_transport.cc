@@ -3,7 +3,9 @@
 // no_responders. DescribeNatsGroup turns consumer info into lag.
 #include "broker/client/nats_transport.h"
 
+#include <atomic>
 #include <mutex>
+#include <string_view>
 
 #include "delivery/dead_letters.h"
 #include "nats_connection.h"
@@ -28,20 +30,27 @@ struct BatchPublish {
   Transport::PublishCallback done;
 };
 
+// What a closed inbox answers a reply with; the sender reports kNotFound for it.
+constexpr std::string_view kInboxGone = "inbox-closed";
+
 class NatsInbox final : public Inbox {
  public:
   NatsInbox(std::shared_ptr<NatsConnection> conn, std::string address)
       : conn_(std::move(conn)), address_(std::move(address)) {}
+  // From now on, replies are answered "gone" and not handed on (kNotFound for their sender). The
+  // subscription stays with the connection until it closes (NatsConnection::Retire says why);
+  // after that the servers answer "no responders", which is kNotFound too.
   ~NatsInbox() override {
-    sub_.reset();  // unsubscribed: later replies find no responder (kNotFound for the sender)
+    closed_->store(true);
+    if (sub_) conn_->Retire(std::move(sub_));
     if (listener_ != 0) conn_->RemoveClosedListener(listener_);
-    natsConnection_FlushTimeout(conn_->nc(), conn_->timeout_ms());
   }
   const std::string& address() const override { return address_; }
 
   std::shared_ptr<NatsConnection> conn_;
   std::string address_;
   std::unique_ptr<AsyncSubscription> sub_;
+  std::shared_ptr<std::atomic<bool>> closed_ = std::make_shared<std::atomic<bool>>(false);
   uint64_t listener_ = 0;
 };
 
@@ -125,17 +134,22 @@ class NatsTransport final : public Transport {
     }
     auto inbox = std::make_unique<NatsInbox>(conn_, std::string(raw));
     natsInbox_Destroy(raw);
-    auto sub = AsyncSubscription::Open(
-        conn_->nc(), inbox->address(), "",
-        [conn = conn_.get(), on_reply = std::move(on_reply)](natsMsg* msg) {
-          Record record = DecodeRecord(msg);
-          Message reply;
-          reply.payload = std::move(record.payload);
-          reply.headers = std::move(record.headers);
-          on_reply(std::move(reply));
-          // The sender waits for this: it learns the reply reached a live inbox.
-          if (const char* to = natsMsg_GetReply(msg)) (void)conn->PublishText(to, "");
-        });
+    auto deliver = [conn = conn_.get(), closed = inbox->closed_,
+                    on_reply = std::move(on_reply)](natsMsg* msg) {
+      // The sender waits for an answer: it learns whether the reply reached a live inbox.
+      const char* to = natsMsg_GetReply(msg);
+      if (closed->load()) {
+        if (to != nullptr) (void)conn->PublishText(to, kInboxGone);
+        return;
+      }
+      Record record = DecodeRecord(msg);
+      Message reply;
+      reply.payload = std::move(record.payload);
+      reply.headers = std::move(record.headers);
+      on_reply(std::move(reply));
+      if (to != nullptr) (void)conn->PublishText(to, "");
+    };
+    auto sub = AsyncSubscription::Open(conn_->nc(), inbox->address(), "", std::move(deliver));
     if (!sub.ok()) return sub.status();
     inbox->sub_ = std::move(sub).value();
     if (on_closed) {
@@ -159,8 +173,13 @@ class NatsTransport final : public Transport {
     natsMsg* answer = nullptr;
     const natsStatus s =
         natsConnection_RequestMsg(&answer, conn_->nc(), msg->get(), conn_->timeout_ms());
-    if (answer != nullptr) natsMsg_Destroy(answer);
-    if (s == NATS_NO_RESPONDERS) {
+    bool gone = false;
+    if (answer != nullptr) {
+      gone = std::string_view(natsMsg_GetData(answer),
+                              static_cast<size_t>(natsMsg_GetDataLength(answer))) == kInboxGone;
+      natsMsg_Destroy(answer);
+    }
+    if (s == NATS_NO_RESPONDERS || gone) {
       return Status::NotFound("reply inbox " + std::string(inbox) +
                               " is closed (the requester has gone)");
     }
