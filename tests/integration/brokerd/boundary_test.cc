@@ -177,5 +177,45 @@ TEST_F(BrokerdTest, DeliveryBatchesTellWhichCreditTheyWereLeasedUnder) {
   context.TryCancel();
 }
 
+// A requester that sends requests faster than brokerd commits them: brokerd stops reading its
+// inbox stream at 1024 requests being published and reads on as they complete, so every request
+// is published, none is refused, and the stream still ends cleanly on half-close. (20,000 requests
+// of 256 bytes paused the reading 8 times when this test was written.)
+TEST_F(BrokerdTest, ABurstOfRequestsOnOneInboxStreamIsPublishedWhole) {
+  StartBrokerd();
+  auto client = Connect();
+  auto consumer = client->Subscribe("burst", "svc", [](const client::ReceivedMessage&) {});
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  auto stub = RawStub(brokerd_->address());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 120s);
+  auto stream = stub->OpenInbox(&context);
+  v1::InboxEvent event;
+  ASSERT_TRUE(stream->Read(&event));
+  ASSERT_FALSE(event.address().empty()) << "the first event names the inbox";
+
+  constexpr int kRequests = 20000;
+  v1::InboxCommand command;
+  auto* request = command.mutable_request();
+  request->set_topic("burst");
+  request->mutable_message()->set_payload(std::string(256, 'r'));
+  for (int i = 0; i < kRequests; ++i) {
+    request->set_correlation_id("c" + std::to_string(i));
+    ASSERT_TRUE(stream->Write(command)) << "write " << i;
+  }
+  ASSERT_TRUE(stream->WritesDone());
+  int failed = 0;
+  while (stream->Read(&event)) {
+    if (event.has_request_failed()) ++failed;
+  }
+  const grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(failed, 0);
+  EXPECT_TRUE(StatsReach(
+      **consumer, [](const auto& s) { return s.acked == kRequests; }, 60s))
+      << "acked " << (*consumer)->stats().acked << " of " << kRequests;
+  (void)(*consumer)->Close(5s);
+}
+
 }  // namespace
 }  // namespace broker::integration
