@@ -132,8 +132,16 @@ std::optional<NatsCluster> NatsCluster::Start(const std::string& dir, int nodes,
     if (!cluster.Launch(node, routes, error)) return std::nullopt;
   }
 
-  // Ready: each node wrote its ports file (it accepts clients) and logged the metadata leader.
+  // Ready: each node wrote its ports file (it accepts clients), and the cluster has a metadata
+  // leader (some node logged it: a node that joins after the election may never log it itself).
+  // Callers that need JetStream wait for a replicated stream to take a publish as well.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto has_leader = [&cluster] {
+    for (int i = 0; i < cluster.size(); ++i) {
+      if (cluster.Log(i).find("metadata leader") != std::string::npos) return true;
+    }
+    return false;
+  };
   for (Node& node : cluster.nodes_) {
     const std::string ports = node.dir + "/" +
                               std::filesystem::path(BinaryPath()).filename().string() + "_" +
@@ -141,11 +149,12 @@ std::optional<NatsCluster> NatsCluster::Start(const std::string& dir, int nodes,
     for (;;) {
       const std::string text = ReadFile(ports);
       const auto at = text.find("nats://");
-      const std::string log = cluster.Log(static_cast<int>(&node - cluster.nodes_.data()));
-      if (at != std::string::npos && log.find("metadata leader") != std::string::npos) {
+      const bool last = &node == &cluster.nodes_.back();
+      if (at != std::string::npos && (!last || has_leader())) {
         node.client_url = text.substr(at, text.find('"', at) - at);
         break;
       }
+      const std::string log = cluster.Log(static_cast<int>(&node - cluster.nodes_.data()));
       int status = 0;
       if (waitpid(node.pid, &status, WNOHANG) == node.pid) {
         node.pid = -1;
