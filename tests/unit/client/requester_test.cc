@@ -47,6 +47,16 @@ class RequesterTest : public ::testing::Test {
     ASSERT_TRUE(deliver) << "no inbox is open";
     deliver(std::move(reply));
   }
+  // Plays a brokerd restart: the open inbox is lost (its on_closed runs).
+  void LoseInbox() {
+    std::function<void(Status)> lose;
+    {
+      std::lock_guard lock(broker_->mu);
+      lose = broker_->lose_inbox;
+    }
+    ASSERT_TRUE(lose) << "no inbox is open";
+    lose(Status::Unavailable("brokerd restarted"));
+  }
   void ReplyTo(const Message& request, std::string payload, Headers extra = {}) {
     Message reply{.payload = std::move(payload), .headers = std::move(extra)};
     reply.headers.emplace_back(std::string(kCorrelationIdHeader),
@@ -148,13 +158,7 @@ TEST_F(RequesterTest, TimeoutMustBePositive) {
 
 TEST_F(RequesterTest, ALostInboxFailsPendingRequestsAndTheNextRequestOpensANewOne) {
   auto pending = client_->Request("svc", "x", seconds(10));
-  std::function<void(Status)> lose;
-  {
-    std::lock_guard lock(broker_->mu);
-    lose = broker_->lose_inbox;
-  }
-  ASSERT_TRUE(lose);
-  lose(Status::Unavailable("brokerd restarted"));
+  ASSERT_NO_FATAL_FAILURE(LoseInbox());
   EXPECT_EQ(pending.get().status().code(), StatusCode::kUnavailable);
 
   auto next = client_->Request("svc", "y", seconds(10));
@@ -171,13 +175,7 @@ TEST_F(RequesterTest, APublishFailureAfterTheRequestEndedIsNotALateReply) {
   broker_->publish_status = Status::Unavailable("brokerd went away");
   auto pending = client_->Request("svc", "x", seconds(10));
   const Message request = LastRequest();
-  std::function<void(Status)> lose;
-  {
-    std::lock_guard lock(broker_->mu);
-    lose = broker_->lose_inbox;
-  }
-  ASSERT_TRUE(lose);
-  lose(Status::Unavailable("brokerd restarted"));
+  ASSERT_NO_FATAL_FAILURE(LoseInbox());
   EXPECT_EQ(pending.get().status().code(), StatusCode::kUnavailable);
 
   broker_->ReleaseHeld();  // the publish's own failure arrives now
