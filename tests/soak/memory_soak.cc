@@ -26,6 +26,8 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -70,6 +72,34 @@ std::string Payload(uint64_t seq, size_t bytes, std::mt19937_64& rng) {
   }
   return out;
 }
+
+// The end of a phase. The slow consumer's simulated work and the producer's fixed-rate pacing wait
+// on it with their own deadlines, so both end as soon as the phase does rather than finishing the
+// wait they are in.
+class PhaseStop {
+ public:
+  void Request() {
+    {
+      std::lock_guard lock(mu_);
+      requested_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool requested() const {
+    std::lock_guard lock(mu_);
+    return requested_;
+  }
+  // Waits until `deadline` or the stop, whichever comes first; true if the phase stopped.
+  bool WaitUntil(Clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_until(lock, deadline, [this] { return requested_; });
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool requested_ = false;  // guarded by mu_
+};
 
 class Run {
  public:
@@ -260,6 +290,7 @@ class Run {
       return false;
     }
     std::atomic<uint64_t> consumed{0};
+    PhaseStop stop;
     std::unique_ptr<client::Consumer> slow;
     if (with_consumer) {
       client::ConsumerOptions options;
@@ -269,8 +300,9 @@ class Run {
       const auto handler_time = milliseconds(flags_.slow_handler_ms);
       auto subscribed = client_->Subscribe(
           topic, "slow",
-          [&consumed, handler_time](const client::ReceivedMessage&) {
-            std::this_thread::sleep_for(handler_time);  // the simulated slow work
+          [&consumed, &stop, handler_time](const client::ReceivedMessage&) {
+            // The simulated slow work: it takes handler_time, or ends when the phase does.
+            (void)stop.WaitUntil(Clock::now() + handler_time);
             consumed.fetch_add(1);
           },
           options);
@@ -281,7 +313,6 @@ class Run {
       slow = std::move(subscribed).value();
     }
 
-    std::atomic<bool> stop{false};
     std::atomic<uint64_t> published{0};
     Status producer_error;
     std::thread producer([&] {
@@ -289,7 +320,7 @@ class Run {
       const size_t batch = 100;
       const auto period = std::chrono::microseconds(1'000'000 * batch / flags_.slow_rate);
       auto next = Clock::now();
-      while (!stop.load()) {
+      while (!stop.requested()) {
         std::vector<Message> messages(batch);
         for (size_t i = 0; i < batch; ++i) {
           messages[i].payload = Payload(published.load() + i, flags_.payload_bytes, rng);
@@ -300,8 +331,8 @@ class Run {
           return;
         }
         published.fetch_add(batch);
-        next += period;  // fixed rate (if publishing keeps up)
-        std::this_thread::sleep_until(next);
+        next += period;  // fixed rate (if publishing keeps up), until the phase ends
+        if (stop.WaitUntil(next)) break;
       }
     });
 
@@ -340,7 +371,7 @@ class Run {
                               Fixed(Mib(rss), 1)})
                 << std::endl;
     }
-    stop.store(true);
+    stop.Request();
     producer.join();
     if (slow) (void)slow->Close(seconds(30));
     if (!producer_error.ok()) {
