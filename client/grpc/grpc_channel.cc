@@ -84,7 +84,11 @@ Result<std::shared_ptr<grpc::Channel>> CreateChannel(const GrpcTransportOptions&
 void PrepareContext(grpc::ClientContext& context, const GrpcTransportOptions& options,
                     std::chrono::milliseconds timeout) {
   if (!options.token.empty()) context.AddMetadata("authorization", "Bearer " + options.token);
-  if (timeout.count() > 0) context.set_deadline(std::chrono::system_clock::now() + timeout);
+  if (timeout.count() > 0) {
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    // Only with a deadline: a stream without one would wait for brokerd forever.
+    context.set_wait_for_ready(options.wait_for_ready);
+  }
 }
 
 Status CallStatus(const grpc::Status& status, const GrpcTransportOptions& options) {

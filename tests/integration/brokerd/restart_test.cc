@@ -43,11 +43,21 @@ TEST_F(BrokerdTest, SubscriptionsResumeByThemselvesAfterBrokerdRestarts) {
   auto down = client->Publish("events", {.payload = "while down"}).get();
   EXPECT_EQ(down.status().code(), StatusCode::kUnavailable) << down.status().ToString();
 
+  // A client that waits for brokerd: while it is down, a call waits out its deadline.
+  auto patient_options = Transport();
+  patient_options.wait_for_ready = true;
+  patient_options.call_timeout = 300ms;
+  auto patient = Connect(patient_options);
+  auto waited = patient->Publish("events", {.payload = "while down"}).get();
+  EXPECT_EQ(waited.status().code(), StatusCode::kDeadlineExceeded) << waited.status().ToString();
+
   StartBrokerd({}, address);
-  // The client's channel reconnects by itself; retrying with an idempotency key is safe.
-  ASSERT_TRUE(Eventually([&] {
-    return client->Publish("events", {.payload = "after", .idempotency_key = "after-1"}).get().ok();
-  }));
+  // The channel reconnects by itself: a call that waits for it goes through once it has.
+  patient_options.call_timeout = 20s;
+  patient = Connect(patient_options);
+  auto after =
+      patient->Publish("events", {.payload = "after", .idempotency_key = "after-1"}).get();
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_TRUE(StatsReach(**consumer, [](const auto& s) { return s.acked == 2; }) &&
               seen.Has("after"))
       << "the same consumer, without any action, receives what is published after the restart";

@@ -23,6 +23,10 @@ struct GrpcTransportOptions {
   std::string tls_key_file;
   // Deadline of each unary call and of each settle (ack, nack, ...). Default 10 s.
   std::chrono::milliseconds call_timeout = std::chrono::seconds(10);
+  // Calls with a deadline (publishes, replies, admin calls) wait up to call_timeout for brokerd to
+  // be reachable instead of failing with kUnavailable at once: for a service that starts before
+  // brokerd, or rides out its restart. They then end with kDeadlineExceeded if it stays away.
+  bool wait_for_ready = false;
   // Transports with the same address, TLS files and connection number share one HTTP/2
   // connection (gRPC multiplexes every call on it); a different number opens a separate TCP
   // connection, e.g. to spread heavy streams over several. Default 0.
