@@ -32,8 +32,8 @@ TEST_F(BrokerdTest, SubscriptionsResumeByThemselvesAfterBrokerdRestarts) {
   const std::string address = brokerd_->address();
   auto client = Connect();
   Seen seen;
-  auto consumer = client->Subscribe("events", "audit",
-                                    [&](const client::ReceivedMessage& m) { seen.Add(m.record.payload); });
+  auto consumer = client->Subscribe(
+      "events", "audit", [&](const client::ReceivedMessage& m) { seen.Add(m.record.payload); });
   ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
   ASSERT_TRUE(client->Publish("events", {.payload = "before"}).get().ok());
   ASSERT_TRUE(StatsReach(**consumer, [](const auto& s) { return s.acked == 1; }));
@@ -55,8 +55,7 @@ TEST_F(BrokerdTest, SubscriptionsResumeByThemselvesAfterBrokerdRestarts) {
   // The channel reconnects by itself: a call that waits for it goes through once it has.
   patient_options.call_timeout = 20s;
   patient = Connect(patient_options);
-  auto after =
-      patient->Publish("events", {.payload = "after", .idempotency_key = "after-1"}).get();
+  auto after = patient->Publish("events", {.payload = "after", .idempotency_key = "after-1"}).get();
   ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_TRUE(StatsReach(**consumer, [](const auto& s) { return s.acked == 2; }) &&
               seen.Has("after"))
@@ -69,11 +68,11 @@ TEST_F(BrokerdTest, PendingRequestsFailFastWhenBrokerdGoesAway) {
   auto responder_client = Connect();
   std::promise<void> never;
   auto blocked = never.get_future().share();
-  auto responder = responder_client->Serve("quotes", "pricing",
-                                           [blocked](const client::ReceivedMessage&) {
-                                             blocked.wait_for(20s);
-                                             return client::Reply{"late", {}};
-                                           });
+  auto responder =
+      responder_client->Serve("quotes", "pricing", [blocked](const client::ReceivedMessage&) {
+        blocked.wait_for(20s);
+        return client::Reply{"late", {}};
+      });
   ASSERT_TRUE(responder.ok());
   auto requester = Connect();
   auto pending = requester->Request("quotes", "price?", 60s);
@@ -91,8 +90,7 @@ TEST_F(BrokerdTest, PublishingToAStoppedBrokerdSaysWhereItLooked) {
   ASSERT_EQ(brokerd_->Stop(), 0);
   auto result = client->Publish("orders", {.payload = "x"}).get();
   EXPECT_EQ(result.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(result.status().message().find("cannot reach brokerd at " + address),
-            std::string::npos)
+  EXPECT_NE(result.status().message().find("cannot reach brokerd at " + address), std::string::npos)
       << result.status().message();
 }
 
