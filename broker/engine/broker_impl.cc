@@ -234,6 +234,11 @@ WriteStats BrokerImpl::GetWriteStats() const { return writer_->stats(); }
 
 Status BrokerImpl::WaitUntilDiskWritable(std::chrono::milliseconds timeout) {
   if (db_->WaitForFullDiskRecovery(timeout)) return Status::Ok();
+  if (!db_->recovering_from_full_disk()) {
+    return Status::Unavailable(
+        "writes are stopped by a write error other than a full disk; the next write tries to "
+        "resume them, and its error says why if it cannot");
+  }
   return Status::ResourceExhausted("the disk is still full after " +
                                    std::to_string(timeout.count()) +
                                    " ms: writes resume by themselves once space is freed in " +

@@ -73,8 +73,12 @@ class StorageDb::ErrorListener final : public rocksdb::EventListener {
     *auto_recovery = *auto_recovery && error.IsNoSpace() &&
                      error.severity() < rocksdb::Status::Severity::kFatalError;
     // Stored either way: a later error that RocksDB does not recover by itself replaces the full
-    // disk's, and the writer's Resume() must then handle it.
-    auto_recovering_.store(*auto_recovery);
+    // disk's, and the writer's Resume() must then handle it (waiters are told).
+    {
+      std::lock_guard lock(recovered_mu_);
+      auto_recovering_.store(*auto_recovery);
+    }
+    recovered_.notify_all();
   }
 
   // RocksDB's own recovery ended: writes work again, or (it gave up, or another error replaced
@@ -88,9 +92,11 @@ class StorageDb::ErrorListener final : public rocksdb::EventListener {
     recovered_.notify_all();
   }
 
+  // True once no full-disk recovery runs and no write error waits for a Resume().
   bool WaitForRecovery(std::chrono::milliseconds timeout) {
     std::unique_lock lock(recovered_mu_);
-    return recovered_.wait_for(lock, timeout, [this] { return !auto_recovering_.load(); });
+    return recovered_.wait_for(lock, timeout, [this] { return !auto_recovering_.load(); }) &&
+           !needs_resume_.load();
   }
 
   std::atomic<const StorageDb*> store_{nullptr};  // set once the DB is open

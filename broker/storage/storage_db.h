@@ -45,7 +45,8 @@ class StorageDb {
   // failed write until space returns and RocksDB has resumed). Any thread.
   bool recovering_from_full_disk() const;
   // Blocks until no full-disk recovery is in progress (at once if none is) or `timeout` passes;
-  // returns whether writes are no longer refused for a full disk. Any thread.
+  // returns whether writes are taken again: false too if the recovery ended with writes still
+  // stopped (another error, left to the writer's Resume()). Any thread.
   bool WaitForFullDiskRecovery(std::chrono::milliseconds timeout) const;
 
   // A RocksDB checkpoint of the whole DB in `dir` (Broker::Checkpoint); returns its size in bytes.

@@ -163,10 +163,10 @@ class Broker {
   // done. Records deleted are counted in the returned value.
   virtual Result<uint64_t> RunRetention() = 0;
   virtual WriteStats GetWriteStats() const = 0;
-  // Writes refused with kResourceExhausted for a full disk resume by themselves once space
-  // returns (RocksDB checks the free space every 5 s). This waits for that instead of retrying:
-  // Ok at once if writes are not stopped by a full disk, Ok once they resume, kResourceExhausted
-  // if the disk is still full after `timeout`.
+  // Waits for writes refused for a full disk to resume by themselves (RocksDB checks the free
+  // space every 5 s) instead of retrying: Ok at once if writes are not stopped, Ok once they
+  // resume, kResourceExhausted if the disk is still full after `timeout`, kUnavailable if another
+  // write error stopped them (the next write retries and reports it).
   virtual Status WaitUntilDiskWritable(std::chrono::milliseconds timeout) = 0;
   // Writes a consistent copy of the broker's data to `dir`, a new directory that Broker::Open can
   // open like any data directory (a RocksDB checkpoint: the immutable SST files are hard-linked
