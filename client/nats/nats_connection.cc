@@ -152,8 +152,18 @@ Result<std::shared_ptr<NatsConnection>> NatsConnection::Open(const NatsTransport
 }
 
 void NatsConnection::Retire(std::unique_ptr<AsyncSubscription> sub) {
-  std::lock_guard lock(mu_);
-  retired_.push_back(std::move(sub));
+  // Bounded: the oldest retired inbox is unsubscribed for good once kMaxRetired newer ones are
+  // kept; by then its unsubscribe has long reached every server.
+  constexpr size_t kMaxRetired = 64;
+  std::unique_ptr<AsyncSubscription> oldest;
+  {
+    std::lock_guard lock(mu_);
+    retired_.push_back(std::move(sub));
+    if (retired_.size() > kMaxRetired) {
+      oldest = std::move(retired_.front());
+      retired_.erase(retired_.begin());
+    }
+  }
 }
 
 NatsConnection::~NatsConnection() {

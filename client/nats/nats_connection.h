@@ -93,7 +93,8 @@ class NatsConnection : public std::enable_shared_from_this<NatsConnection> {
   uint64_t AddClosedListener(std::function<void()> listener);
   void RemoveClosedListener(uint64_t id);
 
-  // Keeps `sub` until the connection closes. A closed reply inbox's subscription stays so it can
+  // Keeps `sub` until the connection closes, or until 64 newer ones are kept (the oldest is then
+  // unsubscribed). A closed reply inbox's subscription stays so it can
   // answer late replies "gone" itself: its unsubscribe would reach the other servers of a cluster
   // only after a while, and a reply routed meanwhile would get no answer at all (the sender would
   // wait its whole timeout instead of learning the requester has gone).

@@ -91,7 +91,7 @@ class FakeTransport final : public Transport {
         present = broker_->has_subscribers;
       }
       if (!present.ok()) return done(present.status());
-      if (!*present) return done(Status::NoResponders("nobody serves '" + std::string(topic) + "'"));
+      if (!*present) return done(Status::NoRespondersFor(topic));
     }
     std::vector<PublishResult> results;
     Status status;
