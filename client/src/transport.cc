@@ -17,8 +17,8 @@ void Transport::PublishRequest(Inbox&, std::string_view topic, Message request, 
   options.require_subscribers = true;
   // `on_failed` only records a failure, so it may run on this thread. Requests issued back to
   // back (a pipeline, or many threads) are better queued and committed together: committing each
-  // on its own thread costs more than the wake-up it saves (W1 through PublishAsync: 180k msgs/s
-  // inline against 910k through the writer).
+  // on its own thread costs more than the wake-up it saves (4-5x less W1 throughput; BENCHMARKS.md,
+  // "W3 in-process with inline commits").
   options.inline_commit = alone;
   Publish(topic, std::move(messages), options,
           [on_failed = std::move(on_failed)](Result<std::vector<PublishResult>> r) {
