@@ -54,6 +54,12 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   if (timeout.count() <= 0)
     return fail(Status::InvalidArgument("request timeout must be positive"));
   static const std::string prefix = RandomPrefix();
+  // The deadline a responder checks is read before the one this requester times out at, so once
+  // the requester has reported deadline_exceeded, every responder finds the request expired. Read
+  // the other way round, a thread preempted between the two reads made the responder's deadline
+  // later than the requester's, and it handled a request its requester had already given up on.
+  const auto wall_deadline =
+      clock_->Now() + std::chrono::duration_cast<std::chrono::microseconds>(timeout);
   std::string correlation_id;
   std::shared_ptr<Inbox> inbox;
   std::future<Result<Reply>> future;
@@ -79,8 +85,6 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   if (wake_timer) cv_.notify_all();
   stats_signal_.Changed();
 
-  const auto wall_deadline =
-      clock_->Now() + std::chrono::duration_cast<std::chrono::microseconds>(timeout);
   PropagateContext(headers, /*with_correlation=*/false);
   headers.emplace_back(std::string(kReplyToHeader), inbox->address());
   headers.emplace_back(std::string(kCorrelationIdHeader), correlation_id);
