@@ -39,11 +39,14 @@ std::vector<std::string> ServerList(std::string_view address) {
 
 // libnats calls the closed callback on its own thread, possibly after the NatsConnection it was
 // given is gone (our destructor closes the connection too). The callback reaches a connection only
-// through this registry, which the destructor leaves before closing.
+// through this registry, which the destructor leaves before closing. The callback's closure is the
+// connection's id, never reused: keyed by address, a late callback of a destroyed connection
+// reached the next one allocated at the same address and failed its inboxes and publishes ("the
+// connection to NATS was closed"), which a test under load saw.
 std::mutex live_mu;
-std::set<const void*>& LiveConnections() {
-  static auto* live = new std::set<const void*>();  // never destroyed: callbacks may run at exit
-  return *live;
+std::map<uintptr_t, NatsConnection*>& LiveConnections() {  // guarded by live_mu
+  static auto* live = new std::map<uintptr_t, NatsConnection*>();  // never destroyed: callbacks
+  return *live;                                                     // may run at exit
 }
 
 // "No responders" to a publish right after its stream was created: resend this often, for this
@@ -117,10 +120,13 @@ Result<std::shared_ptr<NatsConnection>> NatsConnection::Open(const NatsTransport
   }
   // Publishes made while reconnecting are buffered (8 MiB) and sent once connected again.
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(opts, 8 << 20);
-  if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, &NatsConnection::OnClosed, conn.get());
+  if (s == NATS_OK) {
+    s = natsOptions_SetClosedCB(opts, &NatsConnection::OnClosed,
+                                reinterpret_cast<void*>(conn->live_id_));
+  }
   {
     std::lock_guard lock(live_mu);
-    LiveConnections().insert(conn.get());
+    LiveConnections().emplace(conn->live_id_, conn.get());
   }
   if (s == NATS_OK) s = natsConnection_Connect(&conn->nc_, opts);
   natsOptions_Destroy(opts);
@@ -177,7 +183,7 @@ NatsConnection::~NatsConnection() {
   {
     // Waits for a closed callback in progress; later ones find this connection gone.
     std::lock_guard lock(live_mu);
-    LiveConnections().erase(this);
+    LiveConnections().erase(live_id_);
   }
   ack_sub_.reset();
   std::vector<std::unique_ptr<AsyncSubscription>> retired;
@@ -194,10 +200,16 @@ NatsConnection::~NatsConnection() {
   if (nc_ != nullptr) natsConnection_Destroy(nc_);
 }
 
+uintptr_t NatsConnection::NextLiveId() {
+  static std::atomic<uintptr_t> next{1};
+  return next.fetch_add(1);
+}
+
 void NatsConnection::OnClosed(natsConnection*, void* closure) {
   std::lock_guard live(live_mu);
-  if (LiveConnections().count(closure) == 0) return;  // closed by our destructor
-  auto* self = static_cast<NatsConnection*>(closure);
+  auto it = LiveConnections().find(reinterpret_cast<uintptr_t>(closure));
+  if (it == LiveConnections().end()) return;  // closed by our destructor
+  NatsConnection* self = it->second;
   std::map<uint64_t, std::function<void()>> listeners;
   {
     std::lock_guard lock(self->mu_);

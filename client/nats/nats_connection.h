@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -108,12 +109,14 @@ class NatsConnection : public std::enable_shared_from_this<NatsConnection> {
  private:
   explicit NatsConnection(NatsTransportOptions options) : options_(std::move(options)) {}
   static void OnClosed(natsConnection* nc, void* closure);
+  static uintptr_t NextLiveId();
   void OnAck(natsMsg* msg);
   void TimerLoop();
   void FailAll(const Status& status);
 
   // Constant after Open.
   const NatsTransportOptions options_;
+  const uintptr_t live_id_ = NextLiveId();  // this connection's key in the closed-callback registry
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
   std::string ack_prefix_;  // "_INBOX.<nuid>." : publishes ask for their ack at ack_prefix_ + id
