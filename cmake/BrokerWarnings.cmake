@@ -2,7 +2,12 @@
 function(broker_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
     # Options structs are meant to be filled with designated initializers, leaving defaults.
-    -Wno-missing-field-initializers)
+    -Wno-missing-field-initializers
+    # Every target is multi-threaded; -pthread everywhere (not only where gRPC's usage requirements
+    # add it) also keeps the precompiled headers (cmake/BrokerBuildSpeed.cmake) valid in every
+    # target, since -pthread defines _REENTRANT.
+    -pthread)
+  target_link_options(${target} PRIVATE -pthread)
   if(BROKER_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
@@ -15,6 +20,7 @@ function(broker_target_defaults target)
       target_compile_options(${target} PRIVATE -Wno-tsan)
     endif()
   endif()
+  broker_link_defaults(${target})
   if(BROKER_FUZZ)
     # Coverage feedback for libFuzzer in every library a fuzz target links; a finding must stop the
     # run, so sanitizer reports are fatal (UBSan's default is to print and go on).

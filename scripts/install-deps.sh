@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  g++ cmake ninja-build pkg-config ccache git
+  g++ cmake ninja-build pkg-config ccache git mold
   librocksdb-dev libasio-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
   libgtest-dev libgmock-dev libbenchmark-dev
