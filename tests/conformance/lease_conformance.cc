@@ -150,7 +150,8 @@ TEST_P(LeaseConformance, CloseReleasesQueuedMessagesWithoutCountingAnAttempt) {
   auto gate = std::make_shared<Gate>();
   Recorder<std::string> first_started;
   ConsumerOptions options;
-  options.group = FastRetry(/*max_deliveries=*/1);
+  // One delivery each (JetStream counts the release as one more: there, two).
+  options.group = FastRetry(/*max_deliveries=*/AttemptAfterRelease(1));
   options.member = "first";
   auto first = Must(client().Subscribe(
       topic, "payments",
@@ -174,10 +175,14 @@ TEST_P(LeaseConformance, CloseReleasesQueuedMessagesWithoutCountingAnAttempt) {
       topic, "payments",
       [&](const ReceivedMessage& m) { second_seen.Add({m.record.payload, m.attempt}); }, options));
   ASSERT_TRUE(second_seen.WaitForCount(kMessages - 1));
+  // The released one is on its first attempt like those never leased (JetStream: its second).
+  size_t on_second_attempt = 0;
   for (const Seen& s : second_seen.values()) {
     EXPECT_NE(s.payload, first_started.values()[0]) << "the acked message came back";
-    EXPECT_EQ(s.attempt, AttemptAfterRelease(1)) << s.payload;
+    EXPECT_LE(s.attempt, 2u) << s.payload;
+    if (s.attempt == 2) ++on_second_attempt;
   }
+  EXPECT_EQ(on_second_attempt, AttemptAfterRelease(1) - 1);
   CONFORMANCE_ASSERT_OK(second->Close());
   if (Broker* broker = admin()) {
     auto info = Must(broker->DescribeGroup(topic, "payments"));
