@@ -572,8 +572,17 @@ Result<std::unique_ptr<Subscription>> OpenGrpcSubscription(
     std::lock_guard lock(shared->mu);
     ++shared->live_streams;
   }
-  new Stream(shared, std::move(started));
+  auto* stream = new Stream(shared, std::move(started));
   if (result.wait_for(options.call_timeout) != std::future_status::ready) {
+    // The Start may still be accepted later: end the call, so no member joins behind the
+    // caller's back (a phantom that would refuse a retry under the same name, keep its
+    // per_partition ownership and answer presence probes), and wait until it has ended.
+    std::unique_lock lock(shared->mu);
+    shared->closing = true;
+    // live_streams > 0: OnDone has not finished, so `stream` is still alive (it drops the count
+    // under mu just before deleting itself).
+    if (shared->live_streams > 0) stream->Cancel();
+    shared->cv.wait(lock, [&] { return shared->live_streams == 0; });
     return Status::DeadlineExceeded("brokerd at " + options.address +
                                     " did not accept the subscription in time");
   }
