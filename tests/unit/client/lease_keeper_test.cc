@@ -3,8 +3,10 @@
 // behaviour on every transport, in real time: tests/conformance/lease_conformance.cc.)
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -115,6 +117,128 @@ TEST_F(LeaseKeeperTest, NonPositiveMaxLeaseExtensionIsRefused) {
   EXPECT_EQ(consumer.status().code(), StatusCode::kInvalidArgument);
   auto group = broker_->DescribeGroup("orders", "payments");
   EXPECT_FALSE(group.ok()) << "a refused subscribe changes nothing";
+}
+
+}  // namespace
+}  // namespace broker::client
+
+namespace broker::client {
+namespace {
+
+// Nacks block until the test opens `open`, as a nack over gRPC to a brokerd that does not answer
+// waits out the call timeout; `entered` tells the test the first one is waiting.
+struct NackGate {
+  std::promise<void> entered;
+  std::once_flag entered_once;
+  std::shared_future<void> open;
+  void Wait() {
+    std::call_once(entered_once, [&] { entered.set_value(); });
+    open.wait();
+  }
+};
+
+class SlowNackSubscription final : public Subscription {
+ public:
+  SlowNackSubscription(std::unique_ptr<Subscription> inner, std::shared_ptr<NackGate> gate)
+      : inner_(std::move(inner)), gate_(std::move(gate)) {}
+  const std::string& member() const override { return inner_->member(); }
+  Result<std::vector<Delivery>> Poll(size_t max, std::chrono::milliseconds timeout) override {
+    return inner_->Poll(max, timeout);
+  }
+  void SetReadyCallback(std::function<void()> ready) override {
+    inner_->SetReadyCallback(std::move(ready));
+  }
+  Status Ack(PartitionId p, Offset o) override { return inner_->Ack(p, o); }
+  Status Nack(PartitionId p, Offset o, std::optional<std::chrono::milliseconds> delay,
+              std::string error) override {
+    gate_->Wait();
+    return inner_->Nack(p, o, delay, std::move(error));
+  }
+  Result<TimePoint> Extend(PartitionId p, Offset o) override { return inner_->Extend(p, o); }
+  Status Reject(PartitionId p, Offset o, std::string reason) override {
+    return inner_->Reject(p, o, std::move(reason));
+  }
+
+ private:
+  std::unique_ptr<Subscription> inner_;
+  std::shared_ptr<NackGate> gate_;
+};
+
+class SlowNackTransport final : public Transport {
+ public:
+  SlowNackTransport(Broker& broker, std::shared_ptr<NackGate> gate)
+      : inner_(MakeInProcessTransport(broker)), gate_(std::move(gate)) {}
+  void Publish(std::string_view topic, std::vector<Message> messages,
+               const PublishOptions& options, PublishCallback done) override {
+    inner_->Publish(topic, std::move(messages), options, std::move(done));
+  }
+  Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,
+                                                  const SubscribeOptions& options) override {
+    auto sub = inner_->Subscribe(topic, group, options);
+    if (!sub.ok()) return sub.status();
+    return std::unique_ptr<Subscription>(
+        std::make_unique<SlowNackSubscription>(std::move(sub).value(), gate_));
+  }
+  Result<std::unique_ptr<Inbox>> OpenInbox(Broker::ReplyHandler on_reply,
+                                           std::function<void(Status)> on_closed) override {
+    return inner_->OpenInbox(std::move(on_reply), std::move(on_closed));
+  }
+  Status SendReply(std::string_view inbox, Message reply) override {
+    return inner_->SendReply(inbox, std::move(reply));
+  }
+  Result<bool> HasSubscribers(std::string_view topic) override {
+    return inner_->HasSubscribers(topic);
+  }
+
+ private:
+  std::unique_ptr<Transport> inner_;
+  std::shared_ptr<NackGate> gate_;
+};
+
+// The handler-timeout watchdog nacks outside the consumer's mutex: while its nack waits on the
+// broker, the other handler thread still takes and handles messages.
+TEST_F(LeaseKeeperTest, AWatchdogNackWaitingOnTheBrokerDoesNotStopOtherHandlers) {
+  std::promise<void> answer_nacks;
+  auto gate = std::make_shared<NackGate>();
+  gate->open = answer_nacks.get_future().share();
+  auto nacking = gate->entered.get_future();
+  auto client =
+      Client::Connect(std::make_unique<SlowNackTransport>(*broker_, gate), {.clock = clock_});
+  const std::string topic = "orders";
+  ASSERT_TRUE(client->Publish(topic, {.payload = "hangs"}).get().ok());
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> quick_handled{0};
+  ConsumerOptions options;
+  options.concurrency = 2;
+  options.handler_timeout = milliseconds(50);
+  auto consumer = client->Subscribe(
+      topic, "payments",
+      [&, released](const ReceivedMessage& m) {
+        if (m.record.payload == "hangs") {
+          released.wait();
+        } else {
+          ++quick_handled;
+        }
+      },
+      options);
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  // The watchdog is stuck in the nack of "hangs"; the second thread goes on.
+  ASSERT_EQ(nacking.wait_for(kWait), std::future_status::ready);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client->Publish(topic, {.payload = "quick"}).get().ok());
+  }
+  const bool others_handled = (*consumer)->WaitForStats(
+      [](const ConsumerStats& s) { return s.acked == 3; }, kWait);
+  answer_nacks.set_value();
+  release.set_value();
+  EXPECT_TRUE(others_handled) << "handlers waited for the watchdog's nack";
+  EXPECT_EQ(quick_handled.load(), 3);
+  EXPECT_TRUE((*consumer)->WaitForStats(
+      [](const ConsumerStats& s) { return s.timed_out == 1; }, kWait))
+      << "timed_out " << (*consumer)->stats().timed_out << " nacked "
+      << (*consumer)->stats().nacked << " delivered " << (*consumer)->stats().delivered;
+  EXPECT_TRUE((*consumer)->Close(kWait).ok());
 }
 
 }  // namespace
