@@ -105,7 +105,8 @@ TEST_P(LeaseConformance, TwoMembersWithConcurrencyFourHandleEachMessageOnce) {
   auto a = Must(client().Subscribe(topic, "payments", handler_counting(handled_by_a), options));
   options.member = "b";
   auto other_client = NewClient();
-  auto b = Must(other_client->Subscribe(topic, "payments", handler_counting(handled_by_b), options));
+  auto b =
+      Must(other_client->Subscribe(topic, "payments", handler_counting(handled_by_b), options));
   ASSERT_TRUE(seen.WaitForCount(kMessages, std::chrono::seconds(60)));
   ASSERT_TRUE(StatsReach(*a, [&](const auto& s) { return s.acked == handled_by_a.load(); }));
   ASSERT_TRUE(StatsReach(*b, [&](const auto& s) { return s.acked == handled_by_b.load(); }));
@@ -173,7 +174,10 @@ TEST_P(LeaseConformance, CloseReleasesQueuedMessagesWithoutCountingAnAttempt) {
   options.member = "second";
   auto second = Must(client().Subscribe(
       topic, "payments",
-      [&](const ReceivedMessage& m) { second_seen.Add({m.record.payload, m.attempt}); }, options));
+      [&](const ReceivedMessage& m) {
+        second_seen.Add({m.record.payload, m.attempt});
+      },
+      options));
   ASSERT_TRUE(second_seen.WaitForCount(kMessages - 1));
   // The released one is on its first attempt like those never leased (JetStream: its second).
   size_t on_second_attempt = 0;

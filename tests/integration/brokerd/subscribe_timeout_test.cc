@@ -36,8 +36,7 @@ TEST_F(BrokerdTest, SubscribeThatTimesOutLeavesNoPhantomMember) {
   })) << "a phantom member of the timed-out subscribe answers for the topic";
   std::unique_ptr<client::Consumer> retry;
   EXPECT_TRUE(Eventually([&] {
-    auto subscribed = client->Subscribe("orders", "billing",
-                                        [](const client::ReceivedMessage&) {},
+    auto subscribed = client->Subscribe("orders", "billing", [](const client::ReceivedMessage&) {},
                                         {.member = "worker-1"});
     if (!subscribed.ok()) return false;
     retry = std::move(subscribed).value();

@@ -6,8 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <future>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "broker/broker.h"
@@ -63,8 +63,8 @@ TEST_F(LeaseKeeperTest, HungHandlerIsExtendedUntilMaxLeaseExtensionThenExpires) 
   std::shared_future<void> released = release.get_future().share();
   ConsumerOptions options;
   options.group.ack_timeout = seconds(10);
-  options.group.backoff = {.initial = milliseconds(1), .multiplier = 1, .max = milliseconds(1),
-                           .jitter = 0};
+  options.group.backoff = {
+      .initial = milliseconds(1), .multiplier = 1, .max = milliseconds(1), .jitter = 0};
   options.max_lease_extension = seconds(60);
   auto consumer = client_->Subscribe(
       topic, "payments",
@@ -112,7 +112,8 @@ TEST_F(LeaseKeeperTest, HungHandlerIsExtendedUntilMaxLeaseExtensionThenExpires) 
 TEST_F(LeaseKeeperTest, NonPositiveMaxLeaseExtensionIsRefused) {
   ConsumerOptions options;
   options.max_lease_extension = milliseconds(0);
-  auto consumer = client_->Subscribe("orders", "payments", [](const ReceivedMessage&) {}, options);
+  auto consumer = client_->Subscribe(
+      "orders", "payments", [](const ReceivedMessage&) {}, options);
   ASSERT_FALSE(consumer.ok());
   EXPECT_EQ(consumer.status().code(), StatusCode::kInvalidArgument);
   auto group = broker_->DescribeGroup("orders", "payments");
@@ -168,8 +169,8 @@ class SlowNackTransport final : public Transport {
  public:
   SlowNackTransport(Broker& broker, std::shared_ptr<NackGate> gate)
       : inner_(MakeInProcessTransport(broker)), gate_(std::move(gate)) {}
-  void Publish(std::string_view topic, std::vector<Message> messages,
-               const PublishOptions& options, PublishCallback done) override {
+  void Publish(std::string_view topic, std::vector<Message> messages, const PublishOptions& options,
+               PublishCallback done) override {
     inner_->Publish(topic, std::move(messages), options, std::move(done));
   }
   Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,
@@ -228,16 +229,16 @@ TEST_F(LeaseKeeperTest, AWatchdogNackWaitingOnTheBrokerDoesNotStopOtherHandlers)
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(client->Publish(topic, {.payload = "quick"}).get().ok());
   }
-  const bool others_handled = (*consumer)->WaitForStats(
-      [](const ConsumerStats& s) { return s.acked == 3; }, kWait);
+  const bool others_handled =
+      (*consumer)->WaitForStats([](const ConsumerStats& s) { return s.acked == 3; }, kWait);
   answer_nacks.set_value();
   release.set_value();
   EXPECT_TRUE(others_handled) << "handlers waited for the watchdog's nack";
   EXPECT_EQ(quick_handled.load(), 3);
-  EXPECT_TRUE((*consumer)->WaitForStats(
-      [](const ConsumerStats& s) { return s.timed_out == 1; }, kWait))
-      << "timed_out " << (*consumer)->stats().timed_out << " nacked "
-      << (*consumer)->stats().nacked << " delivered " << (*consumer)->stats().delivered;
+  EXPECT_TRUE(
+      (*consumer)->WaitForStats([](const ConsumerStats& s) { return s.timed_out == 1; }, kWait))
+      << "timed_out " << (*consumer)->stats().timed_out << " nacked " << (*consumer)->stats().nacked
+      << " delivered " << (*consumer)->stats().delivered;
   EXPECT_TRUE((*consumer)->Close(kWait).ok());
 }
 

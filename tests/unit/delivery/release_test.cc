@@ -97,11 +97,12 @@ TEST_F(ReleaseTest, BatchedExtendsAnswerEachLeaseOnItsOwn) {
   ASSERT_EQ(got.size(), 2u);
   DELIVERY_ASSERT_OK(sub->AckAttempt(b.partition, b.offset, got[1].attempt));
   Advance(ExactConfig().ack_timeout / 2);
-  const auto results = sub->ExtendAttempts({{a.partition, a.offset, got[0].attempt},
-                                            {b.partition, b.offset, got[1].attempt}});
+  const auto results = sub->ExtendAttempts(
+      {{a.partition, a.offset, got[0].attempt}, {b.partition, b.offset, got[1].attempt}});
   ASSERT_EQ(results.size(), 2u);
   ASSERT_TRUE(results[0].ok()) << results[0].status().ToString();
-  EXPECT_EQ(*results[0], Now() + std::chrono::duration_cast<microseconds>(ExactConfig().ack_timeout));
+  EXPECT_EQ(*results[0],
+            Now() + std::chrono::duration_cast<microseconds>(ExactConfig().ack_timeout));
   EXPECT_EQ(results[1].status().code(), StatusCode::kFailedPrecondition) << "already acked";
 }
 
