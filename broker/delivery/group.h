@@ -101,8 +101,7 @@ class Group : public std::enable_shared_from_this<Group> {
   Status Reject(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
                 const std::string& reason);
   // Subscription::ReleaseAttempt: available again at once, the lease's attempt taken back.
-  Status Release(const std::string& member, PartitionId partition, Offset offset,
-                 uint32_t attempt);
+  Status Release(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt);
 
   // ---- Timers and wake-ups ----
   // Expires due leases, makes due messages available, ships pending changes. Returns the next

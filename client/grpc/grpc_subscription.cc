@@ -366,8 +366,7 @@ class GrpcSubscription final : public Subscription {
         .status;
   }
   Status ReleaseAttempt(PartitionId partition, Offset offset, uint32_t attempt) override {
-    return Settle(Request::Settle::OP_RELEASE, partition, offset, std::nullopt, "", attempt)
-        .status;
+    return Settle(Request::Settle::OP_RELEASE, partition, offset, std::nullopt, "", attempt).status;
   }
   // One SettleBatch frame for the whole batch (a lease-keeping tick, or a closing consumer).
   std::vector<Result<TimePoint>> ExtendAttempts(const std::vector<LeaseRef>& leases) override {
@@ -455,9 +454,10 @@ class GrpcSubscription final : public Subscription {
     return {ToStatus(settled), settled.lease_expires_us()};
   }
 
-  // `op` for each lease, in one SettleBatch frame per kMaxSettlesPerFrame; waits (up to the call timeout in all) for
-  // the answers, which come in one frame too.
-  std::vector<SettleOutcome> SettleMany(Request::Settle::Op op, const std::vector<LeaseRef>& leases) {
+  // `op` for each lease, in one SettleBatch frame per kMaxSettlesPerFrame; waits (up to the call
+  // timeout in all) for the answers, which come in one frame too.
+  std::vector<SettleOutcome> SettleMany(Request::Settle::Op op,
+                                        const std::vector<LeaseRef>& leases) {
     std::vector<std::future<Response::Settled>> answers;
     answers.reserve(leases.size());
     bool sent = false;
@@ -490,18 +490,18 @@ class GrpcSubscription final : public Subscription {
     out.reserve(leases.size());
     if (!sent) {
       for (size_t i = 0; i < leases.size(); ++i) {
-        out.push_back({Status::Unavailable("not connected to brokerd at " +
-                                           shared_->options.address +
-                                           "; the message will be redelivered"),
-                       0});
+        out.push_back(
+            {Status::Unavailable("not connected to brokerd at " + shared_->options.address +
+                                 "; the message will be redelivered"),
+             0});
       }
       return out;
     }
     const auto deadline = std::chrono::steady_clock::now() + shared_->options.call_timeout;
     for (auto& answer : answers) {
       if (answer.wait_until(deadline) != std::future_status::ready) {
-        out.push_back({Status::DeadlineExceeded("brokerd did not answer within the call timeout"),
-                       0});
+        out.push_back(
+            {Status::DeadlineExceeded("brokerd did not answer within the call timeout"), 0});
         continue;
       }
       const Response::Settled settled = answer.get();

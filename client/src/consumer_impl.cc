@@ -24,8 +24,8 @@ size_t ConsumerState::HoldTarget() const {
   if (queued == 0) {
     queued = threads;
     if (handler_time.count() > 0 && handler_time < kPrefetchHorizon) {
-      queued = std::max<size_t>(threads, threads * static_cast<size_t>(kPrefetchHorizon /
-                                                                       handler_time));
+      queued =
+          std::max<size_t>(threads, threads * static_cast<size_t>(kPrefetchHorizon / handler_time));
     }
   }
   return std::min<size_t>(options.max_in_flight, threads + queued);

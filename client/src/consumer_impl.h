@@ -40,10 +40,10 @@ struct InFlight {
   std::chrono::steady_clock::time_point started{};
   ConsumerState* state = nullptr;  // outlives every InFlight (held by shared_ptr in the threads)
   // Lease bookkeeping, guarded by state->mu; times on the consumer's clock.
-  TimePoint leased_at{};                 // when this consumer received it
-  TimePoint extend_at{};                 // when the lease keeper extends it next
-  std::chrono::milliseconds lease{0};    // how long a lease (or an extension) lasts
-  bool keep_alive = true;  // the lease keeper extends it (false: max_lease_extension or lost)
+  TimePoint leased_at{};               // when this consumer received it
+  TimePoint extend_at{};               // when the lease keeper extends it next
+  std::chrono::milliseconds lease{0};  // how long a lease (or an extension) lasts
+  bool keep_alive = true;   // the lease keeper extends it (false: max_lease_extension or lost)
   bool lease_lost = false;  // an extension was refused: the lease has ended
 
   // Each settles only if nothing settled this message before; false otherwise. When it settles,
@@ -74,7 +74,7 @@ struct ConsumerState {
   std::mutex mu;
   std::condition_variable work_cv;  // idle handler threads: a message is queued or a turn is free
   std::condition_variable idle_cv;  // Close and the watchdog: a poll or a handler ended
-  std::condition_variable lease_cv;  // the lease keeper: messages arrived, or stop
+  std::condition_variable lease_cv;               // the lease keeper: messages arrived, or stop
   std::deque<std::shared_ptr<InFlight>> queue;    // guarded by mu: leased, not started
   std::set<std::shared_ptr<InFlight>> running;    // guarded by mu
   bool polling = true;                             // guarded by mu
@@ -82,7 +82,7 @@ struct ConsumerState {
   bool stopping = false;                           // guarded by mu: workers exit when idle
   bool keeping_leases = true;                      // guarded by mu: the lease keeper runs
   // Handler run time (steady clock), a moving average: sizes the automatic prefetch.
-  std::chrono::nanoseconds handler_time{0};        // guarded by mu
+  std::chrono::nanoseconds handler_time{0};  // guarded by mu
   // Close timed out: the last abandoned handler to finish releases the subscription (leaves the
   // group).
   bool release_when_idle = false;                  // guarded by mu

@@ -90,7 +90,7 @@ struct ConsumerOptions {
 };
 
 struct ConsumerStats {
-  uint64_t delivered = 0;   // leased to this consumer (handed to a handler or queued for one)
+  uint64_t delivered = 0;  // leased to this consumer (handed to a handler or queued for one)
   uint64_t acked = 0;
   uint64_t nacked = 0;      // handler threw (or timed out, or unfinished at close)
   uint64_t timed_out = 0;   // handler exceeded handler_timeout
