@@ -69,6 +69,7 @@ class Group : public std::enable_shared_from_this<Group> {
   const std::string& topic_name() const { return record_.topic; }
   storage::TopicId topic_id() const { return topic_->record.id; }
   const std::string& dlq_topic() const { return dlq_topic_; }
+  std::chrono::milliseconds ack_timeout() const { return record_.config.ack_timeout; }
 
   // ---- Loading, before the group is shared ----
   void LoadCursor(PartitionId partition, const CursorRecord& cursor);
@@ -99,6 +100,8 @@ class Group : public std::enable_shared_from_this<Group> {
                            uint32_t attempt);
   Status Reject(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
                 const std::string& reason);
+  // Subscription::ReleaseAttempt: available again at once, the lease's attempt taken back.
+  Status Release(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt);
 
   // ---- Timers and wake-ups ----
   // Expires due leases, makes due messages available, ships pending changes. Returns the next

@@ -324,6 +324,23 @@ Status Group::Reject(const std::string& member, PartitionId partition, Offset of
   return Status::Ok();
 }
 
+Status Group::Release(const std::string& member, PartitionId partition, Offset offset,
+                      uint32_t attempt) {
+  std::lock_guard lock(mu_);
+  auto e = FindLeased(member, partition, offset, attempt);
+  if (!e.ok()) return e.status();
+  Entry& entry = **e;
+  // No handler saw this delivery: it did not happen. The record written below replaces the one
+  // the grant wrote (or takes the offset out of its lease run), so a restart sees the restored
+  // count too.
+  entry.record.attempts -= 1;  // a lease always counted one
+  if (entry.record.attempts == 0) entry.record.first_delivery = entry.record.last_delivery = {};
+  SetState(partition.value(), offset.value(), entry, State::kAvailable);
+  ShipIfFull();
+  WakeMembers();  // another member (or this one's next poll) may take it now
+  return Status::Ok();
+}
+
 void Group::StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e,
                             const std::string& reason) {
   auto original = ReadOne(partition, offset);

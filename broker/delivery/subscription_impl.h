@@ -27,7 +27,11 @@ class SubscriptionImpl final : public Subscription {
 
   const std::string& member() const override { return member_; }
   Result<std::vector<Delivery>> Poll(size_t max, std::chrono::milliseconds timeout) override {
-    return group_->Poll(member_, max, timeout);
+    auto polled = group_->Poll(member_, max, timeout);
+    if (polled.ok()) {
+      for (Delivery& d : *polled) d.lease_duration = group_->ack_timeout();
+    }
+    return polled;
   }
   void SetReadyCallback(std::function<void()> ready) override {
     group_->SetReadyCallback(member_, std::move(ready));
@@ -63,6 +67,9 @@ class SubscriptionImpl final : public Subscription {
   Status RejectAttempt(PartitionId partition, Offset offset, uint32_t attempt,
                        std::string reason) override {
     return group_->Reject(member_, partition, offset, attempt, reason);
+  }
+  Status ReleaseAttempt(PartitionId partition, Offset offset, uint32_t attempt) override {
+    return group_->Release(member_, partition, offset, attempt);
   }
 
  private:

@@ -71,6 +71,9 @@ Status ApplySettle(Broker& broker, Subscription* subscription,
                      ? subscription->Reject(partition, offset, settle.text())
                      : subscription->RejectAttempt(partition, offset, attempt, settle.text());
         break;
+      case Settle::OP_RELEASE:
+        status = subscription->ReleaseAttempt(partition, offset, attempt);
+        break;
       default:
         status = Status::InvalidArgument("unknown settle op " + std::to_string(settle.op()));
     }

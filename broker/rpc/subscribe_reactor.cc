@@ -233,6 +233,7 @@ void Session::Pump() {
       ToProto(d.record, *delivery->mutable_record());
       delivery->set_attempt(d.attempt);
       delivery->set_lease_expires_us(Micros(d.lease_expires_at));
+      delivery->set_lease_ms(d.lease_duration.count());
     }
     Send(std::move(response));
   }

@@ -216,7 +216,8 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
       for (It d = begin; d != end; ++d) {
         if (under_latest_credit && shared_->server_credit > 0) --shared_->server_credit;
         shared_->buffer.push_back(Delivery{rpc::FromProto(d->record()), d->attempt(),
-                                           rpc::FromMicros(d->lease_expires_us())});
+                                           rpc::FromMicros(d->lease_expires_us()),
+                                           std::chrono::milliseconds(d->lease_ms())});
       }
       ready = shared_->ready;
     }
@@ -364,6 +365,25 @@ class GrpcSubscription final : public Subscription {
     return Settle(Request::Settle::OP_REJECT, partition, offset, std::nullopt, reason, attempt)
         .status;
   }
+  Status ReleaseAttempt(PartitionId partition, Offset offset, uint32_t attempt) override {
+    return Settle(Request::Settle::OP_RELEASE, partition, offset, std::nullopt, "", attempt).status;
+  }
+  // One SettleBatch frame for the whole batch (a lease-keeping tick, or a closing consumer).
+  std::vector<Result<TimePoint>> ExtendAttempts(const std::vector<LeaseRef>& leases) override {
+    std::vector<Result<TimePoint>> out;
+    for (const SettleOutcome& o : SettleMany(Request::Settle::OP_EXTEND, leases)) {
+      out.push_back(o.status.ok() ? Result<TimePoint>(rpc::FromMicros(o.lease_expires_us))
+                                  : Result<TimePoint>(o.status));
+    }
+    return out;
+  }
+  std::vector<Status> ReleaseAttempts(const std::vector<LeaseRef>& leases) override {
+    std::vector<Status> out;
+    for (SettleOutcome& o : SettleMany(Request::Settle::OP_RELEASE, leases)) {
+      out.push_back(std::move(o.status));
+    }
+    return out;
+  }
   Status Nack(PartitionId partition, Offset offset, std::optional<std::chrono::milliseconds> delay,
               std::string error) override {
     return Settle(Request::Settle::OP_NACK, partition, offset, delay, error).status;
@@ -434,6 +454,62 @@ class GrpcSubscription final : public Subscription {
     return {ToStatus(settled), settled.lease_expires_us()};
   }
 
+  // `op` for each lease, in one SettleBatch frame per kMaxSettlesPerFrame; waits (up to the call
+  // timeout in all) for the answers, which come in one frame too.
+  std::vector<SettleOutcome> SettleMany(Request::Settle::Op op,
+                                        const std::vector<LeaseRef>& leases) {
+    std::vector<std::future<Response::Settled>> answers;
+    answers.reserve(leases.size());
+    bool sent = false;
+    {
+      std::lock_guard lock(shared_->mu);
+      if (shared_->stream != nullptr && !leases.empty()) {
+        Request request;
+        auto* batch = request.mutable_settle_batch();
+        for (const LeaseRef& l : leases) {
+          if (batch->settles_size() == kMaxSettlesPerFrame) {
+            shared_->stream->Write(std::move(request));
+            request = Request();
+            batch = request.mutable_settle_batch();
+          }
+          auto promise = std::make_shared<std::promise<Response::Settled>>();
+          answers.push_back(promise->get_future());
+          Request::Settle settle =
+              MakeSettle(op, l.partition, l.offset, std::nullopt, "", l.attempt);
+          const uint64_t id = shared_->next_request++;
+          settle.set_request_id(id);
+          shared_->settles.emplace_back(
+              id, [promise](const Response::Settled& settled) { promise->set_value(settled); });
+          *batch->add_settles() = std::move(settle);
+        }
+        shared_->stream->Write(std::move(request));
+        sent = true;
+      }
+    }
+    std::vector<SettleOutcome> out;
+    out.reserve(leases.size());
+    if (!sent) {
+      for (size_t i = 0; i < leases.size(); ++i) {
+        out.push_back(
+            {Status::Unavailable("not connected to brokerd at " + shared_->options.address +
+                                 "; the message will be redelivered"),
+             0});
+      }
+      return out;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + shared_->options.call_timeout;
+    for (auto& answer : answers) {
+      if (answer.wait_until(deadline) != std::future_status::ready) {
+        out.push_back(
+            {Status::DeadlineExceeded("brokerd did not answer within the call timeout"), 0});
+        continue;
+      }
+      const Response::Settled settled = answer.get();
+      out.push_back({ToStatus(settled), settled.lease_expires_us()});
+    }
+    return out;
+  }
+
   // Rejoins the group whenever the stream is lost, with backoff, until closed.
   void RejoinLoop() {
     auto backoff = std::chrono::milliseconds(100);
@@ -496,8 +572,17 @@ Result<std::unique_ptr<Subscription>> OpenGrpcSubscription(
     std::lock_guard lock(shared->mu);
     ++shared->live_streams;
   }
-  new Stream(shared, std::move(started));
+  auto* stream = new Stream(shared, std::move(started));
   if (result.wait_for(options.call_timeout) != std::future_status::ready) {
+    // The Start may still be accepted later: end the call, so no member joins behind the
+    // caller's back (a phantom that would refuse a retry under the same name, keep its
+    // per_partition ownership and answer presence probes), and wait until it has ended.
+    std::unique_lock lock(shared->mu);
+    shared->closing = true;
+    // live_streams > 0: OnDone has not finished, so `stream` is still alive (it drops the count
+    // under mu just before deleting itself).
+    if (shared->live_streams > 0) stream->Cancel();
+    shared->cv.wait(lock, [&] { return shared->live_streams == 0; });
     return Status::DeadlineExceeded("brokerd at " + options.address +
                                     " did not accept the subscription in time");
   }

@@ -226,6 +226,14 @@ class NatsSubscription final : public Subscription {
                        std::string reason) override {
     return DoReject(partition, offset, attempt, std::move(reason));
   }
+  // JetStream cannot give a message back without counting the delivery: the closest is a -NAK
+  // with no delay (redelivered at once, no error recorded, never dead-lettered here even on the
+  // last attempt), and the next delivery's attempt is one higher. See the header.
+  Status ReleaseAttempt(PartitionId partition, Offset offset, uint32_t attempt) override {
+    auto lease = Take(partition, offset, attempt, /*keep=*/false);
+    if (!lease.ok()) return lease.status();
+    return conn_->PublishText(lease->ack_subject, "-NAK");
+  }
 
  private:
   struct Lease {
@@ -339,8 +347,10 @@ class NatsSubscription final : public Subscription {
                        config_.max_deliveries);
       return std::nullopt;
     }
-    Delivery delivery{std::move(record), attempt,
-                      now + std::chrono::duration_cast<std::chrono::microseconds>(config_.ack_timeout)};
+    Delivery delivery{
+        std::move(record), attempt,
+        now + std::chrono::duration_cast<std::chrono::microseconds>(config_.ack_timeout),
+        config_.ack_timeout};
     std::lock_guard lock(mu_);
     leases_[seq - 1] = std::move(lease);
     return delivery;

@@ -13,6 +13,13 @@
 // before terminating the original, so dead-lettering on exhaustion loses nothing even though
 // JetStream itself only emits a (non-durable) advisory.
 //
+// Leases are extended with +WPI (AckProgress), one core publish each, so a batch of extensions
+// costs no round trip. A release (ReleaseAttempt, a delivery no handler saw) is a -NAK with no
+// delay: JetStream has no way to return a message without counting the delivery, so unlike the
+// engine the next delivery's attempt is one higher. The client keeps such releases rare (it
+// prefetches little, see ConsumerOptions::prefetch). A released message that then exceeds
+// max_deliveries is dead-lettered by its extra delivery, as an expired lease would be.
+//
 // Membership: a member answers on "<prefix>.m.<topic>.<group>.<member>" (so a second member of
 // that name is refused) and, in a queue group, on "<prefix>.s.<topic>" (so requesters learn that
 // someone serves the topic).

@@ -189,6 +189,9 @@ class ClientImpl final : public Client {
     if (topic.empty()) return Status::InvalidArgument("topic name is empty");
     if (group.empty()) return Status::InvalidArgument("group name is empty");
     if (options.concurrency == 0) return Status::InvalidArgument("concurrency must be at least 1");
+    if (options.max_lease_extension.count() <= 0) {
+      return Status::InvalidArgument("max_lease_extension must be positive");
+    }
     SubscribeOptions subscribe;
     subscribe.member = options.member;
     subscribe.max_in_flight = options.max_in_flight;
@@ -196,7 +199,7 @@ class ClientImpl final : public Client {
     auto subscription = transport_->Subscribe(topic, group, subscribe);
     if (!subscription.ok()) return subscription.status();
     return ConsumerImpl::Start(std::move(subscription).value(), std::string(topic),
-                               std::string(group), options, std::move(dispatch));
+                               std::string(group), options, options_.clock, std::move(dispatch));
   }
 
   const std::shared_ptr<Transport> transport_;

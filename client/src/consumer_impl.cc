@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "handling_context.h"
+#include "lease_keeper.h"
 
 namespace broker::client::internal {
 namespace {
@@ -10,8 +11,39 @@ namespace {
 constexpr auto kPollWait = std::chrono::milliseconds(100);
 // After a failed Poll (broker restarting, say), wait this long before trying again.
 constexpr auto kRetryWait = std::chrono::milliseconds(200);
+// The automatic prefetch holds about this much work queued per handler thread: enough to hide a
+// poll's round trip behind fast handlers, little enough that a slow member does not sit on
+// messages an idle one could handle.
+constexpr auto kPrefetchHorizon = std::chrono::milliseconds(100);
 
 }  // namespace
+
+size_t ConsumerState::HoldTarget() const {
+  const size_t threads = options.concurrency;
+  size_t queued = options.prefetch;
+  if (queued == 0) {
+    queued = threads;
+    if (handler_time.count() > 0 && handler_time < kPrefetchHorizon) {
+      queued =
+          std::max<size_t>(threads, threads * static_cast<size_t>(kPrefetchHorizon / handler_time));
+    }
+  }
+  return std::min<size_t>(options.max_in_flight, threads + queued);
+}
+
+void ConsumerState::Release(const std::vector<std::shared_ptr<InFlight>>& flights) {
+  std::vector<LeaseRef> refs;
+  for (const auto& f : flights) {
+    if (!f->ClaimForRelease()) continue;
+    refs.push_back({f->message.record.partition, f->message.record.offset, f->message.attempt});
+  }
+  if (refs.empty()) return;
+  uint64_t released_now = 0;
+  for (const Status& s : subscription->ReleaseAttempts(refs)) {
+    if (s.ok()) ++released_now;  // otherwise the lease had ended: redelivered anyway
+  }
+  Count(released, released_now);
+}
 
 bool InFlight::TryAck(Status* result) {
   if (settled.exchange(true)) return false;
@@ -67,11 +99,16 @@ bool InFlight::TryReject(const std::string& reason, Status* result) {
 Result<std::unique_ptr<Consumer>> ConsumerImpl::Start(std::unique_ptr<Subscription> subscription,
                                                       std::string topic, std::string group,
                                                       const ConsumerOptions& options,
+                                                      std::shared_ptr<Clock> clock,
                                                       Dispatch dispatch) {
   if (options.concurrency == 0) return Status::InvalidArgument("concurrency must be at least 1");
+  if (options.max_lease_extension.count() <= 0) {
+    return Status::InvalidArgument("max_lease_extension must be positive");
+  }
   auto state = std::make_shared<ConsumerState>();
   state->subscription = std::move(subscription);
   state->options = options;
+  state->clock = clock ? std::move(clock) : Clock::System();
   state->topic = std::move(topic);
   state->group = std::move(group);
   state->dispatch = std::move(dispatch);
@@ -82,6 +119,7 @@ Result<std::unique_ptr<Consumer>> ConsumerImpl::Start(std::unique_ptr<Subscripti
   if (options.handler_timeout.count() > 0) {
     consumer->watchdog_ = std::thread([state] { WatchdogLoop(state); });
   }
+  consumer->lease_keeper_ = std::thread([state] { KeepLeases(state); });
   return std::unique_ptr<Consumer>(std::move(consumer));
 }
 
@@ -92,20 +130,23 @@ ConsumerImpl::~ConsumerImpl() { (void)Close(std::nullopt); }
 
 void ConsumerImpl::PollTurn(ConsumerState& state, std::unique_lock<std::mutex>& lock) {
   const size_t held = state.queue.size() + state.running.size();
-  const size_t capacity =
-      state.options.max_in_flight > held ? state.options.max_in_flight - held : 0;
+  const size_t target = std::max<size_t>(state.HoldTarget(), 1);
+  const size_t capacity = target > held ? target - held : 0;
   state.poll_in_progress = true;
   lock.unlock();
   auto polled = state.subscription->Poll(capacity, kPollWait);
   lock.lock();
   if (polled.ok()) {
+    const TimePoint now = state.clock->Now();
     for (Delivery& d : *polled) {
       auto flight = std::make_shared<InFlight>();
+      StartLease(*flight, d, now);
       flight->message = ReceivedMessage{state.topic, state.group, std::move(d.record), d.attempt};
       flight->state = &state;
       state.queue.push_back(std::move(flight));
-      state.Count(state.delivered);
     }
+    state.Count(state.delivered, polled->size());
+    if (!polled->empty()) state.lease_cv.notify_one();
   } else {
     // The broker is restarting, say. Keeping the turn while waiting keeps peers from retrying.
     state.idle_cv.wait_for(lock, kRetryWait, [&] { return !state.polling; });
@@ -124,7 +165,7 @@ void ConsumerImpl::WorkerLoop(std::shared_ptr<ConsumerState> state) {
     }
     if (state->queue.empty()) {
       const size_t held = state->running.size();
-      if (state->poll_in_progress || held >= state->options.max_in_flight) {
+      if (state->poll_in_progress || held >= state->HoldTarget()) {
         state->work_cv.wait(lock);  // a peer is polling, or there is no room
         continue;
       }
@@ -150,8 +191,12 @@ void ConsumerImpl::WorkerLoop(std::shared_ptr<ConsumerState> state) {
         flight->TryNack(std::nullopt, "handler threw a non-std exception");
       }
     }
+    const auto took = std::chrono::steady_clock::now() - flight->started;
     std::unique_ptr<Subscription> released;
     lock.lock();
+    // A moving average (1/8 weight to the newest run) for the automatic prefetch.
+    state->handler_time =
+        state->handler_time.count() == 0 ? took : (state->handler_time * 7 + took) / 8;
     state->running.erase(flight);
     if (state->release_when_idle && state->running.empty()) {
       released = std::move(state->subscription);
@@ -168,15 +213,22 @@ void ConsumerImpl::WorkerLoop(std::shared_ptr<ConsumerState> state) {
 void ConsumerImpl::WatchdogLoop(std::shared_ptr<ConsumerState> state) {
   const auto timeout = state->options.handler_timeout;
   const auto period = std::max(std::chrono::milliseconds(1), std::min(kPollWait, timeout / 4));
+  const std::string why = "handler timed out after " + std::to_string(timeout.count()) + " ms";
   std::unique_lock lock(state->mu);
   while (state->polling) {
     const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<InFlight>> late;
     for (const auto& flight : state->running) {
-      if (now - flight->started > timeout &&
-          flight->TryNack(std::nullopt,
-                          "handler timed out after " + std::to_string(timeout.count()) + " ms")) {
-        state->Count(state->timed_out);
+      if (now - flight->started > timeout && !flight->settled.load()) late.push_back(flight);
+    }
+    if (!late.empty()) {
+      // Nacks are broker calls (a round trip over gRPC): workers must not wait on mu for them.
+      lock.unlock();
+      for (const auto& flight : late) {
+        if (flight->TryNack(std::nullopt, why)) state->Count(state->timed_out);
       }
+      lock.lock();
+      continue;
     }
     state->idle_cv.wait_for(lock, period, [&] { return !state->polling; });
   }
@@ -198,31 +250,44 @@ Status ConsumerImpl::Close(std::optional<std::chrono::milliseconds> timeout) {
   std::unique_lock lock(state_->mu);
   // A poll in progress ends within its wait; what it leased is queued.
   state_->idle_cv.wait(lock, [&] { return !state_->poll_in_progress; });
-  // Delivered but not started: back to the group at once.
-  for (auto& flight : state_->queue) flight->TryNack(std::chrono::milliseconds(0), "consumer closed before handling");
+  // Leased but never started: back to the group at once, the attempt not counted (no handler saw
+  // it), so another member gets it as if this one had never leased it.
+  std::vector<std::shared_ptr<InFlight>> queued(state_->queue.begin(), state_->queue.end());
   state_->queue.clear();
   state_->stopping = true;
   state_->work_cv.notify_all();
+  lock.unlock();
+  state_->Release(queued);
+  lock.lock();
+  // Running handlers keep their leases extended (by the lease keeper) while they finish.
   const bool drained =
       state_->idle_cv.wait_for(lock, limit, [&] { return state_->running.empty(); });
-  if (!drained) {
-    state_->release_when_idle = true;
-    for (const auto& flight : state_->running) {
-      flight->TryNack(std::chrono::milliseconds(0), "consumer closed before the handler finished");
-    }
+  std::vector<std::shared_ptr<InFlight>> unfinished;
+  if (!drained) unfinished.assign(state_->running.begin(), state_->running.end());
+  state_->keeping_leases = false;
+  lock.unlock();
+  state_->lease_cv.notify_all();
+  if (lease_keeper_.joinable()) lease_keeper_.join();
+  // Outside mu (broker calls); the subscription stays ours until release_when_idle is set below.
+  for (const auto& flight : unfinished) {
+    flight->TryNack(std::chrono::milliseconds(0), "consumer closed before the handler finished");
   }
+  lock.lock();
+  // Handlers that finished meanwhile are past their last use of the subscription.
+  const bool all_done = state_->running.empty();
+  if (!all_done) state_->release_when_idle = true;
   lock.unlock();
   for (auto& worker : workers_) {
     // A handler still running past the timeout keeps its thread (its message is already nacked);
     // the shared state it holds keeps everything it touches alive.
-    if (drained) {
+    if (all_done) {
       worker.join();
     } else {
       worker.detach();
     }
   }
   workers_.clear();
-  if (drained) state_->subscription.reset();  // leaves the group
+  if (all_done) state_->subscription.reset();  // leaves the group
   return drained ? Status::Ok()
                  : Status::DeadlineExceeded("some handlers did not finish within " +
                                             std::to_string(limit.count()) +
@@ -237,6 +302,10 @@ ConsumerStats ConsumerImpl::stats() const {
   s.timed_out = state_->timed_out.load();
   s.dropped_expired_requests = state_->dropped_expired.load();
   s.undeliverable_replies = state_->undeliverable_replies.load();
+  s.released = state_->released.load();
+  s.lease_extensions = state_->lease_extensions.load();
+  s.leases_lost = state_->leases_lost.load();
+  s.lease_limit_reached = state_->lease_limit_reached.load();
   return s;
 }
 

@@ -133,8 +133,12 @@ Result<std::shared_ptr<ProcessedStore>> ProcessedStore::Open(const std::string& 
 
 std::string MessageIdOf(const ReceivedMessage& message) {
   if (auto id = message.Header(kMessageIdHeader); id && !id->empty()) return std::string(*id);
+  // The position alone repeats once the topic is deleted and created again (offsets restart at
+  // 0); its publish time (broker clock, microseconds, the same in every delivery) tells the two
+  // incarnations apart.
   return message.topic + "/" + std::to_string(message.record.partition.value()) + "/" +
-         std::to_string(message.record.offset.value());
+         std::to_string(message.record.offset.value()) + "@" +
+         std::to_string(message.record.timestamp.time_since_epoch().count());
 }
 
 Client::Handler IdempotentHandler(std::shared_ptr<ProcessedStore> store, Client::Handler handler) {

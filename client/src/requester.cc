@@ -22,15 +22,22 @@ std::string RandomPrefix() {
 
 Requester::Requester(Transport& transport, std::shared_ptr<Clock> clock)
     : transport_(transport), clock_(std::move(clock)) {
+  sink_->target = this;  // before any thread can see the sink
   timer_ = std::thread([this] { TimerLoop(); });
 }
 
 Requester::~Requester() { Close(); }
 
-Status Requester::EnsureInbox() {
-  if (inbox_) return Status::Ok();
-  sink_->target = this;
-  auto inbox = transport_.OpenInbox(
+Result<std::shared_ptr<Inbox>> Requester::CurrentInbox() {
+  // One OpenInbox at a time, and never under mu_: over gRPC it is a round trip (up to the call
+  // timeout), and replies, timeouts, stats and Close must not wait for it.
+  std::lock_guard open(open_mu_);
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return Status::FailedPrecondition("the client is closed");
+    if (inbox_) return inbox_;
+  }
+  auto opened = transport_.OpenInbox(
       [sink = sink_](Message reply) {
         std::lock_guard lock(sink->mu);
         if (sink->target != nullptr) sink->target->OnReply(std::move(reply));
@@ -39,9 +46,16 @@ Status Requester::EnsureInbox() {
         std::lock_guard lock(sink->mu);
         if (sink->target != nullptr) sink->target->OnInboxLost(status);
       });
-  if (!inbox.ok()) return inbox.status();
-  inbox_ = std::move(inbox).value();
-  return Status::Ok();
+  if (!opened.ok()) return opened.status();
+  std::shared_ptr<Inbox> inbox = std::move(opened).value();
+  {
+    std::lock_guard lock(mu_);
+    if (!closed_) {
+      inbox_ = inbox;
+      return inbox;
+    }
+  }
+  return Status::Cancelled("the client was closed");  // the new inbox closes here, outside mu_
 }
 
 std::future<Result<Reply>> Requester::Request(std::string_view topic, std::string payload,
@@ -54,6 +68,9 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   if (timeout.count() <= 0)
     return fail(Status::InvalidArgument("request timeout must be positive"));
   static const std::string prefix = RandomPrefix();
+  auto current = CurrentInbox();
+  if (!current.ok()) return fail(current.status());
+  std::shared_ptr<Inbox> inbox = std::move(current).value();
   // The deadline a responder checks is read before the one this requester times out at, so once
   // the requester has reported deadline_exceeded, every responder finds the request expired. Read
   // the other way round, a thread preempted between the two reads made the responder's deadline
@@ -61,7 +78,6 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   const auto wall_deadline =
       clock_->Now() + std::chrono::duration_cast<std::chrono::microseconds>(timeout);
   std::string correlation_id;
-  std::shared_ptr<Inbox> inbox;
   std::future<Result<Reply>> future;
   std::chrono::steady_clock::time_point deadline;
   bool wake_timer = false;
@@ -69,9 +85,7 @@ std::future<Result<Reply>> Requester::Request(std::string_view topic, std::strin
   {
     std::lock_guard lock(mu_);
     if (closed_) return fail(Status::FailedPrecondition("the client is closed"));
-    if (Status s = EnsureInbox(); !s.ok()) return fail(s);
     correlation_id = prefix + "-" + std::to_string(++next_id_);
-    inbox = inbox_;
     deadline = std::chrono::steady_clock::now() + timeout;
     Pending& pending = pending_[correlation_id];
     pending.deadline = deadline;

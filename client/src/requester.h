@@ -2,7 +2,9 @@
 // multiplexes the replies of every pending request by correlation id; a timer thread fails the
 // requests whose timeout passes.
 //
-// Thread safety: mu_ guards everything mutable; promises are fulfilled outside it.
+// Thread safety: mu_ guards everything mutable; promises are fulfilled outside it. open_mu_
+// serialises opening the inbox (a transport round trip), which happens outside mu_; lock order
+// open_mu_ -> mu_.
 #pragma once
 
 #include <chrono>
@@ -45,7 +47,8 @@ class Requester {
     std::mutex mu;
     Requester* target = nullptr;  // guarded by mu
   };
-  Status EnsureInbox();  // mu_ held
+  // The open inbox, opened first if there is none (mu_ not held).
+  Result<std::shared_ptr<Inbox>> CurrentInbox();
   void OnReply(Message reply);
   // The inbox was lost (brokerd restarted): fail what waits on it; the next request opens anew.
   void OnInboxLost(const Status& status);
@@ -57,6 +60,7 @@ class Requester {
   Transport& transport_;
   const std::shared_ptr<Clock> clock_;
 
+  std::mutex open_mu_;  // held while opening the inbox; never taken under mu_
   mutable std::mutex mu_;
   std::condition_variable cv_;
   // Shared: a request being published holds it outside mu_.

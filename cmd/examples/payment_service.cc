@@ -7,9 +7,11 @@
 // and a message whose id is there is acked without running the handler again.
 //
 // Two kinds of duplicates happen here:
-//   1. The card gateway is slow for order-1: the charge outlasts the lease (ack_timeout), so the
-//      broker assumes this consumer died and redelivers. The charge still completes; the
-//      redelivery finds order-1's id processed and is skipped.
+//   1. The card gateway hangs for order-1: the consumer keeps a running handler's lease alive
+//      only for max_lease_extension (set very short here), so the lease then expires, the broker
+//      assumes this consumer is stuck and redelivers. The charge still completes; the redelivery
+//      finds order-1's id processed and is skipped. (A merely slow charge is no duplicate: its
+//      lease is extended while it runs.)
 //   2. The service restarts (the store is reopened from disk), and the order service's outbox
 //   relay,
 //      recovering from its own crash, publishes order-1 and order-3 again with the same
@@ -126,6 +128,7 @@ int main(int argc, char** argv) {
     ConsumerOptions options;
     options.concurrency = 2;
     options.group.ack_timeout = 200ms;  // shorter than order-1's slow charge
+    options.max_lease_extension = 100ms;  // and its lease is not kept alive past this
     options.group.backoff = {.initial = 20ms, .multiplier = 2, .max = 1s, .jitter = 0};
     auto handler = IdempotentHandler(std::move(store), charge);
     return client->Subscribe(

@@ -64,6 +64,10 @@ class ConformanceTest : public ::testing::TestWithParam<TransportParam> {
   client::Client& client() { return *client_; }
   std::unique_ptr<client::Client> NewClient(client::ClientOptions options = {});
   Broker* admin() { return fixture_->admin(); }
+  // The attempt number a message delivered with `attempt` and released unhandled comes back with.
+  uint32_t AttemptAfterRelease(uint32_t attempt) const {
+    return fixture_->release_restores_attempt() ? attempt : attempt + 1;
+  }
 
   // "<base>-<test name>-<n>": a valid topic (or group) name no other test uses.
   std::string Topic(std::string_view base);
@@ -90,6 +94,7 @@ class RequestReplyConformance : public ConformanceTest {};
 class PropagationConformance : public ConformanceTest {};
 class IdempotentConformance : public ConformanceTest {};
 class MisuseConformance : public ConformanceTest {};
+class LeaseConformance : public ConformanceTest {};
 
 std::string TransportName(const ::testing::TestParamInfo<TransportParam>& info);
 
@@ -114,4 +119,5 @@ std::string TransportName(const ::testing::TestParamInfo<TransportParam>& info);
                            TransportName);                                                         \
   INSTANTIATE_TEST_SUITE_P(Transport, IdempotentConformance, ::testing::Values(param),             \
                            TransportName);                                                         \
-  INSTANTIATE_TEST_SUITE_P(Transport, MisuseConformance, ::testing::Values(param), TransportName)
+  INSTANTIATE_TEST_SUITE_P(Transport, MisuseConformance, ::testing::Values(param), TransportName); \
+  INSTANTIATE_TEST_SUITE_P(Transport, LeaseConformance, ::testing::Values(param), TransportName)

@@ -55,6 +55,7 @@ TEST_P(FlowControlConformance, MaxInFlightBoundsWhatOneConsumerHolds) {
   ConsumerOptions slow_options;
   slow_options.member = "slow";
   slow_options.max_in_flight = kMaxInFlight;
+  slow_options.prefetch = kMaxInFlight;  // only max_in_flight bounds what it leases
   auto slow = Must(client().Subscribe(
       topic, "workers",
       [&, release](const ReceivedMessage& m) {

@@ -160,6 +160,7 @@ TEST_P(ManualConformance, AckAfterTheLeaseExpiredFails) {
   // leased to nobody (a redelivery to this same member would take the ack as its own).
   options.group = FastRetry(/*max_deliveries=*/5, std::chrono::seconds(30));
   options.group.ack_timeout = kAckTimeout;
+  options.max_lease_extension = std::chrono::milliseconds(1);  // the lease is left to run out
   Recorder<Status> acks;
   auto consumer = Must(client().SubscribeManual(
       topic, "billing",
@@ -185,6 +186,7 @@ TEST_P(ManualConformance, ALateAckDoesNotSettleTheRedeliveryToTheSameMember) {
   options.concurrency = 2;  // one member, two handler threads: it can hold both deliveries
   options.group = FastRetry(/*max_deliveries=*/5, std::chrono::milliseconds(1));
   options.group.ack_timeout = kAckTimeout;
+  options.max_lease_extension = std::chrono::milliseconds(1);  // the lease is left to run out
   Gate redelivered;
   Gate first_acked;
   Recorder<Status> first_ack;

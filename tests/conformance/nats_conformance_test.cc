@@ -85,6 +85,7 @@ class NatsFixture final : public TransportFixture {
     return connected.ok() ? std::move(connected).value() : nullptr;
   }
   Broker* admin() override { return nullptr; }
+  bool release_restores_attempt() const override { return false; }
 
   std::string SkipReason(std::string_view suite, std::string_view test) override {
     // Behaviours JetStream cannot match (docs/scale-out.md, "Differences"), by test.

@@ -41,6 +41,11 @@ class TransportFixture {
   virtual std::string SkipReason(std::string_view /*suite*/, std::string_view /*test*/) {
     return "";
   }
+
+  // Whether a message the client leased and gave back unhandled (Subscription::ReleaseAttempt)
+  // comes back with the same attempt number. JetStream counts every delivery, so over NATS it
+  // comes back one higher (docs/scale-out.md, "Differences").
+  virtual bool release_restores_attempt() const { return true; }
 };
 
 // One transport under test: its name (used in test names) and how to make its fixture.

@@ -66,6 +66,17 @@ struct Delivery {
   Record record;
   uint32_t attempt = 0;        // 1 on first delivery
   TimePoint lease_expires_at;  // ack, nack, extend or reject before this
+  // How long the lease (and each extension) lasts: the group's ack_timeout. Lets a client that
+  // keeps leases alive time its extensions on its own clock, whatever the broker's clock says.
+  // 0 if the transport does not say (then lease_expires_at - now is the best guess).
+  std::chrono::milliseconds lease_duration{0};
+};
+
+// One lease of a member: the message and the delivery attempt it was leased for.
+struct LeaseRef {
+  PartitionId partition;
+  Offset offset;
+  uint32_t attempt = 0;
 };
 
 // A member of a group. Destroying it leaves the group: its leases go back to the group at once.
@@ -134,6 +145,36 @@ class Subscription {
                                std::string reason) {
     (void)attempt;
     return Reject(partition, offset, std::move(reason));
+  }
+
+  // Gives a leased message back to the group untouched: it becomes available at once and the
+  // attempt its lease counted is taken back, so the next delivery has the same attempt number and
+  // no error is recorded. For messages this member leased but never handed to a handler (queued
+  // when the consumer closed); a message a handler saw is acked, nacked or rejected instead. A
+  // crash before the release keeps the attempt counted (it was written with the lease).
+  // kFailedPrecondition as for the settles above. The default (a transport whose broker cannot
+  // restore the count) nacks with no delay.
+  virtual Status ReleaseAttempt(PartitionId partition, Offset offset, uint32_t attempt) {
+    return NackAttempt(partition, offset, attempt, std::chrono::milliseconds(0),
+                       "released unhandled");
+  }
+
+  // Batched forms, for a client that keeps many leases alive: one result per lease, in order,
+  // each on its own (one failing does not stop the others). Transports across a network send a
+  // batch in one frame; the defaults call ExtendAttempt / ReleaseAttempt for each.
+  virtual std::vector<Result<TimePoint>> ExtendAttempts(const std::vector<LeaseRef>& leases) {
+    std::vector<Result<TimePoint>> out;
+    out.reserve(leases.size());
+    for (const LeaseRef& l : leases) out.push_back(ExtendAttempt(l.partition, l.offset, l.attempt));
+    return out;
+  }
+  virtual std::vector<Status> ReleaseAttempts(const std::vector<LeaseRef>& leases) {
+    std::vector<Status> out;
+    out.reserve(leases.size());
+    for (const LeaseRef& l : leases) {
+      out.push_back(ReleaseAttempt(l.partition, l.offset, l.attempt));
+    }
+    return out;
   }
 };
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +52,9 @@ struct FakeBroker {
   // Set: publishes are answered only by the test (ReleaseHeld), with publish_status.
   bool hold_publishes = false;
   std::vector<std::function<void()>> held;
+  // Valid: OpenInbox tells `opening`, then waits for it (a slow round trip to brokerd).
+  std::shared_future<void> open_gate;
+  std::promise<void> opening;
   Broker::ReplyHandler deliver_reply;      // the open inbox's handler
   std::function<void(Status)> lose_inbox;  // its on_closed
 
@@ -125,6 +129,15 @@ class FakeTransport final : public Transport {
   }
   Result<std::unique_ptr<Inbox>> OpenInbox(Broker::ReplyHandler on_reply,
                                            std::function<void(Status)> on_closed) override {
+    std::shared_future<void> gate;
+    {
+      std::lock_guard lock(broker_->mu);
+      gate = broker_->open_gate;
+    }
+    if (gate.valid()) {
+      broker_->opening.set_value();
+      gate.wait();
+    }
     std::lock_guard lock(broker_->mu);
     broker_->deliver_reply = std::move(on_reply);
     broker_->lose_inbox = std::move(on_closed);

@@ -131,10 +131,11 @@ TEST(IdempotentHandlerTest, WithoutAMessageIdThePositionIsTheId) {
   ReceivedMessage m;
   m.topic = "orders";
   m.record.offset = Offset(7);
+  m.record.timestamp = TimePoint(std::chrono::microseconds(1767225600000000));
   handler(m);
   handler(m);
   EXPECT_EQ(runs, 1);
-  EXPECT_TRUE(Contains(*store, "orders/0/7"));
+  EXPECT_TRUE(Contains(*store, "orders/0/7@1767225600000000"));
 }
 
 TEST(IdempotentHandlerTest, ConcurrentDuplicatesRunTheHandlerOnce) {

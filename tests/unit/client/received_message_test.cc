@@ -48,9 +48,19 @@ TEST(MessageIdTest, UsesTheMessageIdHeader) {
   EXPECT_EQ(MessageIdOf(m), "order-42-created");
 }
 
-TEST(MessageIdTest, WithoutTheHeaderIsTheRecordPosition) {
-  const auto m = WithHeaders({{"other", "x"}});
-  EXPECT_EQ(MessageIdOf(m), "orders/3/1234");
+TEST(MessageIdTest, WithoutTheHeaderIsTheRecordPositionAndPublishTime) {
+  auto m = WithHeaders({{"other", "x"}});
+  m.record.timestamp = TimePoint(std::chrono::microseconds(1767225600000001));
+  EXPECT_EQ(MessageIdOf(m), "orders/3/1234@1767225600000001");
+}
+
+TEST(MessageIdTest, TheSamePositionInARecreatedTopicIsAnotherId) {
+  auto before = WithHeaders({});
+  before.record.timestamp = TimePoint(std::chrono::microseconds(1767225600000000));
+  auto after = before;  // same topic, partition and offset: the topic was deleted and recreated
+  after.record.timestamp += std::chrono::microseconds(1);
+  EXPECT_NE(MessageIdOf(before), MessageIdOf(after));
+  EXPECT_EQ(MessageIdOf(before), MessageIdOf(before)) << "a redelivery keeps its id";
 }
 
 TEST(HeaderNamesTest, AreTheDocumentedWireNames) {

@@ -196,3 +196,31 @@ TEST_F(RequesterTest, CloseCancelsPendingRequestsAndLaterRepliesAreIgnored) {
 
 }  // namespace
 }  // namespace broker::client
+
+namespace broker::client {
+namespace {
+
+// Opening the inbox is a round trip (over gRPC up to the call timeout): stats and Close do not
+// wait for it, and a request whose inbox opens after Close fails instead of going out.
+TEST_F(RequesterTest, OpeningTheInboxBlocksNeitherStatsNorClose) {
+  std::promise<void> open;
+  broker_->open_gate = open.get_future().share();
+  auto opening = broker_->opening.get_future();
+  auto request =
+      std::async(std::launch::async, [&] { return client_->Request("t", "x", seconds(10)).get(); });
+  ASSERT_EQ(opening.wait_for(seconds(10)), std::future_status::ready);
+  auto stats = std::async(std::launch::async, [&] { return client_->stats(); });
+  const bool stats_returned = stats.wait_for(seconds(5)) == std::future_status::ready;
+  auto closing = std::async(std::launch::async, [&] { client_->Close(); });
+  const bool close_returned = closing.wait_for(seconds(5)) == std::future_status::ready;
+  open.set_value();  // before any assertion, so no thread is left waiting
+  EXPECT_TRUE(stats_returned) << "stats() waited for the inbox round trip";
+  EXPECT_TRUE(close_returned) << "Close() waited for the inbox round trip";
+  const auto result = request.get();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kCancelled) << result.status().ToString();
+  EXPECT_TRUE(broker_->Published().empty()) << "a request of a closed client went out";
+}
+
+}  // namespace
+}  // namespace broker::client

@@ -146,3 +146,27 @@ TEST_F(ApplySettleTest, AStaleAttemptIsAFailedPreconditionAndLeavesTheLease) {
 
 }  // namespace
 }  // namespace broker::rpc
+
+namespace broker::rpc {
+namespace {
+
+TEST_F(ApplySettleTest, AReleaseMakesTheMessageAvailableWithItsAttemptTakenBack) {
+  v1::SubscribeResponse::Settled answer;
+  EXPECT_TRUE(ApplySettle(*broker_, sub_.get(), SettleOf(Settle::OP_RELEASE), answer).ok());
+  EXPECT_EQ(answer.code(), 0) << answer.message();
+  auto states =
+      broker_->GetMessageState("requests", delivery_.record.partition, delivery_.record.offset);
+  ASSERT_TRUE(states.ok());
+  ASSERT_EQ(states->size(), 1u);
+  EXPECT_EQ(states->front().status, MessageStatus::kAvailable);
+  EXPECT_EQ(states->front().attempts, 0u);
+
+  // Released already: a second release has no lease to act on.
+  v1::SubscribeResponse::Settled again;
+  EXPECT_EQ(ApplySettle(*broker_, sub_.get(), SettleOf(Settle::OP_RELEASE), again).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(again.code(), static_cast<int32_t>(grpc::StatusCode::FAILED_PRECONDITION));
+}
+
+}  // namespace
+}  // namespace broker::rpc

@@ -64,21 +64,45 @@ struct ConsumerOptions {
   uint32_t concurrency = 1;
   // Most messages leased to this consumer at once (delivered and not yet settled). Default 256.
   uint32_t max_in_flight = 256;
+  // Most leased messages waiting for a free handler thread (leased, not yet started), so a slow
+  // consumer does not sit on messages another member of the group could handle now. 0 (default):
+  // automatic: `concurrency` (so at most 2 x concurrency held) while handlers are slow, growing to
+  // about what the handlers finish in 100 ms when they are fast. Always within max_in_flight.
+  uint32_t prefetch = 0;
+  // Lease management: every message this consumer holds, queued or running, has its lease
+  // extended before it expires (when half the group's ack_timeout is left), so a slow handler is
+  // never redelivered to another member while it runs. For at most this long per message (from
+  // when it was leased): past it the lease of a running handler's message is no longer extended,
+  // so it expires as it would without lease management (a failed attempt: redelivery with the
+  // group's backoff, or a dead letter), and a queued one is released. This bounds a hung handler
+  // when there is no handler_timeout. Default 60 min.
+  std::chrono::milliseconds max_lease_extension = std::chrono::minutes(60);
   // Group settings (ordering, ack_timeout, max_deliveries, backoff, start), used if this
   // subscription creates the group.
   GroupConfig group;
   // A handler running longer than this is abandoned: its message is nacked with
   // "handler timed out" and its late outcome ignored. 0 (default) = no limit.
   std::chrono::milliseconds handler_timeout{0};
-  // Close() lets running handlers finish for this long, then nacks what is unfinished. 10 s.
+  // Close() releases what is queued (back to the group, attempt not counted), lets running
+  // handlers finish for this long (their leases still extended), then nacks what is unfinished.
+  // 10 s.
   std::chrono::milliseconds close_timeout = std::chrono::seconds(10);
 };
 
 struct ConsumerStats {
-  uint64_t delivered = 0;   // handed to a handler
+  uint64_t delivered = 0;  // leased to this consumer (handed to a handler or queued for one)
   uint64_t acked = 0;
   uint64_t nacked = 0;      // handler threw (or timed out, or unfinished at close)
   uint64_t timed_out = 0;   // handler exceeded handler_timeout
+  // Leased but never handed to a handler (queued at Close(), or held past max_lease_extension):
+  // given back to the group with the attempt not counted.
+  uint64_t released = 0;
+  uint64_t lease_extensions = 0;  // leases extended (one per message per extension)
+  // Held messages whose lease ended anyway (the broker refused the extension, e.g. the connection
+  // was lost): a queued one is dropped without running, as another member may have it now.
+  uint64_t leases_lost = 0;
+  // Running handlers whose lease was left to expire at max_lease_extension.
+  uint64_t lease_limit_reached = 0;
   uint64_t dropped_expired_requests = 0;  // Serve: requests past their deadline, not handled
   uint64_t undeliverable_replies = 0;     // Serve: the requester's inbox was gone
 };
@@ -88,8 +112,9 @@ class Consumer {
  public:
   virtual ~Consumer() = default;
   virtual const std::string& member() const = 0;
-  // Stops taking messages; lets in-flight handlers finish within `timeout`; nacks what is queued or
-  // unfinished; leaves the group. Idempotent.
+  // Stops taking messages; releases what is queued (another member gets it at once, with the same
+  // attempt number: no handler saw it); lets in-flight handlers finish within `timeout`, their
+  // leases kept alive; nacks what is unfinished; leaves the group. Idempotent.
   virtual Status Close(std::optional<std::chrono::milliseconds> timeout = std::nullopt) = 0;
   virtual ConsumerStats stats() const = 0;
   // Blocks until `condition` holds for stats() (checked at once and at every change, never by

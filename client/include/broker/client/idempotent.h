@@ -3,7 +3,8 @@
 // ids it has already processed successfully, remembered in a persistent, bounded store.
 //
 // The message id is the message_id header (set by Client::Publish from the idempotency key), or
-// "<topic>/<partition>/<offset>" without one.
+// "<topic>/<partition>/<offset>@<publish time in µs>" without one: the publish time keeps a message
+// of a topic deleted and created again (offsets restart at 0) from taking an old message's id.
 //
 // Thread safety: ProcessedStore is thread-safe; the wrapped handler may run on several threads. Two
 // deliveries of one id at the same moment are serialised: the second waits for the first's outcome.
