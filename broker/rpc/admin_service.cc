@@ -1,9 +1,38 @@
 #include "rpc/admin_service.h"
 
+#include <algorithm>
+#include <charconv>
+
 #include "rpc/convert.h"
+#include "rpc/limits.h"
 #include "rpc/status_mapping.h"
 
 namespace broker::rpc {
+namespace {
+
+// ListDeadLetters page tokens: opaque to clients (AIP-158); here the dead-letter-topic offset the
+// next page starts at, behind a version tag so the format can change.
+constexpr std::string_view kPageTokenPrefix = "dl1.";
+
+std::string EncodePageToken(Offset from) {
+  return std::string(kPageTokenPrefix) + std::to_string(from.value());
+}
+
+Result<Offset> DecodePageToken(const std::string& token) {
+  if (token.empty()) return Offset(0);
+  uint64_t offset = 0;
+  const char* end = token.data() + token.size();
+  if (token.starts_with(kPageTokenPrefix)) {
+    const auto [at, ec] = std::from_chars(token.data() + kPageTokenPrefix.size(), end, offset);
+    if (ec == std::errc() && at == end && token.size() > kPageTokenPrefix.size()) {
+      return Offset(offset);
+    }
+  }
+  return Status::InvalidArgument(
+      "page_token is not one ListDeadLetters returned; leave it empty for the first page");
+}
+
+}  // namespace
 
 AdminServiceImpl::AdminServiceImpl(Broker& broker, Executor& executor, const Authorizer& auth,
                                    std::string data_dir)
@@ -18,6 +47,21 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Run(grpc::CallbackServerContext* con
     return reactor;
   }
   executor_.Post([reactor, work = std::move(work)]() mutable { reactor->Finish(ToGrpc(work())); });
+  return reactor;
+}
+
+template <typename Work>
+grpc::ServerUnaryReactor* AdminServiceImpl::RunScoped(grpc::CallbackServerContext* context,
+                                                      Right right, Work work) {
+  auto* reactor = context->DefaultReactor();
+  auto scope = auth_.Scope(*context, right);
+  if (!scope.ok()) {
+    reactor->Finish(ToGrpc(scope.status()));
+    return reactor;
+  }
+  executor_.Post([reactor, scope = std::move(scope).value(), work = std::move(work)]() mutable {
+    reactor->Finish(ToGrpc(work(scope)));
+  });
   return reactor;
 }
 
@@ -36,10 +80,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateTopic(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::ListTopics(grpc::CallbackServerContext* c,
                                                        const v1::ListTopicsRequest*,
                                                        v1::ListTopicsResponse* resp) {
-  return Run(c, Right::kAdmin, "", [this, resp]() -> Status {
+  // A token limited to topic prefixes sees only its topics.
+  return RunScoped(c, Right::kAdmin, [this, resp](const TopicScope& scope) -> Status {
     auto topics = broker_.ListTopics();
     if (!topics.ok()) return topics.status();
-    for (const TopicInfo& t : *topics) ToProto(t, *resp->add_topics());
+    for (const TopicInfo& t : *topics) {
+      if (scope.Allows(t.name)) ToProto(t, *resp->add_topics());
+    }
     return Status::Ok();
   });
 }
@@ -77,12 +124,20 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateGroup(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::ListGroups(grpc::CallbackServerContext* c,
                                                        const v1::ListGroupsRequest* req,
                                                        v1::ListGroupsResponse* resp) {
-  return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
+  auto list = [this, req, resp](const TopicScope& scope) -> Status {
     auto groups = broker_.ListGroups(req->topic());
     if (!groups.ok()) return groups.status();
-    for (const GroupInfo& g : *groups) ToProto(g, *resp->add_groups());
+    for (const GroupInfo& g : *groups) {
+      if (scope.Allows(g.topic)) ToProto(g, *resp->add_groups());
+    }
     return Status::Ok();
-  });
+  };
+  // One topic: checked as any call on it. Every topic (""): only the groups of the topics the
+  // caller may see.
+  if (!req->topic().empty()) {
+    return Run(c, Right::kAdmin, req->topic(), [list] { return list(TopicScope{}); });
+  }
+  return RunScoped(c, Right::kAdmin, list);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::DescribeGroup(grpc::CallbackServerContext* c,
@@ -175,9 +230,17 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListDeadLetters(grpc::CallbackServer
                                                             const v1::ListDeadLettersRequest* req,
                                                             v1::ListDeadLettersResponse* resp) {
   return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
-    auto letters = broker_.ListDeadLetters(req->topic(), req->group(),
-                                           req->limit() == 0 ? 100 : req->limit());
+    auto from = DecodePageToken(req->page_token());
+    if (!from.ok()) return from.status();
+    const uint32_t page = req->limit() == 0 ? kDefaultDeadLettersPage
+                                            : std::min(req->limit(), kMaxDeadLettersPage);
+    // One more than the page: whether it exists says if there is a next page.
+    auto letters = broker_.ListDeadLettersFrom(req->topic(), req->group(), *from, page + 1);
     if (!letters.ok()) return letters.status();
+    if (letters->size() > page) {
+      letters->resize(page);
+      resp->set_next_page_token(EncodePageToken(Offset(letters->back().record.offset.value() + 1)));
+    }
     for (const DeadLetter& d : *letters) ToProto(d, *resp->add_dead_letters());
     return Status::Ok();
   });
