@@ -133,12 +133,11 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
     PublishOptions options;
     options.durability = Durability::kAsync;
     options.require_subscribers = true;
+    // Queued to the engine's writer thread, never committed here (no inline_commit): a RocksDB
+    // write on a gRPC callback thread would stall every call it serves while RocksDB stalls
+    // (docs/threading.md, where the W3 figures with and without it are).
     {
       std::lock_guard lock(sink_->mu);
-      // The only request of this stream in flight (a requester waiting on it): an idle writer
-      // lets this thread commit it rather than waking the writer thread for it. Requests that
-      // come in a burst are queued and committed together instead.
-      options.inline_commit = sink_->publishing == 0;
       ++sink_->publishing;
     }
     broker_.PublishAsync(request.topic(), std::move(messages), options,
