@@ -1,38 +1,12 @@
 #include "rpc/admin_service.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "rpc/convert.h"
 #include "rpc/limits.h"
 #include "rpc/status_mapping.h"
 
 namespace broker::rpc {
-namespace {
-
-// ListDeadLetters page tokens: opaque to clients (AIP-158); here the dead-letter-topic offset the
-// next page starts at, behind a version tag so the format can change.
-constexpr std::string_view kPageTokenPrefix = "dl1.";
-
-std::string EncodePageToken(Offset from) {
-  return std::string(kPageTokenPrefix) + std::to_string(from.value());
-}
-
-Result<Offset> DecodePageToken(const std::string& token) {
-  if (token.empty()) return Offset(0);
-  uint64_t offset = 0;
-  const char* end = token.data() + token.size();
-  if (token.starts_with(kPageTokenPrefix)) {
-    const auto [at, ec] = std::from_chars(token.data() + kPageTokenPrefix.size(), end, offset);
-    if (ec == std::errc() && at == end && token.size() > kPageTokenPrefix.size()) {
-      return Offset(offset);
-    }
-  }
-  return Status::InvalidArgument(
-      "page_token is not one ListDeadLetters returned; leave it empty for the first page");
-}
-
-}  // namespace
 
 AdminServiceImpl::AdminServiceImpl(Broker& broker, Executor& executor, const Authorizer& auth,
                                    std::string data_dir)
@@ -230,16 +204,16 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListDeadLetters(grpc::CallbackServer
                                                             const v1::ListDeadLettersRequest* req,
                                                             v1::ListDeadLettersResponse* resp) {
   return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
-    auto from = DecodePageToken(req->page_token());
+    auto from = DecodeDeadLettersPageToken(req->page_token());
     if (!from.ok()) return from.status();
-    const uint32_t page = req->limit() == 0 ? kDefaultDeadLettersPage
-                                            : std::min(req->limit(), kMaxDeadLettersPage);
+    const uint32_t page = DeadLettersPageSize(req->limit());
     // One more than the page: whether it exists says if there is a next page.
     auto letters = broker_.ListDeadLettersFrom(req->topic(), req->group(), *from, page + 1);
     if (!letters.ok()) return letters.status();
     if (letters->size() > page) {
       letters->resize(page);
-      resp->set_next_page_token(EncodePageToken(Offset(letters->back().record.offset.value() + 1)));
+      resp->set_next_page_token(
+          EncodeDeadLettersPageToken(Offset(letters->back().record.offset.value() + 1)));
     }
     for (const DeadLetter& d : *letters) ToProto(d, *resp->add_dead_letters());
     return Status::Ok();

@@ -11,6 +11,9 @@
 #include <string>
 #include <string_view>
 
+#include "broker/status.h"
+#include "broker/types.h"
+
 namespace broker::rpc {
 
 // Subscribe Start.max_in_flight: most messages leased to one member at once. More is refused
@@ -27,6 +30,14 @@ inline constexpr size_t kMaxSettleTextBytes = 4096;
 // `limit` is coerced down to it, as Google AIP-158 says; next_page_token fetches the rest).
 inline constexpr uint32_t kDefaultDeadLettersPage = 100;
 inline constexpr uint32_t kMaxDeadLettersPage = 1000;
+
+// The page size a ListDeadLetters `limit` asks for: the default for 0, at most the maximum.
+uint32_t DeadLettersPageSize(uint32_t limit);
+// ListDeadLetters page tokens: opaque to clients (AIP-158); the dead-letter-topic offset the page
+// starts at. Decoding "" gives offset 0 (the first page); a token this did not make is
+// kInvalidArgument.
+std::string EncodeDeadLettersPageToken(Offset from);
+Result<Offset> DecodeDeadLettersPageToken(std::string_view token);
 
 // `text` cut to at most `max_bytes`, never in the middle of a UTF-8 character.
 std::string TruncateUtf8(std::string_view text, size_t max_bytes);

@@ -68,7 +68,7 @@ class PendingRequests {
  private:
   struct Inbox {
     std::unordered_map<std::string, std::string> topics;  // correlation id -> topic
-    std::deque<std::string> order;                         // correlation ids, oldest first
+    std::deque<std::string> order;                        // correlation ids, oldest first
   };
   mutable std::mutex mu_;
   std::map<std::string, Inbox, std::less<>> inboxes_;  // guarded by mu_

@@ -150,7 +150,7 @@ TEST_F(BrokerdLimitsTest, OutstandingCreditIsClampedToTheMemberLimit) {
     }
   }
   ASSERT_EQ(delivered, 4096u);
-  ASSERT_TRUE(stream->Write(acks));  // frees every lease: only the credit limits now
+  ASSERT_TRUE(stream->Write(acks));          // frees every lease: only the credit limits now
   credit.mutable_credit()->set_messages(1);  // frame 2
   ASSERT_TRUE(stream->Write(credit));
   while (stream->Read(&response)) {

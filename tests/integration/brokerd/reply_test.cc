@@ -141,8 +141,7 @@ TEST_F(ReplyTest, ReplyToNoPendingRequestIsPermissionDeniedAndNeverArrives) {
 
   grpc::Status spoofed = SendReply(Reply(requester.address, "c2", "spoofed"));
   EXPECT_EQ(spoofed.error_code(), grpc::StatusCode::PERMISSION_DENIED) << spoofed.error_message();
-  EXPECT_NE(spoofed.error_message().find("no request with correlation_id 'c2'"),
-            std::string::npos)
+  EXPECT_NE(spoofed.error_message().find("no request with correlation_id 'c2'"), std::string::npos)
       << spoofed.error_message();
   grpc::Status anonymous = SendReply(Reply(requester.address, "", "no id"));
   EXPECT_EQ(anonymous.error_code(), grpc::StatusCode::PERMISSION_DENIED)

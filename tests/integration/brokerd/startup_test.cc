@@ -58,10 +58,10 @@ TEST_F(BrokerdStartupTest, SecondMetricsListenerOnAHeldPortExits3) {
       AddressAfter(brokerd_->Output(), "brokerd: metrics on http://", "/metrics");
   ASSERT_FALSE(metrics.empty()) << brokerd_->Output();
   std::string output;
-  EXPECT_EQ(Run({"--data-dir", Path("second"), "--listen", "127.0.0.1:0", "--metrics-listen",
-                 metrics},
-                &output),
-            kExitCannotListen)
+  EXPECT_EQ(
+      Run({"--data-dir", Path("second"), "--listen", "127.0.0.1:0", "--metrics-listen", metrics},
+          &output),
+      kExitCannotListen)
       << output;
   EXPECT_NE(output.find("cannot listen for metrics on " + metrics + ": port " + PortOf(metrics) +
                         " is in use by another process"),
@@ -74,7 +74,8 @@ TEST_F(BrokerdStartupTest, AddressWithoutAPortIsAUsageError) {
   for (const std::string flag : {"--listen", "--metrics-listen"}) {
     std::string output;
     EXPECT_EQ(Run({"--data-dir", DataDir(), flag, "localhost"}, &output), kExitUsage) << output;
-    EXPECT_NE(output.find(flag + ": address 'localhost' has no port; write HOST:PORT"), std::string::npos)
+    EXPECT_NE(output.find(flag + ": address 'localhost' has no port; write HOST:PORT"),
+              std::string::npos)
         << output;
     EXPECT_NE(output.find("event=fatal exit_code=2"), std::string::npos) << output;
   }
@@ -85,8 +86,8 @@ TEST_F(BrokerdStartupTest, AddressWithoutAPortIsAUsageError) {
 
 TEST_F(BrokerdStartupTest, Ipv6ListenAddressIsPrintedWithBrackets) {
   std::string error;
-  auto v6 = testing::BrokerdProcess::Start(DataDir(), {}, &error, std::chrono::seconds(20),
-                                           "[::1]:0");
+  auto v6 =
+      testing::BrokerdProcess::Start(DataDir(), {}, &error, std::chrono::seconds(20), "[::1]:0");
   if (!v6) GTEST_SKIP() << "no IPv6 loopback here: " << error;
   EXPECT_TRUE(v6->address().starts_with("[::1]:")) << v6->address();
   EXPECT_NE(PortOf(v6->address()), "0");
