@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds the release binaries and runs the main job: brokerd serving an
 # embedded broker on ./broker-data at 127.0.0.1:7070 (flags after `--` go to brokerd, e.g.
-# ./scripts/run.sh --listen 127.0.0.1:7071). Stop it with Ctrl-C (SIGINT): it drains and closes.
+# ./scripts/run.sh -- --listen 127.0.0.1:7071; without the `--` they go to brokerd as well). Stop it with Ctrl-C (SIGINT): it drains and closes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -9,4 +9,5 @@ cmake --preset release
 # Only what the main job runs (and brokerctl, which README's first five minutes use): the test
 # tiers and benchmarks are scripts/test.sh's business.
 cmake --build --preset release --target brokerd brokerctl
+if [[ "${1:-}" == "--" ]]; then shift; fi  # the separator is this script's, not a brokerd flag
 exec ./build/release/cmd/brokerd/brokerd --data-dir ./broker-data "$@"

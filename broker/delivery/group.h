@@ -131,7 +131,8 @@ class Group : public std::enable_shared_from_this<Group> {
   // ---- Views and dead letters ----
   GroupInfo Describe();
   MessageGroupState StateOf(PartitionId partition, Offset offset);
-  Result<std::vector<DeadLetter>> ListDeadLetters(size_t limit);
+  // Not purged or redriven, from dead-letter-topic offset `from` on, at most `limit` (0: all).
+  Result<std::vector<DeadLetter>> ListDeadLetters(Offset from, size_t limit);
   Result<RedriveResult> Redrive(const RedriveOptions& options);
   Result<uint64_t> Purge(const DeadLetterFilter& filter);
   // Moves every partition's cursor to `positions[p]`, dropping unsettled state. Needs no members.

@@ -129,12 +129,13 @@ MessageGroupState Group::StateOf(PartitionId partition, Offset offset) {
   return state;
 }
 
-Result<std::vector<DeadLetter>> Group::ListDeadLetters(size_t limit) {
+Result<std::vector<DeadLetter>> Group::ListDeadLetters(Offset from, size_t limit) {
   std::lock_guard lock(mu_);
   std::vector<DeadLetter> out;
   auto dlq = context_.registry->Find(dlq_topic_);
   if (!dlq) return out;
-  for (const auto& [dlq_offset, dead] : dead_) {
+  for (auto it = dead_.lower_bound(from.value()); it != dead_.end(); ++it) {
+    const auto& [dlq_offset, dead] = *it;
     if (dead.purged) continue;
     if (limit != 0 && out.size() >= limit) break;
     auto read = storage::ReadPartition(*context_.db, *dlq, PartitionId(0), Offset(dlq_offset),

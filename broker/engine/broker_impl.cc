@@ -327,9 +327,15 @@ Result<std::vector<MessageGroupState>> BrokerImpl::GetMessageState(std::string_v
 
 Result<std::vector<DeadLetter>> BrokerImpl::ListDeadLetters(std::string_view topic,
                                                             std::string_view group, size_t limit) {
+  return ListDeadLettersFrom(topic, group, Offset(0), limit);
+}
+
+Result<std::vector<DeadLetter>> BrokerImpl::ListDeadLettersFrom(std::string_view topic,
+                                                                std::string_view group,
+                                                                Offset from, size_t limit) {
   auto found = delivery_->Find(topic, group);
   if (!found.ok()) return found.status();
-  return (*found)->ListDeadLetters(limit);
+  return (*found)->ListDeadLetters(from, limit);
 }
 
 Result<RedriveResult> BrokerImpl::Redrive(std::string_view topic, std::string_view group,

@@ -61,6 +61,9 @@ class BrokerImpl final : public Broker {
                                                          Offset offset) override;
   Result<std::vector<DeadLetter>> ListDeadLetters(std::string_view topic, std::string_view group,
                                                   size_t limit) override;
+  Result<std::vector<DeadLetter>> ListDeadLettersFrom(std::string_view topic,
+                                                      std::string_view group, Offset from,
+                                                      size_t limit) override;
   Result<RedriveResult> Redrive(std::string_view topic, std::string_view group,
                                 const RedriveOptions& options) override;
   Result<uint64_t> PurgeDeadLetters(std::string_view topic, std::string_view group,

@@ -1,6 +1,9 @@
 #include "engine/inbox_registry.h"
 
-#include <chrono>
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdint>
 
 namespace broker {
 
@@ -16,19 +19,44 @@ class InboxRegistry::InboxImpl final : public Inbox {
   const std::string address_;
 };
 
+namespace {
+
+// "_inbox." and 32 hex digits of the kernel's CSPRNG: an address nobody can guess, so only those
+// given a request (in its reply_to header) can reply to it, and one of a previous run never
+// matches.
+Result<std::string> RandomAddress() {
+  uint8_t bytes[16];
+  size_t filled = 0;
+  while (filled < sizeof(bytes)) {
+    const ssize_t n = getrandom(bytes + filled, sizeof(bytes) - filled, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Internal("no random bytes for an inbox address (getrandom failed)");
+    }
+    filled += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string address = "_inbox.";
+  for (uint8_t b : bytes) {
+    address.push_back(kHex[b >> 4]);
+    address.push_back(kHex[b & 0xf]);
+  }
+  return address;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Inbox>> InboxRegistry::Open(Broker::ReplyHandler on_reply) {
   if (!on_reply) return Status::InvalidArgument("an inbox needs a reply handler");
-  // Unique within this broker's lifetime; the time prefix keeps addresses of a restarted broker
-  // from matching those of its previous run.
-  static const uint64_t boot = static_cast<uint64_t>(
-      std::chrono::steady_clock::now().time_since_epoch().count());
-  std::string address = "_inbox." + std::to_string(boot % 1000000007) + "." +
-                        std::to_string(next_id_.fetch_add(1));
-  {
+  auto handler = std::make_shared<Broker::ReplyHandler>(std::move(on_reply));
+  for (;;) {
+    auto address = RandomAddress();
+    if (!address.ok()) return address.status();
     std::lock_guard lock(mu_);
-    inboxes_[address] = std::make_shared<Broker::ReplyHandler>(std::move(on_reply));
+    // A collision of 128 random bits does not happen; if it did, the first inbox keeps its own.
+    if (!inboxes_.try_emplace(*address, handler).second) continue;
+    return std::unique_ptr<Inbox>(new InboxImpl(this, std::move(address).value()));
   }
-  return std::unique_ptr<Inbox>(new InboxImpl(this, std::move(address)));
 }
 
 Status InboxRegistry::Send(std::string_view address, Message reply) {

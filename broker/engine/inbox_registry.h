@@ -1,9 +1,9 @@
-// InboxRegistry: the in-memory reply addresses of request-reply.
+// InboxRegistry: the in-memory reply addresses of request-reply. Addresses are "_inbox." and 128
+// random bits in hex (unguessable: knowing one is what lets a responder reply).
 //
 // Thread safety: all methods are thread-safe; mu_ is a leaf lock (handlers run without it).
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -26,7 +26,6 @@ class InboxRegistry {
 
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Broker::ReplyHandler>> inboxes_;  // guarded by mu_
-  std::atomic<uint64_t> next_id_{1};
 };
 
 }  // namespace broker

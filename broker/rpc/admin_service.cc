@@ -1,6 +1,9 @@
 #include "rpc/admin_service.h"
 
+#include <algorithm>
+
 #include "rpc/convert.h"
+#include "rpc/limits.h"
 #include "rpc/status_mapping.h"
 
 namespace broker::rpc {
@@ -21,6 +24,21 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Run(grpc::CallbackServerContext* con
   return reactor;
 }
 
+template <typename Work>
+grpc::ServerUnaryReactor* AdminServiceImpl::RunScoped(grpc::CallbackServerContext* context,
+                                                      Right right, Work work) {
+  auto* reactor = context->DefaultReactor();
+  auto scope = auth_.Scope(*context, right);
+  if (!scope.ok()) {
+    reactor->Finish(ToGrpc(scope.status()));
+    return reactor;
+  }
+  executor_.Post([reactor, scope = std::move(scope).value(), work = std::move(work)]() mutable {
+    reactor->Finish(ToGrpc(work(scope)));
+  });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* AdminServiceImpl::CreateTopic(grpc::CallbackServerContext* c,
                                                         const v1::CreateTopicRequest* req,
                                                         v1::TopicInfo* resp) {
@@ -36,10 +54,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateTopic(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::ListTopics(grpc::CallbackServerContext* c,
                                                        const v1::ListTopicsRequest*,
                                                        v1::ListTopicsResponse* resp) {
-  return Run(c, Right::kAdmin, "", [this, resp]() -> Status {
+  // A token limited to topic prefixes sees only its topics.
+  return RunScoped(c, Right::kAdmin, [this, resp](const TopicScope& scope) -> Status {
     auto topics = broker_.ListTopics();
     if (!topics.ok()) return topics.status();
-    for (const TopicInfo& t : *topics) ToProto(t, *resp->add_topics());
+    for (const TopicInfo& t : *topics) {
+      if (scope.Allows(t.name)) ToProto(t, *resp->add_topics());
+    }
     return Status::Ok();
   });
 }
@@ -77,12 +98,20 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateGroup(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::ListGroups(grpc::CallbackServerContext* c,
                                                        const v1::ListGroupsRequest* req,
                                                        v1::ListGroupsResponse* resp) {
-  return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
+  auto list = [this, req, resp](const TopicScope& scope) -> Status {
     auto groups = broker_.ListGroups(req->topic());
     if (!groups.ok()) return groups.status();
-    for (const GroupInfo& g : *groups) ToProto(g, *resp->add_groups());
+    for (const GroupInfo& g : *groups) {
+      if (scope.Allows(g.topic)) ToProto(g, *resp->add_groups());
+    }
     return Status::Ok();
-  });
+  };
+  // One topic: checked as any call on it. Every topic (""): only the groups of the topics the
+  // caller may see.
+  if (!req->topic().empty()) {
+    return Run(c, Right::kAdmin, req->topic(), [list] { return list(TopicScope{}); });
+  }
+  return RunScoped(c, Right::kAdmin, list);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::DescribeGroup(grpc::CallbackServerContext* c,
@@ -175,9 +204,17 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListDeadLetters(grpc::CallbackServer
                                                             const v1::ListDeadLettersRequest* req,
                                                             v1::ListDeadLettersResponse* resp) {
   return Run(c, Right::kAdmin, req->topic(), [this, req, resp]() -> Status {
-    auto letters = broker_.ListDeadLetters(req->topic(), req->group(),
-                                           req->limit() == 0 ? 100 : req->limit());
+    auto from = DecodeDeadLettersPageToken(req->page_token());
+    if (!from.ok()) return from.status();
+    const uint32_t page = DeadLettersPageSize(req->limit());
+    // One more than the page: whether it exists says if there is a next page.
+    auto letters = broker_.ListDeadLettersFrom(req->topic(), req->group(), *from, page + 1);
     if (!letters.ok()) return letters.status();
+    if (letters->size() > page) {
+      letters->resize(page);
+      resp->set_next_page_token(
+          EncodeDeadLettersPageToken(Offset(letters->back().record.offset.value() + 1)));
+    }
     for (const DeadLetter& d : *letters) ToProto(d, *resp->add_dead_letters());
     return Status::Ok();
   });

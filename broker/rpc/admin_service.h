@@ -57,6 +57,11 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   template <typename Work>
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, Right right,
                                 const std::string& topic, Work work);
+  // For list calls: checks `right`, then runs `work(scope)` (returning a Status) on the executor
+  // with the topics the caller may see, and finishes.
+  template <typename Work>
+  grpc::ServerUnaryReactor* RunScoped(grpc::CallbackServerContext* context, Right right,
+                                      Work work);
 
   Broker& broker_;
   Executor& executor_;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "rpc/convert.h"
+#include "rpc/limits.h"
 #include "rpc/status_mapping.h"
 
 namespace broker::rpc {
@@ -13,10 +14,12 @@ namespace {
 
 // The reply an ack carries goes out before the ack, as a responder would send it and then ack.
 void SendCarriedReply(Broker& broker, const v1::SubscribeRequest::Settle& settle,
-                      v1::SubscribeResponse::Settled& answer) {
+                      v1::SubscribeResponse::Settled& answer, const ReplyCheck& check_reply) {
   Status sent;
   if (settle.op() != v1::SubscribeRequest::Settle::OP_ACK) {
     sent = Status::InvalidArgument("only an ack can carry a reply");
+  } else if (check_reply && !(sent = check_reply(settle.reply())).ok()) {
+    // refused: not sent
   } else {
     Message reply;
     reply.payload = settle.reply().reply().payload();
@@ -31,7 +34,7 @@ void SendCarriedReply(Broker& broker, const v1::SubscribeRequest::Settle& settle
 
 Status ApplySettle(Broker& broker, Subscription* subscription,
                    const v1::SubscribeRequest::Settle& settle,
-                   v1::SubscribeResponse::Settled& answer) {
+                   v1::SubscribeResponse::Settled& answer, const ReplyCheck& check_reply) {
   using Settle = v1::SubscribeRequest::Settle;
   answer.set_request_id(settle.request_id());
   Status status;
@@ -42,10 +45,12 @@ Status ApplySettle(Broker& broker, Subscription* subscription,
       answer.set_reply_message(ToGrpc(status).error_message());
     }
   } else {
-    if (settle.has_reply()) SendCarriedReply(broker, settle, answer);
+    if (settle.has_reply()) SendCarriedReply(broker, settle, answer, check_reply);
     const PartitionId partition(settle.ref().partition());
     const Offset offset(settle.ref().offset());
     const uint32_t attempt = settle.attempt();  // 0: whichever lease this member holds
+    // Kept with the message and in its dead letter: bounded (rpc/limits.h).
+    const std::string text = TruncateUtf8(settle.text(), kMaxSettleTextBytes);
     switch (settle.op()) {
       case Settle::OP_ACK:
         status = attempt == 0 ? subscription->Ack(partition, offset)
@@ -55,8 +60,8 @@ Status ApplySettle(Broker& broker, Subscription* subscription,
         std::optional<std::chrono::milliseconds> delay;
         if (settle.has_delay_ms()) delay = std::chrono::milliseconds(settle.delay_ms());
         status = attempt == 0
-                     ? subscription->Nack(partition, offset, delay, settle.text())
-                     : subscription->NackAttempt(partition, offset, attempt, delay, settle.text());
+                     ? subscription->Nack(partition, offset, delay, text)
+                     : subscription->NackAttempt(partition, offset, attempt, delay, text);
         break;
       }
       case Settle::OP_EXTEND: {
@@ -68,8 +73,8 @@ Status ApplySettle(Broker& broker, Subscription* subscription,
       }
       case Settle::OP_REJECT:
         status = attempt == 0
-                     ? subscription->Reject(partition, offset, settle.text())
-                     : subscription->RejectAttempt(partition, offset, attempt, settle.text());
+                     ? subscription->Reject(partition, offset, text)
+                     : subscription->RejectAttempt(partition, offset, attempt, text);
         break;
       case Settle::OP_RELEASE:
         status = subscription->ReleaseAttempt(partition, offset, attempt);

@@ -25,6 +25,12 @@ std::string_view RightName(Right right) {
   return "?";
 }
 
+std::string JoinQuoted(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "'" : ", '") + item + "'";
+  return out;
+}
+
 }  // namespace
 
 Result<Authorizer> Authorizer::LoadFile(const std::string& path) {
@@ -73,9 +79,16 @@ Result<Authorizer> Authorizer::Parse(std::string_view text) {
   return auth;
 }
 
-Status Authorizer::Check(const grpc::ServerContextBase& context, Right right,
-                         std::string_view topic) const {
-  if (!enabled_) return Status::Ok();
+bool TopicScope::Allows(std::string_view topic) const {
+  if (prefixes.empty()) return true;
+  for (const std::string& prefix : prefixes) {
+    if (topic.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+Result<const Authorizer::Grant*> Authorizer::Authenticate(const grpc::ServerContextBase& context,
+                                                          Right right) const {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
@@ -92,14 +105,32 @@ Status Authorizer::Check(const grpc::ServerContextBase& context, Right right,
     return Status::PermissionDenied("this token does not grant '" + std::string(RightName(right)) +
                                     "'");
   }
-  if (!topic.empty() && !grant->second.prefixes.empty()) {
-    for (const std::string& prefix : grant->second.prefixes) {
-      if (topic.starts_with(prefix)) return Status::Ok();
-    }
-    return Status::PermissionDenied("this token is not allowed on topic '" + std::string(topic) +
-                                    "'");
+  return &grant->second;
+}
+
+Status Authorizer::Check(const grpc::ServerContextBase& context, Right right,
+                         std::string_view topic) const {
+  if (!enabled_) return Status::Ok();
+  auto grant = Authenticate(context, right);
+  if (!grant.ok()) return grant.status();
+  const std::vector<std::string>& prefixes = (*grant)->prefixes;
+  if (prefixes.empty()) return Status::Ok();
+  if (topic.empty()) {
+    return Status::PermissionDenied(
+        "this token is limited to topics starting with " + JoinQuoted(prefixes) +
+        "; this call acts on the whole broker and needs a token without topic prefixes");
   }
-  return Status::Ok();
+  if (TopicScope{prefixes}.Allows(topic)) return Status::Ok();
+  return Status::PermissionDenied("this token is not allowed on topic '" + std::string(topic) +
+                                  "' (it is limited to topics starting with " +
+                                  JoinQuoted(prefixes) + ")");
+}
+
+Result<TopicScope> Authorizer::Scope(const grpc::ServerContextBase& context, Right right) const {
+  if (!enabled_) return TopicScope{};
+  auto grant = Authenticate(context, right);
+  if (!grant.ok()) return grant.status();
+  return TopicScope{(*grant)->prefixes};
 }
 
 }  // namespace broker::rpc

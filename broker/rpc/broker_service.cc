@@ -15,15 +15,18 @@ namespace {
 // on it are published here; only a failed one is answered (its reply is the answer otherwise).
 class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::InboxEvent> {
  public:
-  InboxReactor(Broker& broker, const Authorizer& auth, grpc::CallbackServerContext* context)
+  InboxReactor(Broker& broker, const Authorizer& auth, PendingRequests& pending,
+               grpc::CallbackServerContext* context)
       : broker_(broker),
         auth_(auth),
+        pending_(pending),
         context_(context),
         writer_([this](const v1::InboxEvent* e) { StartWrite(e); },
                 [this](const grpc::Status& s) { Finish(s); }),
         sink_(std::make_shared<Sink>()) {
-    if (Status s = auth.Check(*context, Right::kPublish, ""); !s.ok()) {
-      writer_.Finish(ToGrpc(s));
+    // Not topic-specific: each request sent on it is checked against its topic.
+    if (auto scope = auth.Scope(*context, Right::kPublish); !scope.ok()) {
+      writer_.Finish(ToGrpc(scope.status()));
       return;
     }
     sink_->writer = &writer_;
@@ -38,8 +41,10 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
       writer_.Finish(ToGrpc(inbox.status()));
       return;
     }
+    address_ = inbox.value()->address();
+    pending_.Open(address_);
     v1::InboxEvent first;
-    first.set_address(inbox.value()->address());
+    first.set_address(address_);
     {
       std::lock_guard lock(inbox_mu_);
       inbox_ = std::move(inbox).value();
@@ -121,17 +126,18 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
       fail(s);
       return;
     }
+    // Before it is published: a reply may come as soon as it is.
+    pending_.Add(address_, request.correlation_id(), request.topic());
     std::vector<Message> messages;
     messages.push_back(FromProto(std::move(*request.mutable_message())));
     PublishOptions options;
     options.durability = Durability::kAsync;
     options.require_subscribers = true;
+    // Queued to the engine's writer thread, never committed here (no inline_commit): a RocksDB
+    // write on a gRPC callback thread would stall every call it serves while RocksDB stalls
+    // (docs/threading.md, where the W3 figures with and without it are).
     {
       std::lock_guard lock(sink_->mu);
-      // The only request of this stream in flight (a requester waiting on it): an idle writer
-      // lets this thread commit it rather than waking the writer thread for it. Requests that
-      // come in a burst are queued and committed together instead.
-      options.inline_commit = sink_->publishing == 0;
       ++sink_->publishing;
     }
     broker_.PublishAsync(request.topic(), std::move(messages), options,
@@ -142,6 +148,7 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
   }
 
   void Close() {
+    if (!address_.empty()) pending_.Close(address_);
     {
       std::lock_guard lock(sink_->mu);
       sink_->writer = nullptr;
@@ -156,7 +163,9 @@ class InboxReactor final : public grpc::ServerBidiReactor<v1::InboxCommand, v1::
 
   Broker& broker_;
   const Authorizer& auth_;
+  PendingRequests& pending_;
   grpc::CallbackServerContext* const context_;
+  std::string address_;  // of the inbox; set in the constructor
   OrderedWriter<v1::InboxEvent> writer_;
   std::shared_ptr<Sink> sink_;
   v1::InboxCommand command_;  // the read in progress
@@ -198,19 +207,29 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Publish(grpc::CallbackServerContext
 
 grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* BrokerServiceImpl::Subscribe(
     grpc::CallbackServerContext* context) {
-  return NewSubscribeReactor(context, broker_, executor_, auth_);
+  return NewSubscribeReactor(context, broker_, executor_, auth_, pending_);
 }
 
 grpc::ServerBidiReactor<v1::InboxCommand, v1::InboxEvent>* BrokerServiceImpl::OpenInbox(
     grpc::CallbackServerContext* context) {
-  return new InboxReactor(broker_, auth_, context);
+  return new InboxReactor(broker_, auth_, pending_, context);
 }
 
 grpc::ServerUnaryReactor* BrokerServiceImpl::SendReply(grpc::CallbackServerContext* context,
                                                        const v1::SendReplyRequest* request,
                                                        v1::SendReplyResponse*) {
   auto* reactor = context->DefaultReactor();
-  if (Status s = auth_.Check(*context, Right::kConsume, ""); !s.ok()) {
+  if (auto scope = auth_.Scope(*context, Right::kConsume); !scope.ok()) {
+    reactor->Finish(ToGrpc(scope.status()));
+    return reactor;
+  }
+  // Only a reply to a request sent from that inbox, by a consumer of its topic.
+  auto topic = pending_.Authorize(request->inbox(), request->reply().headers(), std::nullopt);
+  if (!topic.ok()) {
+    reactor->Finish(ToGrpc(topic.status()));
+    return reactor;
+  }
+  if (Status s = auth_.Check(*context, Right::kConsume, *topic); !s.ok()) {
     reactor->Finish(ToGrpc(s));
     return reactor;
   }

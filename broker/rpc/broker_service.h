@@ -7,6 +7,7 @@
 #include "broker/broker.h"
 #include "rpc/auth.h"
 #include "rpc/executor.h"
+#include "rpc/pending_requests.h"
 
 namespace broker::rpc {
 
@@ -33,6 +34,8 @@ class BrokerServiceImpl final : public v1::BrokerService::CallbackService {
   Broker& broker_;
   Executor& executor_;
   const Authorizer& auth_;
+  // Requests published through this service's inbox streams: what replies may answer.
+  PendingRequests pending_;
 };
 
 }  // namespace broker::rpc

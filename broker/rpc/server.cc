@@ -13,6 +13,7 @@
 #include "rpc/broker_service.h"
 #include "rpc/call_log.h"
 #include "rpc/executor.h"
+#include "rpc/host_port.h"
 
 namespace broker::rpc {
 namespace {
@@ -47,6 +48,9 @@ BrokerServer::~BrokerServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 Result<std::unique_ptr<BrokerServer>> BrokerServer::Start(Broker& broker, const ServerConfig& config,
                                                           Authorizer auth, std::string data_dir) {
+  std::string error;
+  const auto listen = net::ParseHostPort(config.listen, "--listen", std::nullopt, &error);
+  if (!listen) return Status::InvalidArgument(error);
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (!config.tls_cert.empty() || !config.tls_key.empty()) {
     if (config.tls_cert.empty() || config.tls_key.empty()) {
@@ -76,6 +80,9 @@ Result<std::unique_ptr<BrokerServer>> BrokerServer::Start(Broker& broker, const 
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.listen, credentials, &port);
+  // gRPC sets SO_REUSEPORT by default, which lets a second brokerd bind a port this one holds and
+  // then receive half of its clients' calls (on another data directory). One daemon per port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(config.max_receive_bytes);
   builder.RegisterService(&impl->broker_service);
   builder.RegisterService(&impl->admin_service);
@@ -84,10 +91,14 @@ Result<std::unique_ptr<BrokerServer>> BrokerServer::Start(Broker& broker, const 
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   impl->server = builder.BuildAndStart();
   if (!impl->server || port == 0) {
-    return Status::Unavailable("cannot listen on " + config.listen +
-                               " (address in use or not local?); choose another --listen");
+    std::string reason = net::BindFailureReason(*listen);
+    if (reason.empty()) reason = "gRPC refused the address (see its log above)";
+    return Status::Unavailable("cannot listen on " + config.listen + ": " + reason +
+                               "; choose another --listen");
   }
-  impl->address = config.listen.substr(0, config.listen.rfind(':')) + ":" + std::to_string(port);
+  net::HostPort bound = *listen;
+  bound.port = port;
+  impl->address = bound.ToString();
   return std::unique_ptr<BrokerServer>(new BrokerServer(std::move(impl)));
 }
 

@@ -29,7 +29,9 @@ struct ServerConfig {
 
 class BrokerServer {
  public:
-  // `broker` must outlive the server.
+  // `broker` must outlive the server. kInvalidArgument for a malformed `config.listen` (it needs a
+  // port) or unreadable TLS files; kUnavailable if it cannot listen (the port is held by another
+  // process: SO_REUSEPORT is off, so a second brokerd can never share it; or the host is not local).
   static Result<std::unique_ptr<BrokerServer>> Start(Broker& broker, const ServerConfig& config,
                                                      Authorizer auth, std::string data_dir);
   ~BrokerServer();

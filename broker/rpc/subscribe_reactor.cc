@@ -8,6 +8,7 @@
 
 #include "rpc/apply_settle.h"
 #include "rpc/convert.h"
+#include "rpc/limits.h"
 #include "rpc/status_mapping.h"
 #include "rpc/write_queue.h"
 
@@ -25,6 +26,8 @@ class Reactor;
 // Engine-side state of one stream. Only touched on its strand, except `reactor` (guarded by mu).
 struct Session : std::enable_shared_from_this<Session> {
   Broker* broker = nullptr;
+  const PendingRequests* pending = nullptr;
+  std::string topic;  // of the subscription, once started
   std::shared_ptr<Strand> strand;
   std::unique_ptr<Subscription> subscription;
   uint64_t credits = 0;
@@ -49,13 +52,14 @@ struct Session : std::enable_shared_from_this<Session> {
 class Reactor final : public grpc::ServerBidiReactor<Request, Response> {
  public:
   Reactor(grpc::CallbackServerContext* context, Broker& broker, Executor& executor,
-          const Authorizer& auth)
+          const Authorizer& auth, const PendingRequests& pending)
       : context_(context),
         auth_(auth),
         writer_([this](const Response* r) { StartWrite(r); },
                 [this](const grpc::Status& s) { Finish(s); }) {
     session_ = std::make_shared<Session>();
     session_->broker = &broker;
+    session_->pending = &pending;
     session_->strand = executor.MakeStrand();
     session_->reactor = this;
     StartRead(&request_);
@@ -126,6 +130,12 @@ void Session::Handle(Request request) {
           return;
         }
       }
+      if (start.max_in_flight() > kMaxInFlightPerMember) {
+        FinishCall(Status::InvalidArgument(
+            "max_in_flight " + std::to_string(start.max_in_flight()) +
+            " is over brokerd's limit of " + std::to_string(kMaxInFlightPerMember) + " per member"));
+        return;
+      }
       SubscribeOptions options;
       options.member = start.member();
       if (start.max_in_flight() != 0) options.max_in_flight = start.max_in_flight();
@@ -136,6 +146,7 @@ void Session::Handle(Request request) {
         return;
       }
       subscription = std::move(subscribed).value();
+      topic = start.topic();
       {
         std::lock_guard lock(mu);
         // Names only: the stream's end is logged by the call log (rpc/call_log.h).
@@ -168,6 +179,7 @@ void Session::Handle(Request request) {
       } else {
         credits += request.credit().messages();
       }
+      credits = std::min(credits, kMaxCreditPerMember);  // docs/operations.md, "Limits"
       SchedulePump();
       return;
     case Request::kSettle: {
@@ -195,7 +207,15 @@ void Session::Handle(Request request) {
 }
 
 bool Session::ApplySettle(const Request::Settle& settle, Response::Settled& settled) {
-  return rpc::ApplySettle(*broker, subscription.get(), settle, settled).ok();
+  // A carried reply must answer a request of this subscription's topic (rpc/pending_requests.h).
+  auto check_reply = [this](const v1::SendReplyRequest& reply) -> Status {
+    auto request_topic = pending->Authorize(reply.inbox(), reply.reply().headers(), topic);
+    if (!request_topic.ok()) return request_topic.status();
+    std::lock_guard lock(mu);
+    if (reactor == nullptr) return Status::Cancelled("the stream has ended");
+    return reactor->auth().Check(*reactor->context(), Right::kConsume, *request_topic);
+  };
+  return rpc::ApplySettle(*broker, subscription.get(), settle, settled, check_reply).ok();
 }
 
 void Session::SchedulePump() {
@@ -245,8 +265,8 @@ void Session::Pump() {
 
 grpc::ServerBidiReactor<Request, Response>* NewSubscribeReactor(
     grpc::CallbackServerContext* context, Broker& broker, Executor& executor,
-    const Authorizer& auth) {
-  return new Reactor(context, broker, executor, auth);
+    const Authorizer& auth, const PendingRequests& pending) {
+  return new Reactor(context, broker, executor, auth, pending);
 }
 
 }  // namespace broker::rpc

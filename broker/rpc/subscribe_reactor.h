@@ -14,11 +14,12 @@
 #include "broker/broker.h"
 #include "rpc/auth.h"
 #include "rpc/executor.h"
+#include "rpc/pending_requests.h"
 
 namespace broker::rpc {
 
 grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* NewSubscribeReactor(
     grpc::CallbackServerContext* context, Broker& broker, Executor& executor,
-    const Authorizer& auth);
+    const Authorizer& auth, const PendingRequests& pending);
 
 }  // namespace broker::rpc

@@ -19,6 +19,7 @@
 #include "commands/tail.h"
 #include "commands/topics.h"
 #include "global_options.h"
+#include "rpc/host_port.h"
 
 namespace {
 
@@ -76,7 +77,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(kFooter);
 
-  CLI::Option* addr = app.add_option("-a,--addr", options.addr, "brokerd host:port (env BROKER_ADDR)");
+  CLI::Option* addr = app.add_option("-a,--addr", options.addr, "brokerd host:port, port required (env BROKER_ADDR)");
   addr->capture_default_str();
   CLI::Option* token = app.add_option("--token", options.token, "Bearer token (env BROKER_TOKEN)");
   CLI::Option* token_file =
@@ -97,6 +98,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--json", options.json, "Machine-readable output (stable field names)");
   app.parse_complete_callback([&] {
+    // Checked here, not with a validator, so that BROKER_ADDR is checked too. No port is an error
+    // rather than gRPC's default (443).
+    std::string addr_error;
+    if (!broker::net::ParseHostPort(options.addr, "--addr", std::nullopt, &addr_error)) {
+      throw CLI::ValidationError(addr_error);
+    }
     options.timeout = *ParseDuration(timeout_text);
     // An explicit --token-file wins over BROKER_TOKEN from the environment.
     if (token_file->count() > 0 && token->count() == 0) options.token.clear();

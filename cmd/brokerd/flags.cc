@@ -1,12 +1,34 @@
 #include "flags.h"
 
+#include "rpc/host_port.h"
+
 namespace brokerd {
+namespace {
+
+// A listen address needs an explicit port: "localhost" alone is refused rather than taken as
+// gRPC's default (443) or the HTTP one (80).
+CLI::Validator ListenAddress() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        std::string error;
+        if (broker::net::ParseHostPort(value, "address", std::nullopt, &error)) return {};
+        return error;
+      },
+      "HOST:PORT");
+}
+
+}  // namespace
 
 void AddFlags(CLI::App& app, Flags& flags) {
   app.set_config("--config", "", "Read flags from a TOML/INI file (keys are the long flag names)");
+  // A misspelt key is an error, not a setting silently left at its default (a typo in
+  // metrics-listen would turn metrics off without a word).
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.add_option("--data-dir", flags.data_dir, "Data directory (RocksDB); created if missing")
       ->capture_default_str();
-  app.add_option("--listen", flags.server.listen, "host:port to serve on (port 0: any free port)")
+  app.add_option("--listen", flags.server.listen,
+                 "host:port to serve on (port 0: any free port; IPv6: [::1]:7070)")
+      ->check(ListenAddress())
       ->capture_default_str();
   app.add_option("--durability", flags.durability, "sync (fsync before ack) or async")
       ->check(CLI::IsMember({"sync", "async"}))
@@ -27,14 +49,16 @@ void AddFlags(CLI::App& app, Flags& flags) {
                  "PEM CA bundle: require client certificates signed by it (mutual TLS)");
   app.add_option("--tokens-file", flags.tokens_file,
                  "Bearer tokens: lines '<token> <publish,consume,admin> [<topic prefixes>]'");
-  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+  // The names brokerd prints in its lines (level=warning) and their short forms.
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warning (warn), error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warning", "warn", "error"}))
       ->capture_default_str();
   app.add_option("--shutdown-grace-ms", flags.shutdown_grace_ms,
                  "On SIGTERM, how long in-flight calls may take to finish")
       ->capture_default_str();
   app.add_option("--metrics-listen", flags.metrics_listen,
-                 "host:port serving Prometheus metrics over HTTP (GET /metrics); off by default");
+                 "host:port serving Prometheus metrics over HTTP (GET /metrics); off by default")
+      ->check(ListenAddress());
   app.add_option("--write-buffer-mib", flags.write_buffer_mib,
                  "RocksDB memtable size per column family, MiB (the log's; the others take at "
                  "most 16)")

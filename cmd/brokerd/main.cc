@@ -6,6 +6,10 @@
 //
 // SIGTERM/SIGINT: stop accepting calls, let in-flight calls finish (--shutdown-grace), persist
 // batched acks, close the data directory, exit 0.
+//
+// Exit codes (docs/operations.md, "Exit codes"): 0 clean stop; 1 cannot start (the data directory
+// is in use or cannot be opened); 2 usage error (a bad flag, config file, or a file a flag names);
+// 3 a listener cannot bind (the port is held by another process, or the host is not local).
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -21,10 +25,39 @@
 
 namespace {
 
-int Fail(const std::string& what) {
-  spdlog::error("event=fatal error=\"{}\"", what);
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailure = 1,
+  kExitUsage = 2,
+  kExitCannotListen = 3,
+};
+
+int Fail(const std::string& what, int exit_code = kExitFailure) {
+  spdlog::error("event=fatal exit_code={} error=\"{}\"", exit_code, what);
   std::fprintf(stderr, "brokerd: %s\n", what.c_str());
-  return 1;
+  return exit_code;
+}
+
+// A listener that could not start: kUnavailable means it could not bind (exit 3), anything else
+// is a bad address or file given by flags.
+int FailListener(const broker::Status& status) {
+  return Fail(status.message(),
+              status.code() == broker::StatusCode::kUnavailable ? kExitCannotListen : kExitUsage);
+}
+
+// One line for a usage error. CLI11 names neither the config file nor the key it could not use.
+std::string UsageMessage(const CLI::App& app, const CLI::ParseError& e) {
+  std::string what = e.what();
+  constexpr std::string_view kUnknownKey = "INI was not able to parse ";
+  if (dynamic_cast<const CLI::ConfigError*>(&e) != nullptr && what.starts_with(kUnknownKey)) {
+    const CLI::Option* config = app.get_config_ptr();
+    const std::string file = config != nullptr && !config->results().empty()
+                                 ? config->results().front()
+                                 : std::string("?");
+    what = "unknown key '" + what.substr(kUnknownKey.size()) + "' in config file '" + file +
+           "' (keys are the long flag names without dashes; brokerd --help lists them)";
+  }
+  return what;
 }
 
 }  // namespace
@@ -33,11 +66,16 @@ int main(int argc, char** argv) {
   brokerd::Flags flags;
   CLI::App app{"brokerd: persistent message broker daemon (gRPC)", "brokerd"};
   brokerd::AddFlags(app, flags);
-  CLI11_PARSE(app, argc, argv);
-  const auto started_at = std::chrono::system_clock::now();
-
-  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  // Before parsing: a usage error is a `fatal` log event in the same format as every other line.
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ level=%l %v", spdlog::pattern_time_type::utc);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    return Fail(UsageMessage(app, e), kExitUsage);
+  }
+  const auto started_at = std::chrono::system_clock::now();
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
 
   // Signals are taken by sigwait below, so every thread started from here on inherits the mask.
   sigset_t signals;
@@ -49,7 +87,7 @@ int main(int argc, char** argv) {
   broker::rpc::Authorizer auth;
   if (!flags.tokens_file.empty()) {
     auto loaded = broker::rpc::Authorizer::LoadFile(flags.tokens_file);
-    if (!loaded.ok()) return Fail(loaded.status().message());
+    if (!loaded.ok()) return Fail(loaded.status().message(), kExitUsage);
     auth = std::move(loaded).value();
   }
 
@@ -62,7 +100,7 @@ int main(int argc, char** argv) {
 
   auto server = broker::rpc::BrokerServer::Start(*engine, flags.server, std::move(auth),
                                                  flags.data_dir);
-  if (!server.ok()) return Fail(server.status().message());
+  if (!server.ok()) return FailListener(server.status());
   spdlog::info("event=started listen={} data_dir={} durability={} tls={} auth={}",
                (*server)->address(), flags.data_dir, flags.durability,
                flags.server.tls_cert.empty() ? "off" : "on",
@@ -72,7 +110,7 @@ int main(int argc, char** argv) {
     brokerd::MetricsSource source{engine.get(), flags.data_dir, started_at};
     auto serving = brokerd::MetricsServer::Start(
         flags.metrics_listen, [source] { return brokerd::RenderMetrics(source); });
-    if (!serving.ok()) return Fail(serving.status().message());
+    if (!serving.ok()) return FailListener(serving.status());
     metrics = std::move(serving).value();
     spdlog::info("event=metrics_listening address={}", metrics->address());
     std::cout << "brokerd: metrics on http://" << metrics->address() << "/metrics" << std::endl;
@@ -88,5 +126,5 @@ int main(int argc, char** argv) {
   server->reset();
   engine.reset();  // persists batched acks, commits queued writes, closes RocksDB
   spdlog::info("event=stopped");
-  return 0;
+  return kExitOk;
 }

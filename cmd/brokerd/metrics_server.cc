@@ -2,43 +2,19 @@
 
 #include <sys/socket.h>
 
-#include <charconv>
 #include <chrono>
 #include <mutex>
 #include <thread>
 
 #include <httplib.h>
 
+#include "rpc/host_port.h"
+
 namespace brokerd {
 namespace {
 
 // Scrapes are rare and cheap to serve one after another: two threads leave room for a slow one.
 constexpr size_t kServerThreads = 2;
-
-struct HostPort {
-  std::string host;
-  int port = 0;
-};
-
-broker::Result<HostPort> ParseListen(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
-    return broker::Status::InvalidArgument("--metrics-listen '" + listen +
-                                           "' is not host:port (e.g. 127.0.0.1:9090)");
-  }
-  HostPort out;
-  out.host = listen.substr(0, colon);
-  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
-    out.host = out.host.substr(1, out.host.size() - 2);
-  }
-  const std::string port = listen.substr(colon + 1);
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
-  if (ec != std::errc() || end != port.data() + port.size() || out.port < 0 || out.port > 65535) {
-    return broker::Status::InvalidArgument("--metrics-listen '" + listen +
-                                           "' has a bad port; use 0-65535");
-  }
-  return out;
-}
 
 // httplib's default also sets SO_REUSEPORT, which would let a second brokerd bind the same port
 // silently; only SO_REUSEADDR (quick restarts) is wanted.
@@ -61,8 +37,9 @@ MetricsServer::~MetricsServer() { Stop(); }
 
 broker::Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& listen,
                                                                     Render render) {
-  auto parsed = ParseListen(listen);
-  if (!parsed.ok()) return parsed.status();
+  std::string error;
+  const auto parsed = broker::net::ParseHostPort(listen, "--metrics-listen", std::nullopt, &error);
+  if (!parsed) return broker::Status::InvalidArgument(error);
   auto impl = std::make_unique<Impl>();
   httplib::Server& server = impl->server;
   server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
@@ -81,12 +58,14 @@ broker::Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   const bool bound = port == 0 ? (port = server.bind_to_any_port(parsed->host)) > 0
                                : server.bind_to_port(parsed->host, port);
   if (!bound) {
-    return broker::Status::Unavailable("cannot listen for metrics on " + listen +
-                                       " (address in use or not local?); choose another "
-                                       "--metrics-listen");
+    std::string reason = broker::net::BindFailureReason(*parsed);
+    if (reason.empty()) reason = "the HTTP server refused the address";
+    return broker::Status::Unavailable("cannot listen for metrics on " + listen + ": " + reason +
+                                       "; choose another --metrics-listen");
   }
-  const std::string host = listen.substr(0, listen.rfind(':'));
-  impl->address = host + ":" + std::to_string(port);
+  broker::net::HostPort address = *parsed;
+  address.port = port;
+  impl->address = address.ToString();
   impl->thread = std::thread([server = &impl->server] { server->listen_after_bind(); });
   // httplib's stop() does nothing before the accept loop runs, so Stop() could not end a server
   // that has not started yet: wait for it here (it starts at once; the bound is a safety net).

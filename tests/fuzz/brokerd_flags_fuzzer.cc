@@ -1,9 +1,9 @@
 // Fuzz target: brokerd's flag parsing (cmd/brokerd/flags.h, CLI11), both ways it reads input:
 //   byte 0 even: the rest is a --config file's text (TOML/INI), parsed as the file would be;
 //   byte 0 odd:  the rest is a command line, arguments separated by '\0'.
-// brokerd's main catches only CLI::ParseError (CLI11_PARSE): any other exception would kill the
-// daemon with a terminate, so only that one is allowed here. What parses must satisfy the flags'
-// own checks, and turn into engine options.
+// brokerd's main catches only CLI::ParseError (a usage error, exit 2): any other exception would
+// kill the daemon with a terminate, so only that one is allowed here. What parses must satisfy
+// the flags' own checks, and turn into engine options.
 #include <cstddef>
 #include <cstdint>
 #include <sstream>

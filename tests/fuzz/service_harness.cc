@@ -9,6 +9,7 @@
 #include "fuzz_check.h"
 #include "rpc/apply_settle.h"
 #include "rpc/convert.h"
+#include "rpc/limits.h"
 #include "rpc/status_mapping.h"
 
 namespace broker::fuzz {
@@ -205,6 +206,10 @@ void ServiceHarness::StreamMessage(uint32_t index, const v1::SubscribeRequest& r
       }
       const auto& start = request.start();
       CheckConfigConversion(start.group_config());
+      if (start.max_in_flight() > rpc::kMaxInFlightPerMember) {
+        Finish(stream, Status::InvalidArgument("max_in_flight over brokerd's limit"));
+        return;
+      }
       SubscribeOptions options;
       options.member = start.member();
       if (start.max_in_flight() != 0) options.max_in_flight = start.max_in_flight();
@@ -229,6 +234,7 @@ void ServiceHarness::StreamMessage(uint32_t index, const v1::SubscribeRequest& r
       } else {
         stream.credits += request.credit().messages();
       }
+      stream.credits = std::min(stream.credits, rpc::kMaxCreditPerMember);
       break;
     case Request::kSettle:
       ApplyAndCheckSettle(stream, request.settle());
@@ -257,6 +263,7 @@ void ServiceHarness::PumpAll() {
 }
 
 void ServiceHarness::Pump(Stream& stream) {
+  FUZZ_CHECK(stream.credits <= rpc::kMaxCreditPerMember);
   while (stream.subscription && stream.credits > 0) {
     const uint32_t want = static_cast<uint32_t>(std::min<uint64_t>(stream.credits, kMaxPollBatch));
     auto polled = stream.subscription->Poll(want, std::chrono::milliseconds(0));
@@ -384,12 +391,28 @@ void ServiceHarness::Read(const v1::ReadRequest& request) {
 }
 
 void ServiceHarness::ListDeadLetters(const v1::ListDeadLettersRequest& request) {
-  auto letters = broker_->ListDeadLetters(request.topic(), request.group(),
-                                          request.limit() == 0 ? 100 : request.limit());
+  auto from = rpc::DecodeDeadLettersPageToken(request.page_token());
+  CheckStatus(from);
+  if (!from.ok()) return;
+  const uint32_t page = rpc::DeadLettersPageSize(request.limit());
+  FUZZ_CHECK(page >= 1 && page <= rpc::kMaxDeadLettersPage);
+  auto letters = broker_->ListDeadLettersFrom(request.topic(), request.group(), *from, page + 1);
   CheckStatus(letters);
   if (!letters.ok()) return;
+  FUZZ_CHECK(letters->size() <= page + 1);
   v1::ListDeadLettersResponse response;
-  for (const DeadLetter& d : *letters) rpc::ToProto(d, *response.add_dead_letters());
+  for (size_t i = 0; i < letters->size() && i < page; ++i) {
+    const DeadLetter& d = (*letters)[i];
+    FUZZ_CHECK(d.record.offset >= *from);  // a page starts where its token says
+    // Every nack text and reject reason went through ApplySettle's cap.
+    FUZZ_CHECK(d.last_error.size() <= rpc::kMaxSettleTextBytes);
+    rpc::ToProto(d, *response.add_dead_letters());
+  }
+  if (letters->size() > page) {
+    const Offset next = letters->at(page - 1).record.offset + 1;
+    auto decoded = rpc::DecodeDeadLettersPageToken(rpc::EncodeDeadLettersPageToken(next));
+    FUZZ_CHECK(decoded.ok() && *decoded == next);  // the token round-trips
+  }
 }
 
 void ServiceHarness::Redrive(const v1::RedriveRequest& request) {

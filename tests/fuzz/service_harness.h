@@ -18,7 +18,11 @@
 //   - deliveries carry attempt >= 1 and the bytes stored at their position;
 //   - configs survive proto -> engine -> proto -> engine unchanged after the first conversion, and
 //     a created group reports the config it was created with;
-//   - lag figures: ack_floor <= end_offset and unsettled <= end_offset - ack_floor.
+//   - lag figures: ack_floor <= end_offset and unsettled <= end_offset - ack_floor;
+//   - the boundary's caps (rpc/limits.h): a stream's credit never exceeds kMaxCreditPerMember,
+//     max_in_flight over its limit ends the stream, a dead letter's last_error fits
+//     kMaxSettleTextBytes, a ListDeadLetters page fits its size and starts at its page token, and
+//     page tokens round-trip.
 //
 // Opening a RocksDB instance costs far more than a typical input, so the fuzzers share one harness
 // across inputs (ForInput): between inputs every stream is closed and every topic deleted, which

@@ -70,18 +70,15 @@ std::string BrokerdProcess::BinaryPath() {
   return BROKERD_BINARY;
 }
 
-std::optional<BrokerdProcess> BrokerdProcess::Start(const std::string& data_dir,
-                                                    const std::vector<std::string>& extra_args,
-                                                    std::string* error,
-                                                    std::chrono::milliseconds timeout,
-                                                    const std::string& listen) {
+std::optional<BrokerdProcess> BrokerdProcess::Spawn(const std::vector<std::string>& arguments,
+                                                    std::string* error) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     *error = "pipe failed";
     return std::nullopt;
   }
-  std::vector<std::string> args = {BinaryPath(), "--data-dir", data_dir, "--listen", listen};
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::vector<std::string> args = {BinaryPath()};
+  args.insert(args.end(), arguments.begin(), arguments.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -101,6 +98,30 @@ std::optional<BrokerdProcess> BrokerdProcess::Start(const std::string& data_dir,
   BrokerdProcess process;
   process.pid_ = pid;
   process.output_ = std::make_unique<OutputReader>(pipe_fds[0]);
+  return process;
+}
+
+int BrokerdProcess::RunToExit(const std::vector<std::string>& args, std::string* output,
+                              std::chrono::milliseconds timeout) {
+  auto process = Spawn(args, output);
+  if (!process) return -1;
+  const int status = process->Reap(timeout);
+  if (status < 0) process->Kill();
+  *output = process->Output();
+  return status;
+}
+
+std::optional<BrokerdProcess> BrokerdProcess::Start(const std::string& data_dir,
+                                                    const std::vector<std::string>& extra_args,
+                                                    std::string* error,
+                                                    std::chrono::milliseconds timeout,
+                                                    const std::string& listen) {
+  std::vector<std::string> args = {"--data-dir", data_dir, "--listen", listen};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  auto spawned = Spawn(args, error);
+  if (!spawned) return std::nullopt;
+  BrokerdProcess process = std::move(*spawned);
+  const pid_t pid = process.pid_;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const std::string marker = "brokerd: listening on ";
   while (std::chrono::steady_clock::now() < deadline) {

@@ -32,6 +32,12 @@ class BrokerdProcess {
                                                  std::chrono::seconds(20),
                                              const std::string& listen = "127.0.0.1:0");
 
+  // Runs brokerd with exactly `args` (no --data-dir or --listen added) until it exits, for tests of
+  // what makes it refuse to start. Returns its exit status (-1 if it did not exit within
+  // `timeout`: it is then killed) and sets `output` to what it wrote.
+  static int RunToExit(const std::vector<std::string>& args, std::string* output,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
   BrokerdProcess(BrokerdProcess&& other) noexcept;
   BrokerdProcess& operator=(BrokerdProcess&& other) noexcept;
   ~BrokerdProcess();  // SIGKILL if still running
@@ -52,6 +58,9 @@ class BrokerdProcess {
  private:
   struct OutputReader;
   BrokerdProcess() = default;
+  // Forks and execs brokerd with `args` (after the binary), its output read by `output_`.
+  static std::optional<BrokerdProcess> Spawn(const std::vector<std::string>& args,
+                                             std::string* error);
   int Reap(std::chrono::milliseconds timeout);
   pid_t pid_ = -1;
   std::unique_ptr<OutputReader> output_;  // null only in a moved-from object

@@ -135,6 +135,11 @@ class Broker {
   virtual Result<std::vector<DeadLetter>> ListDeadLetters(std::string_view topic,
                                                           std::string_view group,
                                                           size_t limit) = 0;
+  // The same, from the dead letter at offset `from` of the dead-letter topic on: a page of a long
+  // list, the next one starting after the last record's offset (DeadLetter::record.offset).
+  virtual Result<std::vector<DeadLetter>> ListDeadLettersFrom(std::string_view topic,
+                                                              std::string_view group, Offset from,
+                                                              size_t limit) = 0;
   // Delivers matching dead letters again to this group only (other groups never see them), with
   // attempts reset to 0.
   virtual Result<RedriveResult> Redrive(std::string_view topic, std::string_view group,

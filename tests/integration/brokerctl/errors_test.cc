@@ -138,6 +138,16 @@ TEST_F(BrokerctlTest, UsageErrorsExit2) {
   EXPECT_NE(help.out.find("--error-contains"), std::string::npos) << help.out;
 }
 
+TEST(BrokerctlAddrTest, AddressWithoutAPortIsAUsageErrorNotPort443) {
+  CommandResult flag = RunBrokerctl({"--addr", "localhost", "health"});
+  EXPECT_EQ(flag.exit_code, 2) << Describe(flag);
+  EXPECT_NE(flag.err.find("--addr 'localhost' has no port; write HOST:PORT"), std::string::npos)
+      << Describe(flag);
+  CommandResult env = RunBrokerctl({"health"}, {{"BROKER_ADDR", "localhost"}});
+  EXPECT_EQ(env.exit_code, 2) << Describe(env);
+  EXPECT_NE(env.err.find("has no port"), std::string::npos) << Describe(env);
+}
+
 TEST_F(BrokerctlTest, TlsFlagsConnectAndMismatchesAreExplained) {
   const std::string cert = (dir_ / "cert.pem").string();
   const std::string key = (dir_ / "key.pem").string();

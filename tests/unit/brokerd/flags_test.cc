@@ -76,5 +76,38 @@ TEST_F(FlagsTest, OutOfRangeOrMalformedMemoryFlagsAreRefusedWithTheFlagsName) {
   }
 }
 
+TEST_F(FlagsTest, UnknownConfigKeyIsAnErrorNamingTheKey) {
+  try {
+    ParseConfig("listen = \"127.0.0.1:7070\"\nmetrics-lisen = \"127.0.0.1:9090\"\n");
+    ADD_FAILURE() << "a misspelt key was accepted";
+  } catch (const CLI::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("metrics-lisen"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(FlagsTest, LogLevelTakesTheNamesBrokerdPrints) {
+  for (const std::string level : {"trace", "debug", "info", "warning", "warn", "error"}) {
+    Flags flags;
+    CLI::App app{"brokerd", "brokerd"};
+    AddFlags(app, flags);
+    std::vector<const char*> argv{"brokerd", "--log-level", level.c_str()};
+    EXPECT_NO_THROW(app.parse(static_cast<int>(argv.size()), argv.data())) << level;
+    EXPECT_EQ(flags.log_level, level);
+  }
+  EXPECT_THROW(ParseArgs({"--log-level", "loud"}), CLI::ValidationError);
+}
+
+TEST_F(FlagsTest, ListenAddressesNeedAPort) {
+  EXPECT_THROW(ParseArgs({"--listen", "localhost"}), CLI::ValidationError);
+  EXPECT_THROW(ParseArgs({"--metrics-listen", "127.0.0.1"}), CLI::ValidationError);
+  EXPECT_THROW(ParseArgs({"--listen", "127.0.0.1:70000"}), CLI::ValidationError);
+}
+
+TEST_F(FlagsTest, ListenAddressesWithAPortAreTaken) {
+  ParseArgs({"--listen", "[::1]:7071", "--metrics-listen", "0.0.0.0:0"});
+  EXPECT_EQ(flags_.server.listen, "[::1]:7071");
+  EXPECT_EQ(flags_.metrics_listen, "0.0.0.0:0");
+}
+
 }  // namespace
 }  // namespace brokerd

@@ -2,6 +2,7 @@
 // ack may carry, applied to a member of an in-memory broker. The answers' codes are what the
 // client library acts on, so the error paths are checked one by one.
 #include "rpc/apply_settle.h"
+#include "rpc/limits.h"
 
 #include <gtest/gtest.h>
 
@@ -95,6 +96,32 @@ TEST_F(ApplySettleTest, AReplyToAnInboxThatIsGoneIsNotFoundAndTheAckStillHappens
   EXPECT_EQ(answer.reply_code(), static_cast<int32_t>(grpc::StatusCode::NOT_FOUND));
   EXPECT_FALSE(answer.reply_message().empty());
   EXPECT_EQ(StatusOfTheRequest(), MessageStatus::kAcked);
+}
+
+TEST_F(ApplySettleTest, AReplyTheCheckRefusesIsNotSentAndTheAckStillHappens) {
+  ASSERT_NO_FATAL_FAILURE(OpenInbox());
+  Settle settle = SettleOf(Settle::OP_ACK);
+  CarryReply(settle, inbox_->address(), "spoofed");
+  v1::SubscribeResponse::Settled answer;
+  const ReplyCheck refuse = [](const v1::SendReplyRequest&) {
+    return Status::PermissionDenied("no such request");
+  };
+  EXPECT_TRUE(ApplySettle(*broker_, sub_.get(), settle, answer, refuse).ok());
+  EXPECT_EQ(answer.code(), 0);
+  EXPECT_EQ(answer.reply_code(), static_cast<int32_t>(grpc::StatusCode::PERMISSION_DENIED));
+  EXPECT_TRUE(replies_.empty()) << "a refused reply never reaches the inbox";
+  EXPECT_EQ(StatusOfTheRequest(), MessageStatus::kAcked);
+}
+
+TEST_F(ApplySettleTest, NackTextIsCutToTheLimit) {
+  Settle settle = SettleOf(Settle::OP_NACK);
+  settle.set_text(std::string(10000, 'e'));
+  v1::SubscribeResponse::Settled answer;
+  EXPECT_TRUE(ApplySettle(*broker_, sub_.get(), settle, answer).ok());
+  auto states =
+      broker_->GetMessageState("requests", delivery_.record.partition, delivery_.record.offset);
+  ASSERT_TRUE(states.ok() && states->size() == 1);
+  EXPECT_EQ(states->front().last_error, std::string(kMaxSettleTextBytes, 'e'));
 }
 
 TEST_F(ApplySettleTest, OnlyAnAckMayCarryAReply) {
