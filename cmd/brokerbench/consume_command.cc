@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "allocator.h"
 #include "bench_target.h"
 #include "latency_summary.h"
 #include "payload.h"
@@ -158,6 +159,7 @@ int Run(const ConsumeFlags& flags) {
   report.Add("config", "publish_rate", flags.rate);
   report.Add("config", "loadavg1_before", load);
   report.Add("config", "cpus", AllowedCpus());
+  report.Add("config", "allocator", AllocatorName());
   report.Add("result", "seconds", seconds);
   report.Add("result", "msgs_per_s", static_cast<double>(flags.messages) / seconds);
   if (flags.rate > 0) {
