@@ -25,42 +25,12 @@ DATA=/tmp/brokerbench-summary-data
 RAW=/tmp/brokerbench-summary-raw.tsv
 OUT=/tmp/brokerbench-summary.tsv
 BROKERD_PID=""
+BROKERD_LOG=/tmp/brokerbench-summary-brokerd.log
 
 log() { echo "[run-summary $(date +%T)] $*" >&2; }
 
-start_brokerd() {   # start_brokerd DURABILITY
-  rm -rf "$DATA"
-  sync
-  "$BROKERD" --data-dir "$DATA" --listen "127.0.0.1:$PORT" --durability "$1" --log-level warn \
-    > /tmp/brokerbench-summary-brokerd.log 2>&1 &
-  BROKERD_PID=$!
-  local i
-  for ((i = 0; i < 300; i++)); do   # until it accepts connections (bounded: 30 s)
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-    kill -0 "$BROKERD_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  log "brokerd did not start: $(tail -3 /tmp/brokerbench-summary-brokerd.log)"
-  return 1
-}
-
-stop_brokerd() {
-  [ -n "$BROKERD_PID" ] || return 0
-  kill -TERM "$BROKERD_PID" 2>/dev/null
-  wait "$BROKERD_PID" 2>/dev/null
-  BROKERD_PID=""
-}
-
-record() {   # record REP LABEL WORKLOAD JSON METRIC...
-  local rep=$1 label=$2 workload=$3 json=$4 m
-  shift 4
-  for m in "$@"; do
-    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$m" "$(jq ".result.$m" <<< "$json")" \
-      "$rep" >> "$RAW"
-  done
-  printf '%s\t%s\tloadavg1_before\t%s\t%s\n' "$label" "$workload" \
-    "$(jq .config.loadavg1_before <<< "$json")" "$rep" >> "$RAW"
-}
+# shellcheck source=bench-lib.sh
+source "$(dirname "$0")/bench-lib.sh"
 
 run() {   # run REP TARGET(embedded|grpc) DURABILITY LABEL WORKLOAD COMMAND FLAGS...
   local rep=$1 target=$2 durability=$3 label=$4 workload=$5 json
