@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev libfmt-dev libxxhash-dev openssl
   nlohmann-json3-dev libcpp-httplib-dev
+  # brokerbench's allocator (cmd/brokerbench/allocator.h); the broker library links none.
+  libmimalloc-dev
   # The NATS JetStream transport (libnats 3.4) and the server its tests run as a cluster (2.9).
   libnats-dev nats-server
 )

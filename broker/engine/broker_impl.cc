@@ -105,8 +105,11 @@ Status BrokerImpl::DeleteTopic(std::string_view name) {
   return writer_->RunExclusive([&] { return writer_->DeleteTopicOnWriter(name); });
 }
 
-Status BrokerImpl::Validate(std::string_view topic, const std::vector<Message>& messages) const {
-  if (Status s = storage::ValidateTopicName(topic); !s.ok()) return s;
+Status BrokerImpl::Validate(std::string_view topic, const std::vector<Message>& messages,
+                            bool known_topic) const {
+  if (!known_topic) {
+    if (Status s = storage::ValidateTopicName(topic); !s.ok()) return s;
+  }
   if (messages.empty()) return Status::InvalidArgument("a publish needs at least one message");
   if (messages.size() > options_.limits.max_batch_messages) {
     return Status::InvalidArgument("batch of " + std::to_string(messages.size()) +
@@ -127,7 +130,10 @@ Status BrokerImpl::Validate(std::string_view topic, const std::vector<Message>& 
 
 void BrokerImpl::PublishAsync(std::string_view topic, std::vector<Message> messages,
                               const PublishOptions& options, PublishCallback done) {
-  if (Status s = Validate(topic, messages); !s.ok()) {
+  // Resolved here, on the caller's thread, so the writer (the serial part) skips the lookup and
+  // the request carries no copy of the name.
+  std::shared_ptr<storage::TopicState> resolved = registry_.Find(topic);
+  if (Status s = Validate(topic, messages, resolved != nullptr); !s.ok()) {
     done(std::move(s));
     return;
   }
@@ -136,7 +142,11 @@ void BrokerImpl::PublishAsync(std::string_view topic, std::vector<Message> messa
     return;
   }
   storage::AppendRequest request;
-  request.topic = std::string(topic);
+  if (resolved) {
+    request.resolved_topic = std::move(resolved);
+  } else {
+    request.topic = std::string(topic);
+  }
   request.messages = std::move(messages);
   request.durability = options.durability.value_or(options_.durability);
   request.inline_if_idle = options.inline_commit;
@@ -144,7 +154,7 @@ void BrokerImpl::PublishAsync(std::string_view topic, std::vector<Message> messa
     // A member waiting for records when this is committed gets them leased in the same commit (a
     // direct hand-off): it needs no commit of its own and is woken once.
     auto handoff = std::make_shared<delivery::HandOff>();
-    request.stage = [delivery = delivery_.get(), handoff, topic = request.topic](
+    request.stage = [delivery = delivery_.get(), handoff, topic = std::string(topic)](
                         rocksdb::WriteBatch& batch, const std::vector<Message>& appended,
                         const std::vector<PublishResult>& positions, TimePoint timestamp) {
       delivery->StageHandOff(topic, batch, appended, positions, timestamp, *handoff);

@@ -24,6 +24,9 @@ namespace {
 constexpr size_t kMaxGroupRequests = 4096;
 // A batch value is closed past this size and the next record starts a new key.
 constexpr size_t kMaxBatchValueBytes = 1 << 20;
+// A commit's write batch that grew past this is freed rather than kept for the next commit, so
+// one large commit does not pin its memory.
+constexpr size_t kMaxReusedBatchBytes = 8 << 20;
 
 std::string EncodeNextTopicId(TopicId id) {
   std::string v;
@@ -59,6 +62,25 @@ struct LogWriter::Group {
   uint64_t duplicates = 0;
   uint64_t publish_calls = 0;  // accepted requests from publishers (not group state, dead letters)
 
+  // Empties the group for the next commit, keeping the write batch's and the accepted list's
+  // buffers.
+  void Reset(TopicId next_id) {
+    if (batch.GetDataSize() > kMaxReusedBatchBytes) {
+      batch = rocksdb::WriteBatch();
+    } else {
+      batch.Clear();
+    }
+    sync = false;
+    partitions.clear();
+    new_topics.clear();
+    dedupe.clear();
+    next_topic_id = next_id;
+    accepted.clear();
+    messages = 0;
+    duplicates = 0;
+    publish_calls = 0;
+  }
+
   void FlushEncoder(PartitionAppend& pa, const StorageDb& db) {
     if (pa.encoder.count() == 0) return;
     const std::string key = LogKey(pa.topic->record.id, pa.partition, pa.encoder_base);
@@ -71,11 +93,17 @@ struct LogWriter::Group {
 
 LogWriter::LogWriter(StorageDb& db, TopicRegistry& registry, AppendNotifier& notifier,
                      WriterConfig config)
-    : db_(db), registry_(registry), notifier_(notifier), config_(std::move(config)) {}
+    : db_(db),
+      registry_(registry),
+      notifier_(notifier),
+      config_(std::move(config)),
+      group_(std::make_unique<Group>()) {}
 
 LogWriter::~LogWriter() { Stop(); }
 
-void LogWriter::Start() { thread_ = std::thread([this] { Run(); }); }
+void LogWriter::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void LogWriter::Stop() {
   {
@@ -139,6 +167,8 @@ void LogWriter::Run() {
   // RocksDB's per-thread perf counters cost a thread-local lookup on every key comparison of a
   // memtable insert (most of the writer's time when profiled); nothing here reads them.
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  // Both keep their capacity between passes: taking the queue is a swap, and a steady stream of
+  // publishes allocates nothing here.
   std::vector<Item> items;
   std::vector<AppendRequest> group;
   bool holds_turn = false;  // this thread holds committing_ from the previous pass
@@ -153,14 +183,15 @@ void LogWriter::Run() {
       if (queue_.empty()) return;  // stopping and drained
       committing_ = true;
       holds_turn = true;
-      while (!queue_.empty() && items.size() < kMaxGroupRequests) {
-        items.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      items.swap(queue_);  // queue_ takes items' emptied buffer
     }
     for (auto& item : items) {
       if (auto* request = std::get_if<AppendRequest>(&item)) {
         group.push_back(std::move(*request));
+        if (group.size() >= kMaxGroupRequests) {
+          CommitGroup(group);
+          group.clear();
+        }
       } else {
         CommitGroup(group);  // tasks see every earlier append committed
         group.clear();
@@ -198,22 +229,27 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
 
   // Resolve the topic, creating it if allowed. A topic created in this group is installed in the
   // registry only if the commit succeeds.
-  std::shared_ptr<TopicState> topic = registry_.Find(request.topic);
+  const std::string_view name =
+      request.resolved_topic ? std::string_view(request.resolved_topic->name) : request.topic;
+  std::shared_ptr<TopicState> topic =
+      request.resolved_topic && !request.resolved_topic->deleted.load(std::memory_order_relaxed)
+          ? request.resolved_topic
+          : registry_.Find(name);
   if (!topic) {
-    auto it = group.new_topics.find(request.topic);
+    auto it = group.new_topics.find(name);
     if (it != group.new_topics.end()) {
       topic = it->second;
     } else if (!config_.auto_create_topics && !request.internal) {
-      return fail(Status::NotFound("topic '" + request.topic +
+      return fail(Status::NotFound("topic '" + std::string(name) +
                                    "' does not exist (auto-create is off); create it first"));
     } else {
       // The registry's next id moves only if this group commits.
       // Dead-letter topics have one partition, so a dead letter's offset alone identifies it.
       TopicConfig config = config_.default_topic_config;
       if (request.internal) config = TopicConfig{.partitions = 1};
-      topic = NewTopicState(request.topic, config, group.next_topic_id, now, group.batch);
+      topic = NewTopicState(name, config, group.next_topic_id, now, group.batch);
       group.next_topic_id = TopicId(group.next_topic_id.value() + 1);
-      group.new_topics.emplace(request.topic, topic);
+      group.new_topics.emplace(std::string(name), topic);
     }
   }
 
@@ -222,17 +258,23 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
                                : config_.limits.max_message_bytes;
   for (const Message& m : request.messages) {
     if (!request.internal && MessageSize(m) > max_bytes) {
-      return fail(Status::InvalidArgument(
-          "message is " + std::to_string(MessageSize(m)) + " bytes; topic '" + request.topic +
-          "' accepts at most " + std::to_string(max_bytes) + " (nothing of this batch was written)"));
+      return fail(Status::InvalidArgument("message is " + std::to_string(MessageSize(m)) +
+                                          " bytes; topic '" + std::string(name) +
+                                          "' accepts at most " + std::to_string(max_bytes) +
+                                          " (nothing of this batch was written)"));
     }
   }
 
-  // Dedupe lookups first, so an I/O error cannot leave half a batch in the group.
-  std::vector<std::optional<PublishResult>> stored_duplicate(request.messages.size());
-  for (size_t i = 0; i < request.messages.size(); ++i) {
+  // Dedupe lookups first, so an I/O error cannot leave half a batch in the group. Sized (and
+  // allocated) only if some message has an idempotency key: it is indexed only for those.
+  std::vector<std::optional<PublishResult>> stored_duplicate;
+  if (std::any_of(request.messages.begin(), request.messages.end(),
+                  [](const Message& m) { return !m.idempotency_key.empty(); })) {
+    stored_duplicate.resize(request.messages.size());
+  }
+  for (size_t i = 0; i < stored_duplicate.size(); ++i) {
     const Message& m = request.messages[i];
-    if (m.idempotency_key.empty() || group.new_topics.contains(request.topic)) continue;
+    if (m.idempotency_key.empty() || group.new_topics.contains(name)) continue;
     std::string value;
     rocksdb::Status s =
         db_.db()->Get({}, db_.dedupe(), DedupeKey(topic->record.id, m.idempotency_key), &value);
@@ -297,11 +339,15 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
   return true;
 }
 
+LogWriter::Group& LogWriter::ReusedGroup() {
+  group_->Reset(registry_.next_topic_id());
+  return *group_;
+}
+
 void LogWriter::CommitGroup(std::vector<AppendRequest>& requests) {
   if (requests.empty()) return;
   const TimePoint now = config_.clock->Now();
-  Group group;
-  group.next_topic_id = registry_.next_topic_id();
+  Group& group = ReusedGroup();
   for (AppendRequest& request : requests) AddToGroup(group, request, now);
   if (group.accepted.empty()) return;
 

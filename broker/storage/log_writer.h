@@ -20,7 +20,6 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -51,6 +50,10 @@ using ExtraWrites =
 // fsyncs with, appends.
 struct AppendRequest {
   std::string topic;
+  // Optional: the topic as the caller found it in the registry. The writer then skips the lookup
+  // by name (and the caller may leave `topic` empty, saving a string per publish) unless the topic
+  // was deleted meanwhile, when it looks `resolved_topic->name` up again as if given by name.
+  std::shared_ptr<TopicState> resolved_topic;
   std::vector<Message> messages;  // already checked by ValidateMessage against broker limits
   // A broker-internal append (dead letters): creates the topic with default settings if it is
   // missing, even with auto-create off, and skips the message size limit (a dead letter is its
@@ -117,6 +120,9 @@ class LogWriter {
   // Commits one request on the calling thread; the caller took the commit turn (committing_).
   void CommitInline(AppendRequest& request);
   void CommitGroup(std::vector<AppendRequest>& requests);
+  // The commit state (Group) of the turn holder, kept between commits so its buffers (the
+  // RocksDB write batch, the accepted list) are reused instead of reallocated per commit.
+  Group& ReusedGroup();
   // Adds one synced commit's write latency to WriteStats::sync_latency. Writer thread only.
   void RecordSyncLatency(std::chrono::microseconds latency);
   // After a failed write (which stops RocksDB's writes), tries DB::Resume() before the next one.
@@ -134,13 +140,17 @@ class LogWriter {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
+  // Guarded by mu_. A vector, not a deque: the writer swaps it with its own (empty) one, so in a
+  // steady state queuing allocates nothing.
+  std::vector<Item> queue_;
+  bool stopping_ = false;  // guarded by mu_
   // Guarded by mu_: some thread (the writer, or an inline committer) holds the writer-owned state.
   // The writer thread waits for it to be false before it takes queued work; an inline commit
   // needs it false and the queue empty, so a request never commits before one queued earlier.
   bool committing_ = false;
   std::thread thread_;
+  // Owned by the holder of the commit turn (committing_), like the rest of the writer's state.
+  std::unique_ptr<Group> group_;
 
   std::atomic<uint64_t> commits_{0}, synced_commits_{0}, messages_{0}, synced_messages_{0},
       publish_calls_{0}, duplicates_{0};

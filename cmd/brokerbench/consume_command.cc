@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "allocator.h"
 #include "bench_target.h"
 #include "latency_summary.h"
 #include "payload.h"
@@ -23,6 +24,7 @@ struct ConsumeFlags {
   TargetFlags target;
   uint64_t messages = 1000000;
   size_t payload = 128;
+  PayloadMode payload_mode = PayloadMode::kRandom;
   uint32_t consumers = 1;
   uint32_t poll_batch = 100;  // as the peers' BATCH
   uint32_t max_in_flight = 1000;
@@ -31,12 +33,12 @@ struct ConsumeFlags {
 };
 
 broker::Status PrePublish(broker::client::Transport& transport, const std::string& topic,
-                          uint64_t count, const std::string& payload) {
+                          uint64_t count, PayloadSource& payloads) {
   constexpr uint64_t kBatch = 1000;
   std::vector<std::future<broker::Status>> pending;
   for (uint64_t sent = 0; sent < count; sent += kBatch) {
-    std::vector<broker::Message> batch(std::min(kBatch, count - sent),
-                                       broker::Message{.payload = payload});
+    std::vector<broker::Message> batch(std::min(kBatch, count - sent));
+    for (broker::Message& m : batch) m.payload = payloads.Next();
     auto promise = std::make_shared<std::promise<broker::Status>>();
     pending.push_back(promise->get_future());
     broker::PublishOptions options;
@@ -63,7 +65,7 @@ int Run(const ConsumeFlags& flags) {
     return 1;
   }
   const std::string topic = FreshTopicName("consume");
-  const std::string payload = RandomPayload(flags.payload);
+  PayloadSource payloads(flags.payload_mode, flags.payload);
   auto publisher = (*target)->NewTransport();
   if (!publisher.ok()) {
     std::cerr << "brokerbench consume: " << publisher.status().ToString() << "\n";
@@ -71,7 +73,7 @@ int Run(const ConsumeFlags& flags) {
   }
   const double load = LoadAverage1();
   if (flags.rate <= 0) {
-    if (broker::Status s = PrePublish(**publisher, topic, flags.messages, payload); !s.ok()) {
+    if (broker::Status s = PrePublish(**publisher, topic, flags.messages, payloads); !s.ok()) {
       std::cerr << "brokerbench consume: publishing failed: " << s.ToString() << "\n";
       return 1;
     }
@@ -132,7 +134,7 @@ int Run(const ConsumeFlags& flags) {
     for (uint64_t i = 0; i < flags.messages && !failed.load(); ++i) {
       std::this_thread::sleep_until(next);  // pacing the load generator, not waiting on a result
       next += interval;
-      std::vector<broker::Message> one(1, broker::Message{.payload = payload});
+      std::vector<broker::Message> one(1, broker::Message{.payload = payloads.Next()});
       (*publisher)->Publish(topic, std::move(one), {}, [&failed](auto r) {
         if (!r.ok()) failed = true;
       });
@@ -151,11 +153,13 @@ int Run(const ConsumeFlags& flags) {
   report.Add("config", "transport", (*target)->mode());
   report.Add("config", "messages", flags.messages);
   report.Add("config", "payload_bytes", static_cast<uint64_t>(flags.payload));
+  report.Add("config", "payload_mode", std::string(PayloadModeName(flags.payload_mode)));
   report.Add("config", "consumers", static_cast<uint64_t>(flags.consumers));
   report.Add("config", "poll_batch", static_cast<uint64_t>(flags.poll_batch));
   report.Add("config", "publish_rate", flags.rate);
   report.Add("config", "loadavg1_before", load);
   report.Add("config", "cpus", AllowedCpus());
+  report.Add("config", "allocator", AllocatorName());
   report.Add("result", "seconds", seconds);
   report.Add("result", "msgs_per_s", static_cast<double>(flags.messages) / seconds);
   if (flags.rate > 0) {
@@ -174,7 +178,7 @@ void AddConsumeCommand(CLI::App& app, int* exit_code) {
   AddTargetFlags(*command, flags->target);
   command->add_option("--messages,-n", flags->messages, "messages to consume")
       ->capture_default_str();
-  command->add_option("--payload", flags->payload, "payload bytes")->capture_default_str();
+  AddPayloadFlags(*command, flags->payload, flags->payload_mode);
   command->add_option("--consumers", flags->consumers, "members of the group")
       ->capture_default_str();
   command->add_option("--poll-batch", flags->poll_batch, "deliveries per poll")

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "allocator.h"
 #include "bench_broker.h"
 #include "bench_target.h"
 #include "cpu_usage.h"
@@ -19,7 +20,6 @@ namespace {
 struct PublishFlags {
   TargetFlags target;
   PublishConfig workload;
-  size_t payload_bytes = 128;
   bool json = false;
 };
 
@@ -70,12 +70,11 @@ int RunPublish(const PublishFlags& flags) {
       });
     }
   }
-  const std::string payload = RandomPayload(flags.payload_bytes);
   const double load_before = LoadAverage1();
   const broker::WriteStats before = embedded ? embedded->GetWriteStats() : broker::WriteStats{};
   const CpuTime cpu_before = ProcessCpuTime();
 
-  PublishOutcome outcome = RunPublishWorkload(sinks, payload, flags.workload);
+  PublishOutcome outcome = RunPublishWorkload(sinks, flags.workload);
 
   const CpuTime cpu = ProcessCpuTime() - cpu_before;
   const broker::WriteStats after = embedded ? embedded->GetWriteStats() : broker::WriteStats{};
@@ -119,18 +118,20 @@ int RunPublish(const PublishFlags& flags) {
   }
   report.Add("config", "topic", topic);
   report.Add("config", "messages", n);
-  report.Add("config", "payload_bytes", static_cast<uint64_t>(flags.payload_bytes));
+  report.Add("config", "payload_bytes", static_cast<uint64_t>(flags.workload.payload_bytes));
+  report.Add("config", "payload_mode", std::string(PayloadModeName(flags.workload.payload_mode)));
   report.Add("config", "batch", static_cast<uint64_t>(flags.workload.batch));
   report.Add("config", "window", static_cast<uint64_t>(flags.workload.window));
   report.Add("config", "producers", static_cast<uint64_t>(flags.workload.producers));
   report.Add("config", "loadavg1_before", load_before);
   report.Add("config", "cpus", AllowedCpus());
+  report.Add("config", "allocator", AllocatorName());
   report.Add("config", "loadavg1_after", load_after);
 
   report.Add("result", "elapsed_s", seconds);
   report.Add("result", "msgs_per_s", static_cast<double>(outcome.acknowledged) / seconds);
   report.Add("result", "MB_per_s",
-             static_cast<double>(outcome.acknowledged * flags.payload_bytes) / seconds / 1e6);
+             static_cast<double>(outcome.acknowledged * flags.workload.payload_bytes) / seconds / 1e6);
   report.Add("result", "publish_calls", outcome.calls);
   report.AddLatency("latency_", latency);
   report.Add("result", "latency_mean_us", latency.mean_us);
@@ -180,9 +181,7 @@ void AddPublishCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("-n,--messages", flags->workload.messages, "messages in total")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--payload", flags->payload_bytes,
-                  "payload bytes per message (random, the same for every message)")
-      ->capture_default_str();
+  AddPayloadFlags(*cmd, flags->workload.payload_bytes, flags->workload.payload_mode);
   cmd->add_option("--batch", flags->workload.batch, "messages per PublishAsync call")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

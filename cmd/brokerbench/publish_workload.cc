@@ -27,10 +27,9 @@ uint64_t NowNs() {
 // only; both are read after Run() has seen in_flight_ drop to 0 under mu_.
 class Producer {
  public:
-  Producer(const PublishFn& sink, const std::string& payload, uint64_t messages,
-           const PublishConfig& config)
+  Producer(const PublishFn& sink, uint64_t messages, const PublishConfig& config)
       : sink_(sink),
-        payload_(payload),
+        payloads_(config.payload_mode, config.payload_bytes),
         messages_(messages),
         batch_(config.batch),
         window_(config.window),
@@ -50,7 +49,7 @@ class Producer {
         in_flight_ += n;
       }
       std::vector<broker::Message> batch(n);
-      for (broker::Message& m : batch) m.payload = payload_;
+      for (broker::Message& m : batch) m.payload = payloads_.Next();
       start_ns_[call] = NowNs();
       // 16 bytes of capture: fits std::function's inline buffer, no allocation per call.
       sink_(std::move(batch), [this, call](broker::Result<std::vector<broker::PublishResult>> r) {
@@ -97,7 +96,7 @@ class Producer {
   }
 
   const PublishFn& sink_;
-  const std::string& payload_;
+  PayloadSource payloads_;  // producer thread only
   const uint64_t messages_;
   const size_t batch_;
   const size_t window_;
@@ -131,13 +130,12 @@ broker::Status ValidatePublishConfig(const PublishConfig& config) {
   return broker::Status::Ok();
 }
 
-PublishOutcome RunPublishWorkload(const std::vector<PublishFn>& sinks, const std::string& payload,
-                                  const PublishConfig& config) {
+PublishOutcome RunPublishWorkload(const std::vector<PublishFn>& sinks, const PublishConfig& config) {
   std::vector<std::unique_ptr<Producer>> producers;
   for (unsigned p = 0; p < config.producers; ++p) {
     const uint64_t share =
         config.messages / config.producers + (p < config.messages % config.producers ? 1 : 0);
-    producers.push_back(std::make_unique<Producer>(sinks.at(p), payload, share, config));
+    producers.push_back(std::make_unique<Producer>(sinks.at(p), share, config));
   }
 
   std::latch start(1);

@@ -1,4 +1,4 @@
-// W1, durable publish throughput: producers publish `messages` messages of one payload to one
+// W1, durable publish throughput: producers publish `messages` messages (payloads per PayloadMode) to one
 // topic (the embedded engine's PublishAsync, or a Transport to brokerd), each keeping at most `window` messages unacknowledged; the clock runs
 // from the first publish until the last acknowledgement (callback). Same semantics as W1 of the
 // peer benchmarks (../shared/bench-peers/README.md), where one acknowledgement means "stored per
@@ -18,6 +18,7 @@
 
 #include "broker/broker.h"
 #include "cpu_usage.h"
+#include "payload.h"
 
 namespace brokerbench {
 
@@ -26,6 +27,8 @@ struct PublishConfig {
   size_t batch = 1;               // messages per PublishAsync call (one atomic batch)
   size_t window = 1000;           // most messages in flight per producer; >= batch
   unsigned producers = 1;         // threads, each with its own window
+  size_t payload_bytes = 128;
+  PayloadMode payload_mode = PayloadMode::kRandom;  // each producer has its own PayloadSource
 };
 
 struct PublishOutcome {
@@ -50,7 +53,6 @@ using PublishFn = std::function<void(std::vector<broker::Message> batch,
 
 // Runs the workload with `config.producers` producers, producer p publishing through sinks[p].
 // The topic must exist (or be auto-created).
-PublishOutcome RunPublishWorkload(const std::vector<PublishFn>& sinks, const std::string& payload,
-                                  const PublishConfig& config);
+PublishOutcome RunPublishWorkload(const std::vector<PublishFn>& sinks, const PublishConfig& config);
 
 }  // namespace brokerbench

@@ -23,42 +23,12 @@ DATA=/tmp/brokerbench-grpc-data
 RAW=/tmp/brokerbench-grpc-raw.tsv
 OUT=/tmp/brokerbench-grpc-results.tsv
 BROKERD_PID=""
+BROKERD_LOG=/tmp/brokerbench-grpc-brokerd.log
 
 log() { echo "[run-grpc $(date +%T)] $*" >&2; }
 
-start_brokerd() {   # start_brokerd DURABILITY
-  rm -rf "$DATA"
-  sync
-  "$BROKERD" --data-dir "$DATA" --listen "127.0.0.1:$PORT" --durability "$1" --log-level warn \
-    > /tmp/brokerbench-grpc-brokerd.log 2>&1 &
-  BROKERD_PID=$!
-  local i
-  for ((i = 0; i < 100; i++)); do   # wait until it accepts connections (bounded)
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-    kill -0 "$BROKERD_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  log "brokerd did not start: $(tail -3 /tmp/brokerbench-grpc-brokerd.log)"
-  return 1
-}
-
-stop_brokerd() {
-  [ -n "$BROKERD_PID" ] || return 0
-  kill -TERM "$BROKERD_PID" 2>/dev/null
-  wait "$BROKERD_PID" 2>/dev/null
-  BROKERD_PID=""
-}
-
-record() {   # record REP LABEL WORKLOAD JSON METRIC...
-  local rep=$1 label=$2 workload=$3 json=$4 m
-  shift 4
-  for m in "$@"; do
-    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$m" "$(jq ".result.$m" <<< "$json")" \
-      "$rep" >> "$RAW"
-  done
-  printf '%s\t%s\tloadavg1_before\t%s\t%s\n' "$label" "$workload" \
-    "$(jq .config.loadavg1_before <<< "$json")" "$rep" >> "$RAW"
-}
+# shellcheck source=bench-lib.sh
+source "$(dirname "$0")/bench-lib.sh"
 
 run() {   # run REP DURABILITY LABEL WORKLOAD COMMAND FLAGS...
   local rep=$1 durability=$2 label=$3 workload=$4 json
