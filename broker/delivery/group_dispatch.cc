@@ -369,7 +369,9 @@ void Group::OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord
   if (it == c.unsettled.end() || it->second.state != State::kDeadPending) return;
   if (result.ok()) {
     dead_[result->at(0).offset.value()] = dead;
-    Settle(partition, offset, false);  // the dead-letter write deleted its record
+    // The dead-letter write deleted its record; deleted again in case a retried group write
+    // carried it after that (Ship writes a dead-pending message's record).
+    Settle(partition, offset, true);
     ++counters_.dead_lettered;
   } else {
     // Try again later (e.g. after the disk has room again); the attempt count stays.

@@ -183,8 +183,8 @@ Result<RedriveResult> Group::Redrive(const RedriveOptions& options) {
         }
       }
       QueuePut(p, dead.offset.value(), e);
-      QueueDelete(DeadKey(topic_id(), name_, Offset(dlq_offset)));
       dead_.erase(dlq_offset);
+      MarkDeadDirty(dlq_offset);
       ++result.redriven;
     }
     Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); });
@@ -208,7 +208,7 @@ Result<uint64_t> Group::Purge(const DeadLetterFilter& filter) {
         continue;
       }
       dead.purged = true;  // a tombstone: see DeadRecord::purged
-      pending_ops_.push_back({DeadKey(topic_id(), name_, Offset(dlq_offset)), EncodeDeadRecord(dead)});
+      MarkDeadDirty(dlq_offset);
       ++purged;
     }
     Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); });
