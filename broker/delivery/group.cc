@@ -469,7 +469,9 @@ std::chrono::microseconds Group::BackoffFor(uint32_t attempts) {
 
 void Group::Fail(uint32_t partition, uint64_t offset, Entry& e, std::chrono::microseconds delay) {
   if (e.record.attempts >= record_.config.max_deliveries) {
-    StartDeadLetter(partition, offset, e, "max_deliveries");
+    if (!StartDeadLetter(partition, offset, e, "max_deliveries").ok()) {
+      RetryDeadLetterLater(partition, offset, e);
+    }
     return;
   }
   const TimePoint now = context_.clock->Now();
@@ -493,7 +495,16 @@ bool Group::ProcessDue(TimePoint now) {
   }
   while (!due_timers_.empty() && due_timers_.begin()->first <= now) {
     auto [partition, offset] = due_timers_.begin()->second;
-    SetState(partition, offset, cursors_[partition].unsettled.at(offset), State::kAvailable);
+    Entry& e = cursors_[partition].unsettled.at(offset);
+    if (e.record.attempts >= record_.config.max_deliveries) {
+      // Only a dead-lettering that failed leaves such a message delayed: dead-letter it now
+      // rather than deliver it once more.
+      if (!StartDeadLetter(partition, offset, e, "max_deliveries").ok()) {
+        RetryDeadLetterLater(partition, offset, e);
+      }
+    } else {
+      SetState(partition, offset, e, State::kAvailable);
+    }
     changed = true;
   }
   return changed;
@@ -611,13 +622,23 @@ bool Group::Owns(const std::string& member, uint32_t partition) const {
   return owners_[partition] == member;
 }
 
-std::optional<Record> Group::ReadOne(uint32_t partition, uint64_t offset) {
+Result<std::optional<Record>> Group::ReadOne(uint32_t partition, uint64_t offset) {
   auto result = storage::ReadPartition(*context_.db, *topic_, PartitionId(partition),
                                        Offset(offset), ReadLimits{.max_records = 1});
-  if (!result.ok() || result->records.empty() || result->records[0].offset.value() != offset) {
-    return std::nullopt;
+  if (result.ok() && !result->records.empty() && result->records[0].offset.value() == offset) {
+    return std::optional<Record>(std::move(result->records[0]));
   }
-  return std::move(result->records[0]);
+  // Retention deletes from the front and then moves the first offset (read after the record):
+  // below it the record is gone for good. Anything else may be a passing fault.
+  if (offset < topic_->partitions[partition]->first_offset.load()) return std::optional<Record>();
+  const std::string where = "partition " + std::to_string(partition) + " offset " +
+                            std::to_string(offset) + " of topic '" + record_.topic + "'";
+  if (!result.ok()) {
+    return Status(result.status().code(),
+                  "reading " + where + " for group '" + name_ + "': " + result.status().message());
+  }
+  return Status::Unavailable(where + " is missing from the log although retention has not " +
+                             "reached it; group '" + name_ + "' keeps it unsettled");
 }
 
 }  // namespace broker::delivery

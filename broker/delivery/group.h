@@ -226,7 +226,12 @@ class Group : public std::enable_shared_from_this<Group> {
   void DropExpired(uint32_t partition);
   // Lease expiry and nacks: redeliver after `delay`, or dead-letter after max_deliveries.
   void Fail(uint32_t partition, uint64_t offset, Entry& e, std::chrono::microseconds delay);
-  void StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e, const std::string& reason);
+  // Reads the original and queues its dead-letter write (or settles it as expired if retention
+  // deleted it). An error (the original could not be read) changes nothing.
+  Status StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e, const std::string& reason);
+  // A dead-lettering that could not start or whose write failed is tried again after a delay
+  // (ProcessDue dead-letters a due message that has used its deliveries).
+  void RetryDeadLetterLater(uint32_t partition, uint64_t offset, Entry& e);
   void OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord& dead,
                       const Result<std::vector<PublishResult>>& result);
   bool ProcessDue(TimePoint now);
@@ -239,7 +244,8 @@ class Group : public std::enable_shared_from_this<Group> {
   // per_key: whether `offset` (available) may be leased now: it is its key's oldest unsettled
   // message and no message of its key is leased, delayed or being dead-lettered.
   bool KeyIsFree(const Cursor& c, uint64_t key_hash, uint64_t offset) const;
-  void SelectDeliveries(const std::string& member, size_t max, std::vector<Delivery>& out);
+  // Returns the first read error met (the messages it concerns stay unsettled), or Ok.
+  Status SelectDeliveries(const std::string& member, size_t max, std::vector<Delivery>& out);
   void AssignPartitions();
   bool Owns(const std::string& member, uint32_t partition) const;
   void WakeMembers();
@@ -251,7 +257,11 @@ class Group : public std::enable_shared_from_this<Group> {
   std::vector<Delivery> TakeHandOff(Waiter& waiter);
   // The first parked waiter whose member has credit left, or null.
   Waiter* PickWaiter();
-  std::optional<Record> ReadOne(uint32_t partition, uint64_t offset);
+  // The record at `offset`; nullopt if retention deleted it (it lies below the partition's first
+  // offset); an error if it could not be read (I/O error, corrupt batch) or is missing above the
+  // first offset. Only nullopt may settle a message (as expired): after an error it stays
+  // unsettled and is tried again.
+  Result<std::optional<Record>> ReadOne(uint32_t partition, uint64_t offset);
   PartitionLag LagOf(uint32_t partition, TimePoint now);
   std::chrono::microseconds BackoffFor(uint32_t attempts);
 
