@@ -148,6 +148,30 @@ TEST_F(WriteFaultTest, FailedBatchOverSeveralPartitionsWritesNothing) {
   }
 }
 
+// Issue 15, finding 3: a sync publish answered as a duplicate of an async one was acknowledged
+// without any fsync, though the original was not yet synced. It must wait for that sync (here it
+// fails, so the duplicate is not acknowledged as durable).
+TEST_F(WriteFaultTest, SyncDuplicateOfAnUnsyncedPublishWaitsForItsSync) {
+  const PublishOptions async{.durability = Durability::kAsync};
+  const PublishOptions sync{.durability = Durability::kSync};
+  auto original = broker_->Publish("t", {.payload = "x", .idempotency_key = "k1"}, async);
+  ASSERT_OK(original);
+  fs_->SetFault(Target::kWalSync, Error::kNoSpace);
+  auto retry = broker_->Publish("t", {.payload = "x", .idempotency_key = "k1"}, sync);
+  EXPECT_FALSE(retry.ok()) << "a sync duplicate was acknowledged before its original was synced";
+  EXPECT_GT(fs_->injected(), 0);
+  fs_->ClearFault();
+
+  // Once the original is synced, a sync duplicate needs no fsync of its own and is answered.
+  ASSERT_OK(broker_->WaitUntilDiskWritable(std::chrono::seconds(20)));
+  ASSERT_OK(PublishOnceWritable(*broker_, "t", {.payload = "y", .idempotency_key = "k2"}));
+  fs_->SetFault(Target::kWalSync, Error::kNoSpace);
+  auto again = broker_->Publish("t", {.payload = "x", .idempotency_key = "k1"}, sync);
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->offset, original->offset);
+}
+
 TEST_F(WriteFaultTest, FailedCreateTopicDoesNotBlockLaterPublishes) {
   ASSERT_NO_FATAL_FAILURE(PublishAcknowledged(1));
   fs_->SetFault(Target::kAllWrites, Error::kNoSpace);
