@@ -95,7 +95,13 @@ class Group : public std::enable_shared_from_this<Group> {
                                      std::chrono::milliseconds timeout);
   // `attempt`: the delivery whose lease is settled (Delivery::attempt); 0: whichever lease the
   // member holds.
-  Status Ack(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt);
+  // With `persisted`, the ack is shipped at once (with the broker's durability) rather than
+  // batched, and `persisted` runs with the write's outcome (on the writer thread).
+  Status Ack(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
+             std::function<void(const Status&)> persisted = nullptr);
+  // Subscription::AckPersisted: Ack, then waits until its write is committed.
+  Status AckPersisted(const std::string& member, PartitionId partition, Offset offset,
+                      uint32_t attempt);
   Status Nack(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
               std::optional<std::chrono::milliseconds> delay, const std::string& error);
   Result<TimePoint> Extend(const std::string& member, PartitionId partition, Offset offset,

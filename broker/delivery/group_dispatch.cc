@@ -270,19 +270,43 @@ Result<Group::Entry*> Group::FindLeased(const std::string& member, PartitionId p
 }
 
 Status Group::Ack(const std::string& member, PartitionId partition, Offset offset,
-                  uint32_t attempt) {
+                  uint32_t attempt, std::function<void(const Status&)> persisted) {
   std::lock_guard lock(mu_);
   auto e = FindLeased(member, partition, offset, attempt);
   if (!e.ok()) return e.status();
   const bool had_key = (*e)->record.has_key;
   Settle(partition.value(), offset.value(), true);
   ++counters_.acked;
-  ShipIfFull();
+  if (persisted) {
+    Ship(context_.durability, std::move(persisted));
+  } else {
+    ShipIfFull();
+  }
   // Freed credit, or unblocked the key's next message.
   if (had_key && record_.config.ordering == Ordering::kPerKey) {
     WakeMembers();
   } else {
     cv_.notify_all();
+  }
+  return Status::Ok();
+}
+
+Status Group::AckPersisted(const std::string& member, PartitionId partition, Offset offset,
+                           uint32_t attempt) {
+  std::promise<Status> written;
+  auto future = written.get_future();
+  // The write carries every change pending in the group, this ack's among them; its `done` runs
+  // exactly once, so the wait below ends.
+  if (Status s = Ack(member, partition, offset, attempt,
+                     [&written](const Status& outcome) { written.set_value(outcome); });
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = future.get(); !s.ok()) {
+    return Status(s.code(), "the ack of " + Where(partition, offset) +
+                                " was taken but not persisted (" + s.message() +
+                                "); it is written with the group's next write, and until then "
+                                "a crash may redeliver the message");
   }
   return Status::Ok();
 }

@@ -64,6 +64,9 @@ class SubscriptionImpl final : public Subscription {
                        std::string reason) override {
     return group_->Reject(member_, partition, offset, attempt, reason);
   }
+  Status AckPersisted(PartitionId partition, Offset offset, uint32_t attempt) override {
+    return group_->AckPersisted(member_, partition, offset, attempt);
+  }
 
  private:
   const std::shared_ptr<Group> group_;

@@ -135,6 +135,19 @@ class Subscription {
     (void)attempt;
     return Reject(partition, offset, std::move(reason));
   }
+
+  // A double ack (JetStream's AckSync): acks as AckAttempt does (`attempt` 0: whichever lease this
+  // member holds) and returns only once the ack is persisted with the broker's durability, so a
+  // message acked this way is never redelivered, not even after a crash. Ack answers before its
+  // batched write (Options::ack_flush_interval); this costs a group write of its own, shared with
+  // whatever else is pending. If the write fails the ack still stands in memory and is written
+  // again with the group's next write, but the call returns the error: until then a crash may
+  // redeliver the message. Transports that cannot confirm persistence return kUnimplemented.
+  virtual Status AckPersisted(PartitionId partition, Offset offset, uint32_t attempt) {
+    (void)partition, (void)offset, (void)attempt;
+    return Status(StatusCode::kUnimplemented,
+                  "this transport cannot confirm that an ack is persisted; use Ack");
+  }
 };
 
 struct PartitionLag {

@@ -108,5 +108,24 @@ TEST_F(GroupWriteFaultTest, NacksAndExtendsDuringAFullDiskSurviveARestart) {
   EXPECT_EQ((*state)[0].last_error, "boom");
 }
 
+// Subscription::AckPersisted says when its write failed (Ack cannot: it answers before its
+// batched write); the ack still stands and is written once the disk has room.
+TEST_F(GroupWriteFaultTest, AckPersistedReportsAFailedWrite) {
+  std::unique_ptr<Subscription> sub;
+  ASSERT_NO_FATAL_FAILURE(PublishAndLease(2, sub));
+  fs_->SetFault(Target::kAllWrites, Error::kNoSpace);
+  EXPECT_OK(sub->Ack(PartitionId(0), Offset(0)));
+  const Status failed = sub->AckPersisted(PartitionId(0), Offset(1), 1);
+  EXPECT_EQ(failed.code(), StatusCode::kResourceExhausted) << failed.ToString();
+  EXPECT_NE(failed.message().find("not persisted"), std::string::npos) << failed.message();
+  ASSERT_NO_FATAL_FAILURE(ClearFaultAndFlush());
+
+  sub.reset();
+  ASSERT_NO_FATAL_FAILURE(Open());
+  auto info = broker_->DescribeGroup("t", "g");
+  ASSERT_OK(info);
+  EXPECT_EQ(info->total.unsettled, 0u);
+}
+
 }  // namespace
 }  // namespace broker
