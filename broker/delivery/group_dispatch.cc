@@ -14,7 +14,9 @@ namespace broker::delivery {
 namespace {
 
 // Bounds the records a per_key group reads past blocked keys in one partition, so one hot key
-// cannot make the group hold an unbounded number of waiting entries in memory.
+// cannot make the group hold an unbounded number of waiting entries in memory. Other orderings
+// lease every record they read, so they hold no waiting entries and are not bounded by it (their
+// delayed messages must not stop new deliveries).
 constexpr size_t kMaxUnsettledPerPartition = 100000;
 
 std::string Where(PartitionId partition, Offset offset) {
@@ -106,7 +108,8 @@ Status Group::SelectDeliveries(const std::string& member, size_t max, std::vecto
 
     // Records never read by the group.
     const uint64_t end = topic_->partitions[p]->end_offset.load();
-    while (credit > 0 && c.next < end && c.unsettled.size() < kMaxUnsettledPerPartition) {
+    while (credit > 0 && c.next < end &&
+           (!per_key || c.unsettled.size() < kMaxUnsettledPerPartition)) {
       auto read = ReadUnread(p, c.next, credit + (per_key ? 64 : 0));
       if (!read.ok() && read_error.ok()) read_error = read.status();
       if (!read.ok() || read->records.empty()) break;
