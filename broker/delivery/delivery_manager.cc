@@ -325,12 +325,7 @@ Result<std::vector<GroupInfo>> DeliveryManager::ListGroups(std::string_view topi
 }
 
 Status DeliveryManager::DeleteGroupLocked(const std::shared_ptr<Group>& group) {
-  if (group->member_count() > 0) {
-    return Status::FailedPrecondition("group '" + group->name() + "' on topic '" +
-                                      group->topic_name() +
-                                      "' has subscribed members; close them first");
-  }
-  group->Close();
+  if (Status s = group->CloseIfNoMembers(); !s.ok()) return s;
   std::vector<std::pair<std::string, std::string>> ranges;
   for (RecordKind kind : {RecordKind::kGroup, RecordKind::kCursor, RecordKind::kMessage,
                           RecordKind::kDead, RecordKind::kLeaseRun}) {

@@ -548,6 +548,20 @@ Status Group::Flush() {
 
 void Group::Close() {
   std::lock_guard lock(mu_);
+  CloseLocked();
+}
+
+Status Group::CloseIfNoMembers() {
+  std::lock_guard lock(mu_);
+  if (!members_.empty()) {
+    return Status::FailedPrecondition("group '" + name_ + "' on topic '" + record_.topic +
+                                      "' has subscribed members; close them first");
+  }
+  CloseLocked();
+  return Status::Ok();
+}
+
+void Group::CloseLocked() {
   closed_ = true;
   DropReadAheads();
   cv_.notify_all();

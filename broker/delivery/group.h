@@ -133,6 +133,9 @@ class Group : public std::enable_shared_from_this<Group> {
   Status Flush();
   // The broker is closing (or the group was deleted): later calls fail with kUnavailable.
   void Close();
+  // Close, for deleting the group: kFailedPrecondition (and no change) if it has members. One
+  // step under mu_, so no Join can come between the check and the close.
+  Status CloseIfNoMembers();
 
   // ---- Views and dead letters ----
   GroupInfo Describe();
@@ -193,6 +196,7 @@ class Group : public std::enable_shared_from_this<Group> {
   };
 
   Status CheckOpen() const;
+  void CloseLocked();
   Result<Entry*> FindLeased(const std::string& member, PartitionId partition, Offset offset,
                             uint32_t attempt);
   void Detach(Cursor& c, const Entry& e);
