@@ -193,7 +193,9 @@ struct GroupInfo {
   std::string dlq_topic;
   std::vector<MemberInfo> members;
   std::vector<PartitionLag> partitions;
-  PartitionLag total;  // sums; oldest age is the maximum; partition/offsets unset
+  // Sums over the partitions, end_offset and ack_floor included (so end_offset - ack_floor spans
+  // every partition); oldest age is the maximum; partition unset (0).
+  PartitionLag total;
   uint64_t dlq_depth = 0;  // dead letters of this group not yet redriven or purged
   std::chrono::microseconds dlq_oldest_age{0};
   DeliveryCounters counters;
