@@ -269,6 +269,17 @@ Status DeliveryManager::CreateGroup(std::string_view topic, std::string_view gro
                                    std::string(topic) + "'");
     }
   }
+  // "<topic>.<group>.dlq" is ambiguous (group "eu.mailer" on "shop", group "mailer" on
+  // "shop.eu"): a dead-letter topic has one group, whose records point into it by offset.
+  const std::string dlq_topic = DeadLetterTopic(topic, group);
+  for (const auto& other : AllGroups()) {
+    if (other->dlq_topic() == dlq_topic) {
+      return Status::FailedPrecondition(
+          "group '" + std::string(group) + "' on topic '" + std::string(topic) +
+          "' would share the dead-letter topic '" + dlq_topic + "' with group '" + other->name() +
+          "' on topic '" + other->topic_name() + "'; choose another group name");
+    }
+  }
   GroupRecord record{std::string(topic), config, context_.clock->Now()};
   auto created = std::make_shared<Group>(context_, topic_state, std::string(group), record);
   std::vector<std::pair<std::string, std::string>> puts;
@@ -314,12 +325,7 @@ Result<std::vector<GroupInfo>> DeliveryManager::ListGroups(std::string_view topi
 }
 
 Status DeliveryManager::DeleteGroupLocked(const std::shared_ptr<Group>& group) {
-  if (group->member_count() > 0) {
-    return Status::FailedPrecondition("group '" + group->name() + "' on topic '" +
-                                      group->topic_name() +
-                                      "' has subscribed members; close them first");
-  }
-  group->Close();
+  if (Status s = group->CloseIfNoMembers(); !s.ok()) return s;
   std::vector<std::pair<std::string, std::string>> ranges;
   for (RecordKind kind : {RecordKind::kGroup, RecordKind::kCursor, RecordKind::kMessage,
                           RecordKind::kDead, RecordKind::kLeaseRun}) {
@@ -343,6 +349,16 @@ Status DeliveryManager::DropTopicGroups(std::string_view topic) {
   auto topic_state = context_.registry->Find(topic);
   if (!topic_state) return Status::Ok();
   std::lock_guard create_lock(create_mu_);
+  // A re-created dead-letter topic would start its offsets again, and its group's dead-letter
+  // records (keyed by offset) would name other messages.
+  for (const auto& owner : AllGroups()) {
+    if (owner->dlq_topic() == topic) {
+      return Status::FailedPrecondition("topic '" + std::string(topic) +
+                                        "' is the dead-letter topic of group '" + owner->name() +
+                                        "' on topic '" + owner->topic_name() +
+                                        "'; delete that group first");
+    }
+  }
   auto groups = GroupsOf(topic_state->record.id);
   for (const auto& group : groups) {
     if (group->member_count() > 0) {

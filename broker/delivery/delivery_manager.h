@@ -58,7 +58,8 @@ class DeliveryManager {
   Result<std::vector<MessageGroupState>> StatesOf(std::string_view topic, PartitionId partition,
                                                   Offset offset);
   // Deletes the state of every group of a topic that is about to be deleted.
-  // kFailedPrecondition if one has subscribed members.
+  // kFailedPrecondition if one has subscribed members, or the topic is a group's dead-letter
+  // topic (deleting that group first is the way).
   Status DropTopicGroups(std::string_view topic);
   Status RunTimers();
   bool HasSubscribers(std::string_view topic) const;

@@ -2,6 +2,7 @@
 // group_dispatch.cc; views and dead-letter administration in group_views.cc.
 #include "delivery/group.h"
 
+#include <algorithm>
 #include <future>
 
 #include <xxhash.h>
@@ -11,6 +12,15 @@
 #include "storage/log_reader.h"
 
 namespace broker::delivery {
+namespace {
+
+// One put (or, without a value, delete) of the groups CF.
+struct PendingOp {
+  std::string key;
+  std::optional<std::string> value;
+};
+
+}  // namespace
 
 Group::Group(DeliveryContext context, std::shared_ptr<storage::TopicState> topic,
              std::string name, GroupRecord record)
@@ -222,9 +232,7 @@ void Group::Settle(uint32_t partition, uint64_t offset, bool queue_delete) {
     }
   }
   c.unsettled.erase(it);
-  if (queue_delete && !in_run) {
-    QueueDelete(MessageKey(topic_id(), name_, PartitionId(partition), Offset(offset)));
-  }
+  if (queue_delete && !in_run) MarkMessageDirty(partition, offset);
 }
 
 Group::Entry& Group::AddEntry(uint32_t partition, uint64_t offset,
@@ -246,8 +254,7 @@ void Group::QueuePut(uint32_t partition, uint64_t offset, Entry& e) {
   // Same write (one Ship) as the run's change: the record and the run never both speak for it.
   ReleaseFromRun(partition, offset, e);
   e.has_message_record = true;
-  pending_ops_.push_back({MessageKey(topic_id(), name_, PartitionId(partition), Offset(offset)),
-                          EncodeMessageRecord(e.record)});
+  MarkMessageDirty(partition, offset);
 }
 
 void Group::PersistGrant(uint32_t partition, uint64_t offset, Entry& e) {
@@ -315,40 +322,74 @@ void Group::MarkRunDirty(uint32_t partition, uint64_t first, LeaseRun& run) {
 }
 
 bool Group::HasUnshipped() const {
-  return !pending_ops_.empty() || !dirty_cursors_.empty() || !dirty_runs_.empty();
+  return !dirty_messages_.empty() || !dirty_dead_.empty() || !dirty_cursors_.empty() ||
+         !dirty_runs_.empty();
 }
 
-void Group::QueueDelete(std::string key) { pending_ops_.push_back({std::move(key), std::nullopt}); }
+void Group::MarkMessageDirty(uint32_t partition, uint64_t offset) {
+  dirty_messages_.emplace_back(partition, offset);
+}
+
+void Group::MarkDeadDirty(uint64_t dlq_offset) { dirty_dead_.push_back(dlq_offset); }
 
 void Group::MarkCursorDirty(uint32_t partition) { dirty_cursors_.insert(partition); }
 
 void Group::Ship(Durability durability, std::function<void(const Status&)> done, bool barrier) {
+  // Each dirty record is written as it is now; `shipped` remembers which, to mark them again if
+  // the write fails.
+  auto shipped = std::make_shared<Shipped>();
+  std::vector<PendingOp> ops;
   for (const auto& [p, first] : dirty_runs_) {
     std::string key = LeaseRunKey(topic_id(), name_, PartitionId(p), Offset(first));
     auto it = cursors_[p].runs.find(first);
     if (it == cursors_[p].runs.end()) {
-      pending_ops_.push_back({std::move(key), std::nullopt});  // every offset released
+      ops.push_back({std::move(key), std::nullopt});  // every offset released
     } else if (it->second.dirty) {
       it->second.dirty = false;
-      pending_ops_.push_back({std::move(key), EncodeLeaseRunRecord(it->second.record)});
+      ops.push_back({std::move(key), EncodeLeaseRunRecord(it->second.record)});
     }
   }
-  std::vector<std::pair<uint32_t, uint64_t>> runs = std::move(dirty_runs_);
+  shipped->runs = std::move(dirty_runs_);
   dirty_runs_.clear();
   unshipped_releases_ = 0;
-  for (uint32_t p : dirty_cursors_) {
-    pending_ops_.push_back({CursorKey(topic_id(), name_, PartitionId(p)),
-                            EncodeCursorRecord({Offset(cursors_[p].next), cursors_[p].expired})});
+  std::sort(dirty_messages_.begin(), dirty_messages_.end());
+  dirty_messages_.erase(std::unique(dirty_messages_.begin(), dirty_messages_.end()),
+                        dirty_messages_.end());
+  for (const auto& [p, offset] : dirty_messages_) {
+    std::string key = MessageKey(topic_id(), name_, PartitionId(p), Offset(offset));
+    const auto it = cursors_[p].unsettled.find(offset);
+    if (it != cursors_[p].unsettled.end() && it->second.has_message_record) {
+      ops.push_back({std::move(key), EncodeMessageRecord(it->second.record)});
+    } else {
+      ops.push_back({std::move(key), std::nullopt});  // settled, or its lease run speaks for it
+    }
   }
-  std::vector<uint32_t> cursors(dirty_cursors_.begin(), dirty_cursors_.end());
+  shipped->messages = std::move(dirty_messages_);
+  dirty_messages_.clear();
+  for (uint64_t dlq_offset : dirty_dead_) {
+    std::string key = DeadKey(topic_id(), name_, Offset(dlq_offset));
+    const auto it = dead_.find(dlq_offset);
+    if (it != dead_.end()) {
+      ops.push_back({std::move(key), EncodeDeadRecord(it->second)});
+    } else {
+      ops.push_back({std::move(key), std::nullopt});  // redriven
+    }
+  }
+  shipped->dead = std::move(dirty_dead_);
+  dirty_dead_.clear();
+  for (uint32_t p : dirty_cursors_) {
+    ops.push_back({CursorKey(topic_id(), name_, PartitionId(p)),
+                   EncodeCursorRecord({Offset(cursors_[p].next), cursors_[p].expired})});
+  }
+  shipped->cursors.assign(dirty_cursors_.begin(), dirty_cursors_.end());
   dirty_cursors_.clear();
-  if (pending_ops_.empty() && !barrier) {
+  if (ops.empty() && !barrier) {
     if (done) done(Status::Ok());
     return;
   }
   storage::AppendRequest request;
   request.durability = durability;
-  request.extra = [ops = std::move(pending_ops_), cf = context_.db->groups()](
+  request.extra = [ops = std::move(ops), cf = context_.db->groups()](
                       rocksdb::WriteBatch& batch, const std::vector<PublishResult>&) {
     for (const PendingOp& op : ops) {
       if (op.value) {
@@ -358,30 +399,27 @@ void Group::Ship(Durability durability, std::function<void(const Status&)> done,
       }
     }
   };
-  pending_ops_.clear();
-  request.done = [weak = weak_from_this(), cursors, runs,
-                  done](Result<std::vector<PublishResult>> result) {
+  request.done = [weak = weak_from_this(), shipped, done](Result<std::vector<PublishResult>> result) {
     if (!result.ok()) {
-      // The cursor positions must reach disk eventually, or offsets between the stored and the
-      // real cursor would read as settled after a restart. Runs are written whole: again.
+      // Nothing of it reached disk: the next Ship writes it all again, as it is by then. (The
+      // timer thread ships unshipped changes on its next round.)
       if (auto self = weak.lock()) {
         std::lock_guard lock(self->mu_);
-        self->dirty_cursors_.insert(cursors.begin(), cursors.end());
-        self->RemarkRuns(runs);
+        self->Remark(*shipped);
       }
     }
     if (done) done(result.status());
   };
   if (Status s = context_.writer->Append(std::move(request)); !s.ok()) {
     // Shutting down: nothing more reaches disk. A restart redelivers what was not persisted.
-    dirty_cursors_.insert(cursors.begin(), cursors.end());
-    RemarkRuns(runs);
+    Remark(*shipped);
     if (done) done(s);
   }
 }
 
-void Group::RemarkRuns(const std::vector<std::pair<uint32_t, uint64_t>>& runs) {
-  for (const auto& [p, first] : runs) {
+void Group::Remark(const Shipped& shipped) {
+  dirty_cursors_.insert(shipped.cursors.begin(), shipped.cursors.end());
+  for (const auto& [p, first] : shipped.runs) {
     auto it = cursors_[p].runs.find(first);
     if (it == cursors_[p].runs.end()) {
       dirty_runs_.emplace_back(p, first);
@@ -389,10 +427,13 @@ void Group::RemarkRuns(const std::vector<std::pair<uint32_t, uint64_t>>& runs) {
       MarkRunDirty(p, first, it->second);
     }
   }
+  dirty_messages_.insert(dirty_messages_.end(), shipped.messages.begin(), shipped.messages.end());
+  dirty_dead_.insert(dirty_dead_.end(), shipped.dead.begin(), shipped.dead.end());
 }
 
 void Group::ShipIfFull() {
-  if (pending_ops_.size() + unshipped_releases_ >= context_.ack_flush_batch) {
+  if (dirty_messages_.size() + dirty_dead_.size() + unshipped_releases_ >=
+      context_.ack_flush_batch) {
     Ship(Durability::kAsync, nullptr);
   } else if (HasUnshipped() && context_.wake_timers) {
     context_.wake_timers();
@@ -428,7 +469,9 @@ std::chrono::microseconds Group::BackoffFor(uint32_t attempts) {
 
 void Group::Fail(uint32_t partition, uint64_t offset, Entry& e, std::chrono::microseconds delay) {
   if (e.record.attempts >= record_.config.max_deliveries) {
-    StartDeadLetter(partition, offset, e, "max_deliveries");
+    if (!StartDeadLetter(partition, offset, e, "max_deliveries").ok()) {
+      RetryDeadLetterLater(partition, offset, e);
+    }
     return;
   }
   const TimePoint now = context_.clock->Now();
@@ -452,7 +495,16 @@ bool Group::ProcessDue(TimePoint now) {
   }
   while (!due_timers_.empty() && due_timers_.begin()->first <= now) {
     auto [partition, offset] = due_timers_.begin()->second;
-    SetState(partition, offset, cursors_[partition].unsettled.at(offset), State::kAvailable);
+    Entry& e = cursors_[partition].unsettled.at(offset);
+    if (e.record.attempts >= record_.config.max_deliveries) {
+      // Only a dead-lettering that failed leaves such a message delayed: dead-letter it now
+      // rather than deliver it once more.
+      if (!StartDeadLetter(partition, offset, e, "max_deliveries").ok()) {
+        RetryDeadLetterLater(partition, offset, e);
+      }
+    } else {
+      SetState(partition, offset, e, State::kAvailable);
+    }
     changed = true;
   }
   return changed;
@@ -496,6 +548,20 @@ Status Group::Flush() {
 
 void Group::Close() {
   std::lock_guard lock(mu_);
+  CloseLocked();
+}
+
+Status Group::CloseIfNoMembers() {
+  std::lock_guard lock(mu_);
+  if (!members_.empty()) {
+    return Status::FailedPrecondition("group '" + name_ + "' on topic '" + record_.topic +
+                                      "' has subscribed members; close them first");
+  }
+  CloseLocked();
+  return Status::Ok();
+}
+
+void Group::CloseLocked() {
   closed_ = true;
   DropReadAheads();
   cv_.notify_all();
@@ -570,13 +636,23 @@ bool Group::Owns(const std::string& member, uint32_t partition) const {
   return owners_[partition] == member;
 }
 
-std::optional<Record> Group::ReadOne(uint32_t partition, uint64_t offset) {
+Result<std::optional<Record>> Group::ReadOne(uint32_t partition, uint64_t offset) {
   auto result = storage::ReadPartition(*context_.db, *topic_, PartitionId(partition),
                                        Offset(offset), ReadLimits{.max_records = 1});
-  if (!result.ok() || result->records.empty() || result->records[0].offset.value() != offset) {
-    return std::nullopt;
+  if (result.ok() && !result->records.empty() && result->records[0].offset.value() == offset) {
+    return std::optional<Record>(std::move(result->records[0]));
   }
-  return std::move(result->records[0]);
+  // Retention deletes from the front and then moves the first offset (read after the record):
+  // below it the record is gone for good. Anything else may be a passing fault.
+  if (offset < topic_->partitions[partition]->first_offset.load()) return std::optional<Record>();
+  const std::string where = "partition " + std::to_string(partition) + " offset " +
+                            std::to_string(offset) + " of topic '" + record_.topic + "'";
+  if (!result.ok()) {
+    return Status(result.status().code(),
+                  "reading " + where + " for group '" + name_ + "': " + result.status().message());
+  }
+  return Status::Unavailable(where + " is missing from the log although retention has not " +
+                             "reached it; group '" + name_ + "' keeps it unsettled");
 }
 
 }  // namespace broker::delivery

@@ -5,10 +5,13 @@
 // mu_ (Poll, Redrive and Flush release it first), because the writer thread itself takes mu_ when
 // a dead-letter write completes. Lock order: Group::mu_ -> LogWriter's queue mutex.
 //
-// Persistence: every state change queues a put/delete of the groups CF in pending_ops_; they are
-// handed to the LogWriter in order (Ship), so RocksDB sees them in the order they happened. Lease
-// grants are shipped and committed before Poll returns them; acks, nacks and extends are shipped
-// in batches (Options::ack_flush_batch / ack_flush_interval). First deliveries of consecutive
+// Persistence: every state change marks what it changed (a message record, a lease run, a cursor,
+// a dead-letter record) dirty; Ship writes the current state of each dirty one (a put, or a
+// delete once there is nothing to say) and hands the write to the LogWriter. A write that fails
+// marks everything it carried dirty again, so the next Ship writes it: no change is lost to a
+// failed write, and since every write carries current state, a late retry never overwrites a
+// newer change. Lease grants are shipped and committed before Poll returns them; acks, nacks and
+// extends are shipped in batches (Options::ack_flush_batch / ack_flush_interval). First deliveries of consecutive
 // offsets granted together are one lease-run record (LeaseRunRecord) rather than one message
 // record each; acking one of them flips its bit in the run, and Ship writes each changed run once
 // (deleting it when no offset is left), so a poll of 100 costs one put, and its acks a few.
@@ -93,7 +96,13 @@ class Group : public std::enable_shared_from_this<Group> {
                                      std::chrono::milliseconds timeout);
   // `attempt`: the delivery whose lease is settled (Delivery::attempt); 0: whichever lease the
   // member holds.
-  Status Ack(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt);
+  // With `persisted`, the ack is shipped at once (with the broker's durability) rather than
+  // batched, and `persisted` runs with the write's outcome (on the writer thread).
+  Status Ack(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
+             std::function<void(const Status&)> persisted = nullptr);
+  // Subscription::AckPersisted: Ack, then waits until its write is committed.
+  Status AckPersisted(const std::string& member, PartitionId partition, Offset offset,
+                      uint32_t attempt);
   Status Nack(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
               std::optional<std::chrono::milliseconds> delay, const std::string& error);
   Result<TimePoint> Extend(const std::string& member, PartitionId partition, Offset offset,
@@ -127,6 +136,9 @@ class Group : public std::enable_shared_from_this<Group> {
   Status Flush();
   // The broker is closing (or the group was deleted): later calls fail with kUnavailable.
   void Close();
+  // Close, for deleting the group: kFailedPrecondition (and no change) if it has members. One
+  // step under mu_, so no Join can come between the check and the close.
+  Status CloseIfNoMembers();
 
   // ---- Views and dead letters ----
   GroupInfo Describe();
@@ -176,10 +188,6 @@ class Group : public std::enable_shared_from_this<Group> {
     uint64_t leased = 0;
     std::function<void()> ready;
   };
-  struct PendingOp {
-    std::string key;
-    std::optional<std::string> value;  // nullopt: delete
-  };
   using Lock = std::unique_lock<std::mutex>;
   // A Poll in progress. While `parked` (waiting for records) the writer may lease it records in
   // the commit that appends them (StageHandOff); that commit's outcome decides them.
@@ -192,11 +200,14 @@ class Group : public std::enable_shared_from_this<Group> {
   };
 
   Status CheckOpen() const;
+  void CloseLocked();
   Result<Entry*> FindLeased(const std::string& member, PartitionId partition, Offset offset,
                             uint32_t attempt);
   void Detach(Cursor& c, const Entry& e);
   void Attach(uint32_t partition, uint64_t offset, Cursor& c, Entry& e);
   void SetState(uint32_t partition, uint64_t offset, Entry& e, State state);
+  // `queue_delete`: the message record is to be deleted by the next Ship (false when the write
+  // that settles it deletes it, or it was never written).
   void Settle(uint32_t partition, uint64_t offset, bool queue_delete);
   Entry& AddEntry(uint32_t partition, uint64_t offset, const std::optional<std::string>& key);
   // Writes the entry's state as its message record (taking it out of its lease run, if any).
@@ -210,9 +221,16 @@ class Group : public std::enable_shared_from_this<Group> {
   // Records of `partition` from `from` on, through its read-ahead, within kReadAheadBudget.
   Result<ReadResult> ReadUnread(uint32_t partition, uint64_t from, size_t max_records);
   void DropReadAheads();
-  // After a failed or refused Ship: its runs are written again by the next one.
-  void RemarkRuns(const std::vector<std::pair<uint32_t, uint64_t>>& runs);
-  void QueueDelete(std::string key);
+  // What one Ship wrote: after a failed or refused write, all of it is marked dirty again.
+  struct Shipped {
+    std::vector<uint32_t> cursors;
+    std::vector<std::pair<uint32_t, uint64_t>> runs;
+    std::vector<std::pair<uint32_t, uint64_t>> messages;
+    std::vector<uint64_t> dead;
+  };
+  void Remark(const Shipped& shipped);
+  void MarkMessageDirty(uint32_t partition, uint64_t offset);
+  void MarkDeadDirty(uint64_t dlq_offset);
   void MarkCursorDirty(uint32_t partition);
   // Hands pending ops to the writer. `done` (optional) runs on the writer thread after commit.
   // With `barrier`, a request goes to the writer even if nothing is pending, so `done` also runs
@@ -222,7 +240,12 @@ class Group : public std::enable_shared_from_this<Group> {
   void DropExpired(uint32_t partition);
   // Lease expiry and nacks: redeliver after `delay`, or dead-letter after max_deliveries.
   void Fail(uint32_t partition, uint64_t offset, Entry& e, std::chrono::microseconds delay);
-  void StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e, const std::string& reason);
+  // Reads the original and queues its dead-letter write (or settles it as expired if retention
+  // deleted it). An error (the original could not be read) changes nothing.
+  Status StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e, const std::string& reason);
+  // A dead-lettering that could not start or whose write failed is tried again after a delay
+  // (ProcessDue dead-letters a due message that has used its deliveries).
+  void RetryDeadLetterLater(uint32_t partition, uint64_t offset, Entry& e);
   void OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord& dead,
                       const Result<std::vector<PublishResult>>& result);
   bool ProcessDue(TimePoint now);
@@ -235,7 +258,8 @@ class Group : public std::enable_shared_from_this<Group> {
   // per_key: whether `offset` (available) may be leased now: it is its key's oldest unsettled
   // message and no message of its key is leased, delayed or being dead-lettered.
   bool KeyIsFree(const Cursor& c, uint64_t key_hash, uint64_t offset) const;
-  void SelectDeliveries(const std::string& member, size_t max, std::vector<Delivery>& out);
+  // Returns the first read error met (the messages it concerns stay unsettled), or Ok.
+  Status SelectDeliveries(const std::string& member, size_t max, std::vector<Delivery>& out);
   void AssignPartitions();
   bool Owns(const std::string& member, uint32_t partition) const;
   void WakeMembers();
@@ -247,7 +271,11 @@ class Group : public std::enable_shared_from_this<Group> {
   std::vector<Delivery> TakeHandOff(Waiter& waiter);
   // The first parked waiter whose member has credit left, or null.
   Waiter* PickWaiter();
-  std::optional<Record> ReadOne(uint32_t partition, uint64_t offset);
+  // The record at `offset`; nullopt if retention deleted it (it lies below the partition's first
+  // offset); an error if it could not be read (I/O error, corrupt batch) or is missing above the
+  // first offset. Only nullopt may settle a message (as expired): after an error it stays
+  // unsettled and is tried again.
+  Result<std::optional<Record>> ReadOne(uint32_t partition, uint64_t offset);
   PartitionLag LagOf(uint32_t partition, TimePoint now);
   std::chrono::microseconds BackoffFor(uint32_t attempts);
 
@@ -269,7 +297,11 @@ class Group : public std::enable_shared_from_this<Group> {
   std::vector<std::string> join_order_;           // guarded by mu_
   std::vector<std::string> owners_;               // guarded by mu_ (per_partition)
   std::map<uint64_t, DeadRecord> dead_;           // guarded by mu_: dlq offset -> letter
-  std::vector<PendingOp> pending_ops_;            // guarded by mu_
+  // Message records changed since the last Ship: (partition, offset), duplicates allowed. Ship
+  // puts the entry's record, or deletes it when the entry has none (settled, or in a lease run).
+  std::vector<std::pair<uint32_t, uint64_t>> dirty_messages_;  // guarded by mu_
+  // Dead-letter records changed since the last Ship (purged, redriven): dlq offsets.
+  std::vector<uint64_t> dirty_dead_;              // guarded by mu_
   std::set<uint32_t> dirty_cursors_;              // guarded by mu_
   // Lease runs changed or emptied since the last Ship: (partition, first offset).
   std::vector<std::pair<uint32_t, uint64_t>> dirty_runs_;  // guarded by mu_

@@ -1,6 +1,7 @@
 // Group: dispatch (credit-based leasing in the three ordering modes) and settling.
 #include <algorithm>
 #include <future>
+#include <utility>
 
 #include <xxhash.h>
 
@@ -13,7 +14,9 @@ namespace broker::delivery {
 namespace {
 
 // Bounds the records a per_key group reads past blocked keys in one partition, so one hot key
-// cannot make the group hold an unbounded number of waiting entries in memory.
+// cannot make the group hold an unbounded number of waiting entries in memory. Other orderings
+// lease every record they read, so they hold no waiting entries and are not bounded by it (their
+// delayed messages must not stop new deliveries).
 constexpr size_t kMaxUnsettledPerPartition = 100000;
 
 std::string Where(PartitionId partition, Offset offset) {
@@ -56,7 +59,8 @@ bool Group::KeyIsFree(const Cursor& c, uint64_t key_hash, uint64_t offset) const
   return true;
 }
 
-void Group::SelectDeliveries(const std::string& member, size_t max, std::vector<Delivery>& out) {
+Status Group::SelectDeliveries(const std::string& member, size_t max, std::vector<Delivery>& out) {
+  Status read_error;
   const Member& m = members_.at(member);
   size_t credit = std::min<size_t>(max, m.max_in_flight > m.leased ? m.max_in_flight - m.leased : 0);
   const bool per_key = record_.config.ordering == Ordering::kPerKey;
@@ -88,20 +92,26 @@ void Group::SelectDeliveries(const std::string& member, size_t max, std::vector<
     }
     for (uint64_t offset : ready) {
       auto record = ReadOne(p, offset);
-      if (!record) {  // deleted by retention meanwhile
+      if (!record.ok()) {  // stays available: the next poll reads it again
+        if (read_error.ok()) read_error = record.status();
+        continue;
+      }
+      if (!*record) {  // deleted by retention meanwhile
         ++c.expired;
         MarkCursorDirty(p);
         Settle(p, offset, true);
         continue;
       }
-      Grant(member, p, offset, c.unsettled.at(offset), std::move(*record), now, out);
+      Grant(member, p, offset, c.unsettled.at(offset), std::move(**record), now, out);
       --credit;
     }
 
     // Records never read by the group.
     const uint64_t end = topic_->partitions[p]->end_offset.load();
-    while (credit > 0 && c.next < end && c.unsettled.size() < kMaxUnsettledPerPartition) {
+    while (credit > 0 && c.next < end &&
+           (!per_key || c.unsettled.size() < kMaxUnsettledPerPartition)) {
       auto read = ReadUnread(p, c.next, credit + (per_key ? 64 : 0));
+      if (!read.ok() && read_error.ok()) read_error = read.status();
       if (!read.ok() || read->records.empty()) break;
       for (Record& record : read->records) {
         const uint64_t offset = record.offset.value();
@@ -120,6 +130,7 @@ void Group::SelectDeliveries(const std::string& member, size_t max, std::vector<
       }
     }
   }
+  return read_error;
 }
 
 Result<std::vector<Delivery>> Group::Poll(const std::string& member, size_t max,
@@ -167,7 +178,11 @@ Result<std::vector<Delivery>> Group::PollLocked(Lock& lock, Waiter& waiter,
           "directory's filesystem (acks are still taken)");
     }
     std::vector<Delivery> out;
-    if (waiter.max > 0) SelectDeliveries(member, waiter.max, out);
+    Status read_error;
+    if (waiter.max > 0) read_error = SelectDeliveries(member, waiter.max, out);
+    // Nothing to hand out because the log could not be read: say so rather than wait (the
+    // messages stay unsettled; a later poll tries again).
+    if (out.empty() && !read_error.ok()) return read_error;
     // Other changes (acks, say) wait for their batch (ShipIfFull, the timer thread): a member
     // that has nothing to deliver does not wait for a commit before it parks.
     if (!out.empty()) {
@@ -258,19 +273,43 @@ Result<Group::Entry*> Group::FindLeased(const std::string& member, PartitionId p
 }
 
 Status Group::Ack(const std::string& member, PartitionId partition, Offset offset,
-                  uint32_t attempt) {
+                  uint32_t attempt, std::function<void(const Status&)> persisted) {
   std::lock_guard lock(mu_);
   auto e = FindLeased(member, partition, offset, attempt);
   if (!e.ok()) return e.status();
   const bool had_key = (*e)->record.has_key;
   Settle(partition.value(), offset.value(), true);
   ++counters_.acked;
-  ShipIfFull();
+  if (persisted) {
+    Ship(context_.durability, std::move(persisted));
+  } else {
+    ShipIfFull();
+  }
   // Freed credit, or unblocked the key's next message.
   if (had_key && record_.config.ordering == Ordering::kPerKey) {
     WakeMembers();
   } else {
     cv_.notify_all();
+  }
+  return Status::Ok();
+}
+
+Status Group::AckPersisted(const std::string& member, PartitionId partition, Offset offset,
+                           uint32_t attempt) {
+  std::promise<Status> written;
+  auto future = written.get_future();
+  // The write carries every change pending in the group, this ack's among them; its `done` runs
+  // exactly once, so the wait below ends.
+  if (Status s = Ack(member, partition, offset, attempt,
+                     [&written](const Status& outcome) { written.set_value(outcome); });
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = future.get(); !s.ok()) {
+    return Status(s.code(), "the ack of " + Where(partition, offset) +
+                                " was taken but not persisted (" + s.message() +
+                                "); it is written with the group's next write, and until then "
+                                "a crash may redeliver the message");
   }
   return Status::Ok();
 }
@@ -317,8 +356,12 @@ Status Group::Reject(const std::string& member, PartitionId partition, Offset of
   std::lock_guard lock(mu_);
   auto e = FindLeased(member, partition, offset, attempt);
   if (!e.ok()) return e.status();
-  (*e)->record.last_error = reason.empty() ? "rejected" : reason;
-  StartDeadLetter(partition.value(), offset.value(), **e, "rejected");
+  std::string last_error = std::exchange((*e)->record.last_error, reason.empty() ? "rejected" : reason);
+  if (Status s = StartDeadLetter(partition.value(), offset.value(), **e, "rejected"); !s.ok()) {
+    (*e)->record.last_error = std::move(last_error);
+    return Status(s.code(), "could not dead-letter " + Where(partition, offset) + ": " +
+                                s.message() + "; it is still leased to member '" + member + "'");
+  }
   ++counters_.rejected;
   cv_.notify_all();
   return Status::Ok();
@@ -341,14 +384,15 @@ Status Group::Release(const std::string& member, PartitionId partition, Offset o
   return Status::Ok();
 }
 
-void Group::StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e,
-                            const std::string& reason) {
+Status Group::StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e,
+                              const std::string& reason) {
   auto original = ReadOne(partition, offset);
-  if (!original) {  // deleted by retention: nothing left to dead-letter
+  if (!original.ok()) return original.status();
+  if (!*original) {  // deleted by retention: nothing left to dead-letter
     ++cursors_[partition].expired;
     MarkCursorDirty(partition);
     Settle(partition, offset, true);
-    return;
+    return Status::Ok();
   }
   SetState(partition, offset, e, State::kDeadPending);
   DeadRecord dead{PartitionId(partition), Offset(offset), reason, e.record.last_error,
@@ -360,7 +404,7 @@ void Group::StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e,
   request.topic = dlq_topic_;
   request.internal = true;
   request.durability = context_.durability;
-  request.messages.push_back(BuildDeadLetterMessage(*original, record_.topic, name_, dead));
+  request.messages.push_back(BuildDeadLetterMessage(**original, record_.topic, name_, dead));
   const std::string message_key = MessageKey(topic_id(), name_, PartitionId(partition), Offset(offset));
   request.extra = [cf = context_.db->groups(), message_key, topic = topic_id(), group = name_,
                    dead](rocksdb::WriteBatch& batch, const std::vector<PublishResult>& positions) {
@@ -373,9 +417,17 @@ void Group::StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e,
     if (auto self = weak.lock()) self->OnDeadLettered(partition, offset, dead, result);
   };
   if (Status s = context_.writer->Append(std::move(request)); !s.ok()) {
-    e.record.due_at = context_.clock->Now();  // shutting down; retried after a restart
-    SetState(partition, offset, e, State::kDelayed);
+    RetryDeadLetterLater(partition, offset, e);  // shutting down; retried after a restart
   }
+  return Status::Ok();
+}
+
+void Group::RetryDeadLetterLater(uint32_t partition, uint64_t offset, Entry& e) {
+  // Not sooner than 100 ms, so a fault that lasts cannot make the timers spin.
+  e.record.due_at = context_.clock->Now() +
+                    std::max<std::chrono::microseconds>(record_.config.backoff.initial,
+                                                        std::chrono::milliseconds(100));
+  SetState(partition, offset, e, State::kDelayed);
 }
 
 void Group::OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord& dead,
@@ -386,12 +438,13 @@ void Group::OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord
   if (it == c.unsettled.end() || it->second.state != State::kDeadPending) return;
   if (result.ok()) {
     dead_[result->at(0).offset.value()] = dead;
-    Settle(partition, offset, false);  // the dead-letter write deleted its record
+    // The dead-letter write deleted its record; deleted again in case a retried group write
+    // carried it after that (Ship writes a dead-pending message's record).
+    Settle(partition, offset, true);
     ++counters_.dead_lettered;
   } else {
     // Try again later (e.g. after the disk has room again); the attempt count stays.
-    it->second.record.due_at = context_.clock->Now() + record_.config.backoff.initial;
-    SetState(partition, offset, it->second, State::kDelayed);
+    RetryDeadLetterLater(partition, offset, it->second);
   }
   WakeMembers();
 }

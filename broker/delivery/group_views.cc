@@ -27,9 +27,10 @@ PartitionLag Group::LagOf(uint32_t partition, TimePoint now) {
   if (lag.unsettled > 0) {
     // The oldest unsettled message is the first at or after the floor that is not settled.
     const uint64_t oldest = c.unsettled.empty() ? c.next : c.unsettled.begin()->first;
-    if (auto record = ReadOne(partition, oldest)) {
+    // Unknown if the record cannot be read (retention deleted it, or a read error): left zero.
+    if (auto record = ReadOne(partition, oldest); record.ok() && *record) {
       lag.oldest_unsettled_age =
-          std::max(std::chrono::microseconds(0), now - record->timestamp);
+          std::max(std::chrono::microseconds(0), now - (*record)->timestamp);
     }
   }
   return lag;
@@ -163,11 +164,29 @@ Result<RedriveResult> Group::Redrive(const RedriveOptions& options) {
     }
     result.matched = matched.size();
     if (options.dry_run) return result;
+    // Every original is read before anything changes: a read error fails the call, which then
+    // changed nothing.
+    std::vector<std::optional<Record>> originals;
     for (uint64_t dlq_offset : matched) {
+      const DeadRecord& dead = dead_.at(dlq_offset);
+      const uint32_t p = dead.partition.value();
+      if (p >= cursors_.size() || cursors_[p].unsettled.contains(dead.offset.value())) {
+        originals.emplace_back();
+        continue;
+      }
+      auto original = ReadOne(p, dead.offset.value());
+      if (!original.ok()) {
+        return Status(original.status().code(),
+                      "redrive changed nothing: " + original.status().message());
+      }
+      originals.push_back(std::move(*original));
+    }
+    for (size_t i = 0; i < matched.size(); ++i) {
+      const uint64_t dlq_offset = matched[i];
       const DeadRecord dead = dead_.at(dlq_offset);
       const uint32_t p = dead.partition.value();
-      auto original = p < cursors_.size() ? ReadOne(p, dead.offset.value()) : std::nullopt;
-      if (!original || cursors_[p].unsettled.contains(dead.offset.value())) {
+      const std::optional<Record>& original = originals[i];
+      if (!original) {
         ++result.missing;  // deleted by retention: it stays in the DLQ, where its copy is
         continue;
       }
@@ -184,8 +203,8 @@ Result<RedriveResult> Group::Redrive(const RedriveOptions& options) {
         }
       }
       QueuePut(p, dead.offset.value(), e);
-      QueueDelete(DeadKey(topic_id(), name_, Offset(dlq_offset)));
       dead_.erase(dlq_offset);
+      MarkDeadDirty(dlq_offset);
       ++result.redriven;
     }
     Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); });
@@ -209,7 +228,7 @@ Result<uint64_t> Group::Purge(const DeadLetterFilter& filter) {
         continue;
       }
       dead.purged = true;  // a tombstone: see DeadRecord::purged
-      pending_ops_.push_back({DeadKey(topic_id(), name_, Offset(dlq_offset)), EncodeDeadRecord(dead)});
+      MarkDeadDirty(dlq_offset);
       ++purged;
     }
     Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); });

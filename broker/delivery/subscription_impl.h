@@ -71,6 +71,9 @@ class SubscriptionImpl final : public Subscription {
   Status ReleaseAttempt(PartitionId partition, Offset offset, uint32_t attempt) override {
     return group_->Release(member_, partition, offset, attempt);
   }
+  Status AckPersisted(PartitionId partition, Offset offset, uint32_t attempt) override {
+    return group_->AckPersisted(member_, partition, offset, attempt);
+  }
 
  private:
   const std::shared_ptr<Group> group_;

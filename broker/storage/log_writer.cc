@@ -371,6 +371,16 @@ void LogWriter::CommitGroup(std::vector<AppendRequest>& requests) {
           std::chrono::steady_clock::now() - started);
     }
     if (!s.ok()) status = FromRocks(s, "appending to the log");
+    if (s.ok()) unsynced_writes_ = !group.sync;
+  } else if (status.ok() && group.sync && group.duplicates > 0 && unsynced_writes_) {
+    // Nothing to write, but a sync publish answered as a duplicate: its original may be in a
+    // write not yet synced, so it is durable only once the WAL is.
+    rocksdb::Status s = db_.db()->SyncWAL();
+    if (s.ok()) {
+      unsynced_writes_ = false;
+    } else {
+      status = FromRocks(s, "syncing the log for a duplicate publish");
+    }
   }
   if (!status.ok()) {
     for (auto& accepted : group.accepted) accepted.request->done(status);

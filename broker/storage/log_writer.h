@@ -151,6 +151,10 @@ class LogWriter {
   std::thread thread_;
   // Owned by the holder of the commit turn (committing_), like the rest of the writer's state.
   std::unique_ptr<Group> group_;
+  // Held by the commit turn (committing_): a write without sync succeeded since the last synced
+  // write. Then a sync request answered only as a duplicate must sync the WAL before it is
+  // acknowledged, or its original (written by that write) might not be durable yet.
+  bool unsynced_writes_ = false;
 
   std::atomic<uint64_t> commits_{0}, synced_commits_{0}, messages_{0}, synced_messages_{0},
       publish_calls_{0}, duplicates_{0};

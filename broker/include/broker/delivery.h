@@ -176,6 +176,19 @@ class Subscription {
     }
     return out;
   }
+
+  // A double ack (JetStream's AckSync): acks as AckAttempt does (`attempt` 0: whichever lease this
+  // member holds) and returns only once the ack is persisted with the broker's durability, so a
+  // message acked this way is never redelivered, not even after a crash. Ack answers before its
+  // batched write (Options::ack_flush_interval); this costs a group write of its own, shared with
+  // whatever else is pending. If the write fails the ack still stands in memory and is written
+  // again with the group's next write, but the call returns the error: until then a crash may
+  // redeliver the message. Transports that cannot confirm persistence return kUnimplemented.
+  virtual Status AckPersisted(PartitionId partition, Offset offset, uint32_t attempt) {
+    (void)partition, (void)offset, (void)attempt;
+    return Status(StatusCode::kUnimplemented,
+                  "this transport cannot confirm that an ack is persisted; use Ack");
+  }
 };
 
 struct PartitionLag {
@@ -221,7 +234,9 @@ struct GroupInfo {
   std::string dlq_topic;
   std::vector<MemberInfo> members;
   std::vector<PartitionLag> partitions;
-  PartitionLag total;  // sums; oldest age is the maximum; partition/offsets unset
+  // Sums over the partitions, end_offset and ack_floor included (so end_offset - ack_floor spans
+  // every partition); oldest age is the maximum; partition unset (0).
+  PartitionLag total;
   uint64_t dlq_depth = 0;  // dead letters of this group not yet redriven or purged
   std::chrono::microseconds dlq_oldest_age{0};
   DeliveryCounters counters;

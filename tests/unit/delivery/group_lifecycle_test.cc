@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "delivery_test_util.h"
 
@@ -198,6 +199,34 @@ TEST_F(GroupLifecycleTest, DifferentGroupsEachGetEveryMessage) {
   for (int i = 0; i < 10; ++i) Publish(kTopic, "p" + std::to_string(i));
   EXPECT_EQ(Poll(*a).size(), 10u);
   EXPECT_EQ(Poll(*b).size(), 10u);
+}
+
+// DeleteGroup checked for members and then closed the group in two steps, so a Subscribe could
+// join in between: it got a subscription to a deleted group. Now the check and the close are one
+// step: a Subscribe racing DeleteGroup either makes it fail or joins a group that then exists.
+// (A race: the old code failed only when a Join hit that window, so this is a stress test.)
+TEST_F(GroupLifecycleTest, SubscribeRacingDeleteGroupNeverJoinsADeletedGroup) {
+  for (int i = 0; i < 200; ++i) {
+    DELIVERY_ASSERT_OK(broker().CreateGroup(kTopic, kGroup, ExactConfig()));
+    SubscribeOptions options;
+    options.member = "m" + std::to_string(i);
+    Result<std::unique_ptr<Subscription>> sub = Status::Unavailable("not yet");
+    std::thread joiner([&] { sub = broker().Subscribe(kTopic, kGroup, options); });
+    const Status deleted = broker().DeleteGroup(kTopic, kGroup);
+    joiner.join();
+    if (sub.ok()) {
+      auto polled = (*sub)->Poll(1, milliseconds(0));
+      EXPECT_TRUE(polled.ok()) << "iteration " << i << ": joined a deleted group: "
+                               << polled.status().ToString();
+      sub->reset();
+    }
+    if (!deleted.ok()) {
+      EXPECT_EQ(deleted.code(), StatusCode::kFailedPrecondition) << deleted.ToString();
+    }
+    const Status cleanup = broker().DeleteGroup(kTopic, kGroup);
+    EXPECT_TRUE(cleanup.ok() || cleanup.code() == StatusCode::kNotFound) << cleanup.ToString();
+    if (::testing::Test::HasFailure()) return;
+  }
 }
 
 }  // namespace

@@ -102,7 +102,16 @@ TEST_F(LagTest, TotalsAreSumsAndOldestIsTheMaximum) {
     sum.delayed += p.delayed;
     sum.unsettled += p.unsettled;
     sum.oldest_unsettled_age = std::max(sum.oldest_unsettled_age, p.oldest_unsettled_age);
+    sum.end_offset = Offset(sum.end_offset.value() + p.end_offset.value());
+    sum.ack_floor = Offset(sum.ack_floor.value() + p.ack_floor.value());
+    sum.expired += p.expired;
   }
+  // The offsets are sums too (GroupInfo::total says so; it used to say they were unset).
+  EXPECT_EQ(info.total.end_offset, sum.end_offset);
+  EXPECT_EQ(info.total.end_offset, Offset(12));
+  EXPECT_EQ(info.total.ack_floor, sum.ack_floor);
+  EXPECT_EQ(info.total.expired, sum.expired);
+  EXPECT_EQ(info.total.partition, PartitionId(0));
   EXPECT_EQ(info.total.backlog, sum.backlog);
   EXPECT_EQ(info.total.in_flight, sum.in_flight);
   EXPECT_EQ(info.total.delayed, sum.delayed);

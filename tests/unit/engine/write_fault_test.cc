@@ -3,80 +3,16 @@
 // in the same process where RocksDB 7.8 can resume, after a restart where it cannot.
 #include <gtest/gtest.h>
 
-#include <rocksdb/env.h>
-
-#include "broker/broker.h"
-#include "engine/broker_impl.h"
-#include "engine_test_util.h"
-#include "fault_file_system.h"
+#include "write_fault_fixture.h"
 
 namespace broker {
 namespace {
 
-using ::broker::testing::DiskOptions;
-using ::broker::testing::FakeClock;
-using ::broker::testing::FaultFileSystem;
 using ::broker::testing::PublishOnceWritable;
 using ::broker::testing::ReadAll;
-using ::broker::testing::ScopedTempDir;
-using Target = FaultFileSystem::Target;
-using Error = FaultFileSystem::Error;
-
-class WriteFaultTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    fs_ = std::make_shared<FaultFileSystem>(rocksdb::FileSystem::Default());
-    env_ = rocksdb::NewCompositeEnv(fs_);
-    // "blocks" in the path: an I/O error message naming a file here must not be taken for a
-    // held LOCK file.
-    options_ = DiskOptions(dir_, clock_);
-    options_.data_dir = dir_.path() + "/blocks/data";
-    ASSERT_NO_FATAL_FAILURE(Open());
-  }
-  void TearDown() override {
-    fs_->ClearFault();
-    broker_.reset();
-  }
-  void Open() {
-    broker_.reset();
-    auto opened = BrokerImpl::Open(options_, env_.get());
-    ASSERT_OK(opened);
-    broker_ = std::move(opened).value();
-  }
-
-  // Publishes "ack-0".."ack-<n-1>" and checks they landed at offsets 0..n-1.
-  void PublishAcknowledged(int n) {
-    for (int i = 0; i < n; ++i) {
-      auto pos = broker_->Publish("t", {.payload = "ack-" + std::to_string(i)});
-      ASSERT_OK(pos);
-      ASSERT_EQ(pos->offset, Offset(i));
-    }
-  }
-
-  // Payloads of partition 0 of "t" in offset order; checks offsets are dense from 0 and match the
-  // described end offset.
-  std::vector<std::string> StoredPayloads() {
-    auto info = broker_->DescribeTopic("t");
-    EXPECT_OK(info);
-    auto records = ReadAll(*broker_, "t", PartitionId(0));
-    EXPECT_OK(records);
-    std::vector<std::string> payloads;
-    if (!info.ok() || !records.ok()) return payloads;
-    EXPECT_EQ(info->partitions[0].end_offset, Offset(records->size()));
-    for (size_t i = 0; i < records->size(); ++i) {
-      EXPECT_EQ((*records)[i].offset, Offset(i));
-      payloads.push_back((*records)[i].payload);
-    }
-    return payloads;
-  }
-
-  ScopedTempDir dir_;
-  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
-  std::shared_ptr<FaultFileSystem> fs_;
-  std::unique_ptr<rocksdb::Env> env_;
-  Options options_;
-  std::unique_ptr<Broker> broker_;  // closed before env_ and fs_ go
-};
+using ::broker::testing::WriteFaultTest;
+using Target = ::broker::testing::FaultFileSystem::Target;
+using Error = ::broker::testing::FaultFileSystem::Error;
 
 using Payloads = std::vector<std::string>;
 
@@ -210,6 +146,30 @@ TEST_F(WriteFaultTest, FailedBatchOverSeveralPartitionsWritesNothing) {
     ASSERT_EQ(records->size(), 1u);
     EXPECT_EQ((*records)[0].payload, "ok");
   }
+}
+
+// Issue 15, finding 3: a sync publish answered as a duplicate of an async one was acknowledged
+// without any fsync, though the original was not yet synced. It must wait for that sync (here it
+// fails, so the duplicate is not acknowledged as durable).
+TEST_F(WriteFaultTest, SyncDuplicateOfAnUnsyncedPublishWaitsForItsSync) {
+  const PublishOptions async{.durability = Durability::kAsync};
+  const PublishOptions sync{.durability = Durability::kSync};
+  auto original = broker_->Publish("t", {.payload = "x", .idempotency_key = "k1"}, async);
+  ASSERT_OK(original);
+  fs_->SetFault(Target::kWalSync, Error::kNoSpace);
+  auto retry = broker_->Publish("t", {.payload = "x", .idempotency_key = "k1"}, sync);
+  EXPECT_FALSE(retry.ok()) << "a sync duplicate was acknowledged before its original was synced";
+  EXPECT_GT(fs_->injected(), 0);
+  fs_->ClearFault();
+
+  // Once the original is synced, a sync duplicate needs no fsync of its own and is answered.
+  ASSERT_OK(broker_->WaitUntilDiskWritable(std::chrono::seconds(20)));
+  ASSERT_OK(PublishOnceWritable(*broker_, "t", {.payload = "y", .idempotency_key = "k2"}));
+  fs_->SetFault(Target::kWalSync, Error::kNoSpace);
+  auto again = broker_->Publish("t", {.payload = "x", .idempotency_key = "k1"}, sync);
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->offset, original->offset);
 }
 
 TEST_F(WriteFaultTest, FailedCreateTopicDoesNotBlockLaterPublishes) {

@@ -1,0 +1,131 @@
+// Group state under write faults: a change the group could not write (full disk) is written by a
+// later write, so after a restart no unsettled message reads as settled.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "write_fault_fixture.h"
+
+namespace broker {
+namespace {
+
+using ::broker::testing::WriteFaultTest;
+using Target = ::broker::testing::FaultFileSystem::Target;
+using Error = ::broker::testing::FaultFileSystem::Error;
+using std::chrono::seconds;
+
+class GroupWriteFaultTest : public WriteFaultTest {
+ protected:
+  static SubscribeOptions Member(const std::string& name) {
+    SubscribeOptions options;
+    options.member = name;
+    options.group.ack_timeout = seconds(1);
+    options.group.backoff.jitter = 0;
+    return options;
+  }
+
+  // Publishes n records to "t" and leases them all to member "a" (one lease run, attempt 1).
+  void PublishAndLease(int n, std::unique_ptr<Subscription>& sub) {
+    for (int i = 0; i < n; ++i) ASSERT_OK(broker_->Publish("t", {.payload = std::to_string(i)}));
+    auto subscribed = broker_->Subscribe("t", "g", Member("a"));
+    ASSERT_OK(subscribed);
+    sub = std::move(subscribed).value();
+    auto leased = sub->Poll(n, std::chrono::milliseconds(0));
+    ASSERT_OK(leased);
+    ASSERT_EQ(leased->size(), static_cast<size_t>(n));
+  }
+
+  // After the fault is gone and RocksDB has recovered, the group's next write succeeds.
+  void ClearFaultAndFlush() {
+    fs_->ClearFault();
+    ASSERT_OK(broker_->WaitUntilDiskWritable(std::chrono::seconds(20)));
+    ASSERT_OK(broker_->RunDeliveryTimers());
+  }
+
+  // Every offset of "t" (partition 0) in [0, n) is unsettled in group "g" with `attempts`.
+  void ExpectUnsettled(int n, uint32_t attempts) {
+    auto info = broker_->DescribeGroup("t", "g");
+    ASSERT_OK(info);
+    EXPECT_EQ(info->total.unsettled, static_cast<uint64_t>(n));
+    for (int i = 0; i < n; ++i) {
+      auto states = broker_->GetMessageState("t", PartitionId(0), Offset(i));
+      ASSERT_OK(states);
+      ASSERT_EQ(states->size(), 1u);
+      const MessageStatus status = (*states)[0].status;
+      EXPECT_TRUE(status == MessageStatus::kDelayed || status == MessageStatus::kAvailable)
+          << "offset " << i << ": " << MessageStatusName(status);
+      EXPECT_EQ((*states)[0].attempts, attempts) << "offset " << i;
+    }
+  }
+};
+
+// Finding 1 of issue 15: the expired leases' message records were queued in the write that
+// failed and never written again; the next write deleted the lease run, so after a restart the
+// offsets read as settled (never redelivered, not even counted as expired).
+TEST_F(GroupWriteFaultTest, LeaseExpiryDuringAFullDiskSurvivesARestart) {
+  std::unique_ptr<Subscription> sub;
+  ASSERT_NO_FATAL_FAILURE(PublishAndLease(3, sub));
+
+  fs_->SetFault(Target::kAllWrites, Error::kNoSpace);
+  clock_->Advance(seconds(2));  // the leases expire
+  const Status failed = broker_->RunDeliveryTimers();
+  EXPECT_EQ(failed.code(), StatusCode::kResourceExhausted) << failed.ToString();
+  ASSERT_NO_FATAL_FAILURE(ClearFaultAndFlush());
+  ASSERT_NO_FATAL_FAILURE(ExpectUnsettled(3, 1));
+
+  sub.reset();
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ASSERT_NO_FATAL_FAILURE(ExpectUnsettled(3, 1));
+  clock_->Advance(seconds(2));  // past the backoff
+  auto again = broker_->Subscribe("t", "g", Member("b"));
+  ASSERT_OK(again);
+  auto redelivered = (*again)->Poll(10, std::chrono::milliseconds(0));
+  ASSERT_OK(redelivered);
+  ASSERT_EQ(redelivered->size(), 3u);
+  for (const Delivery& d : *redelivered) EXPECT_EQ(d.attempt, 2u);
+}
+
+// The same with nacks (explicit delays) and an extend: each queues a message record.
+TEST_F(GroupWriteFaultTest, NacksAndExtendsDuringAFullDiskSurviveARestart) {
+  std::unique_ptr<Subscription> sub;
+  ASSERT_NO_FATAL_FAILURE(PublishAndLease(3, sub));
+
+  fs_->SetFault(Target::kAllWrites, Error::kNoSpace);
+  ASSERT_OK(sub->Nack(PartitionId(0), Offset(0), std::chrono::milliseconds(500), "boom"));
+  ASSERT_OK(sub->Nack(PartitionId(0), Offset(1), std::chrono::milliseconds(500), "boom"));
+  ASSERT_OK(sub->Extend(PartitionId(0), Offset(2)));
+  EXPECT_FALSE(broker_->RunDeliveryTimers().ok());
+  ASSERT_NO_FATAL_FAILURE(ClearFaultAndFlush());
+
+  sub.reset();  // offset 2 goes back to the group (written by the broker's close)
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ASSERT_NO_FATAL_FAILURE(ExpectUnsettled(3, 1));
+  auto state = broker_->GetMessageState("t", PartitionId(0), Offset(0));
+  ASSERT_OK(state);
+  EXPECT_EQ((*state)[0].last_error, "boom");
+}
+
+// Subscription::AckPersisted says when its write failed (Ack cannot: it answers before its
+// batched write); the ack still stands and is written once the disk has room.
+TEST_F(GroupWriteFaultTest, AckPersistedReportsAFailedWrite) {
+  std::unique_ptr<Subscription> sub;
+  ASSERT_NO_FATAL_FAILURE(PublishAndLease(2, sub));
+  fs_->SetFault(Target::kAllWrites, Error::kNoSpace);
+  EXPECT_OK(sub->Ack(PartitionId(0), Offset(0)));
+  const Status failed = sub->AckPersisted(PartitionId(0), Offset(1), 1);
+  EXPECT_EQ(failed.code(), StatusCode::kResourceExhausted) << failed.ToString();
+  EXPECT_NE(failed.message().find("not persisted"), std::string::npos) << failed.message();
+  ASSERT_NO_FATAL_FAILURE(ClearFaultAndFlush());
+
+  sub.reset();
+  ASSERT_NO_FATAL_FAILURE(Open());
+  auto info = broker_->DescribeGroup("t", "g");
+  ASSERT_OK(info);
+  EXPECT_EQ(info->total.unsettled, 0u);
+}
+
+}  // namespace
+}  // namespace broker
