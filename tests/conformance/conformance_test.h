@@ -29,6 +29,12 @@ inline void PrintTo(const Status& status, std::ostream* os) { *os << status.ToSt
 namespace conformance {
 
 using std::chrono::milliseconds;
+using testing::Eventually;
+using testing::Gate;
+using testing::kWait;
+using testing::Recorder;
+using testing::SimulateWork;
+using testing::StatsReach;
 
 inline const Status& StatusOf(const Status& s) { return s; }
 template <typename T>

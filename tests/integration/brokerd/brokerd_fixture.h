@@ -6,38 +6,21 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "broker/client/grpc_transport.h"
 #include "brokerd_process.h"
+#include "test_sync.h"
 
 namespace broker::integration {
 
-// Checks `condition` every 10 ms until it holds or `timeout` passes. Only for what brokerd (another
-// process) holds and cannot tell this one about; a client's own progress has WaitForStats.
-inline bool Eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
-
-// True once the stats of `source` (a client::Consumer or client::Client) satisfy `condition`.
-template <typename Source, typename Condition>
-bool StatsReach(const Source& source, Condition condition,
-                std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  return source.WaitForStats(condition, timeout);
-}
+using testing::Eventually;
+using testing::StatsReach;
 
 class BrokerdTest : public ::testing::Test {
  protected:

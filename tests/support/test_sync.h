@@ -1,9 +1,11 @@
-// Synchronisation helpers for tests: every wait has a deadline and ends as soon as its condition
-// holds, so no test sleeps to wait for something to happen.
+// Synchronisation helpers for every test tier (unit, conformance, integration): every wait has a
+// deadline and ends as soon as its condition holds, so no test sleeps to wait for something to
+// happen. The one place that polls is Eventually, for state another process holds.
 //
-// Thread safety: Gate, Counter and Recorder are safe to use from any thread.
+// Thread safety: Gate and Recorder are safe to use from any thread.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -12,11 +14,11 @@
 #include <thread>
 #include <vector>
 
-namespace broker::conformance {
+namespace broker::testing {
 
 // Default deadline for conditions that should hold almost at once: generous, because a loaded CI
 // machine is slow, and it only matters when a test is failing.
-inline constexpr std::chrono::milliseconds kWait = std::chrono::seconds(10);
+inline constexpr std::chrono::milliseconds kWait = std::chrono::seconds(15);
 
 // True once the stats of `source` (a client::Consumer or client::Client) satisfy `condition`,
 // woken by each change of them (WaitForStats); false if `timeout` passed first.
@@ -26,17 +28,21 @@ bool StatsReach(const Source& source, Condition condition,
   return source.WaitForStats(condition, timeout);
 }
 
-// Checks `condition` until it holds or `timeout` passes, every `interval`; returns whether it
-// held. Only for state that can tell nobody when it changes: what another process holds (brokerd's
-// groups, a metrics scrape, a server coming up). Everything in this process has a notification:
-// Gate, Recorder, StatsReach.
+// Checks `condition` until it holds or `timeout` passes; returns whether it held. Only for state
+// that can tell nobody when it changes: what another process holds (brokerd's groups, a metrics
+// scrape, a NATS server's view, a server coming up). Everything in this process has a
+// notification: Gate, Recorder, StatsReach. The pause between checks starts at 1 ms and doubles up
+// to `max_interval`, so a condition that holds soon is seen soon and a slow one is not hammered.
 inline bool Eventually(const std::function<bool()>& condition,
                        std::chrono::milliseconds timeout = kWait,
-                       std::chrono::milliseconds interval = std::chrono::milliseconds(10)) {
+                       std::chrono::milliseconds max_interval = std::chrono::milliseconds(50)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::chrono::milliseconds interval(1);
   while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(interval);
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(interval, deadline - now));
+    interval = std::min(interval * 2, max_interval);
   }
   return true;
 }
@@ -103,4 +109,4 @@ class Recorder {
   std::vector<T> values_;  // guarded by mu_
 };
 
-}  // namespace broker::conformance
+}  // namespace broker::testing
