@@ -57,31 +57,40 @@ void ExpectCleanGroup(Broker* broker, const std::string& topic, const std::strin
   EXPECT_EQ(info.total.unsettled, 0u) << "group lag at the end";
 }
 
-// The seed's payment scenario, scaled down: default options except a short ack_timeout, a
-// handler taking a sixth of it, 40 messages waiting before the consumer starts.
-TEST_P(LeaseConformance, SlowHandlerHandlesEachMessageOnceWithDefaultOptions) {
-  const std::string topic = Topic("orders");
-  constexpr int kMessages = 40;
-  constexpr auto kAckTimeout = milliseconds(600);
-  PublishNumbered(client(), topic, kMessages);
+// Publishes `messages`, then one consumer of group "payments" with default options except
+// `ack_timeout` handles them, each taking `work`: every message is handled once, on its first
+// attempt, no lease is lost and the group ends clean. Returns the consumer's final stats.
+client::ConsumerStats HandleEachOnceSlowly(client::Client& client, Broker* admin,
+                                           const std::string& topic, int messages,
+                                           milliseconds ack_timeout, milliseconds work) {
+  PublishNumbered(client, topic, messages);
   Recorder<Seen> seen;
   ConsumerOptions options;
-  options.group.ack_timeout = kAckTimeout;
-  auto consumer = Must(client().Subscribe(
+  options.group.ack_timeout = ack_timeout;
+  auto consumer = Must(client.Subscribe(
       topic, "payments",
       [&](const ReceivedMessage& m) {
-        SimulateWork(kAckTimeout / 6);  // the charge
+        SimulateWork(work);  // the charge
         seen.Add({m.record.payload, m.attempt});
       },
       options));
-  ASSERT_TRUE(StatsReach(
-      *consumer, [&](const auto& s) { return s.acked == kMessages; }, std::chrono::seconds(60)));
-  ExpectEachOnceOnFirstAttempt(seen.values(), kMessages);
-  const auto stats = consumer->stats();
+  EXPECT_TRUE(StatsReach(
+      *consumer, [&](const auto& s) { return s.acked == static_cast<uint64_t>(messages); },
+      std::chrono::seconds(60)));
+  ExpectEachOnceOnFirstAttempt(seen.values(), messages);
+  const client::ConsumerStats stats = consumer->stats();
   EXPECT_EQ(stats.nacked, 0u);
   EXPECT_EQ(stats.leases_lost, 0u);
-  ExpectCleanGroup(admin(), topic, "payments");
-  CONFORMANCE_ASSERT_OK(consumer->Close());
+  ExpectCleanGroup(admin, topic, "payments");
+  EXPECT_TRUE(consumer->Close().ok());
+  return stats;
+}
+
+// The seed's payment scenario, scaled down: default options except a short ack_timeout, a
+// handler taking a sixth of it, 40 messages waiting before the consumer starts.
+TEST_P(LeaseConformance, SlowHandlerHandlesEachMessageOnceWithDefaultOptions) {
+  constexpr auto kAckTimeout = milliseconds(600);
+  HandleEachOnceSlowly(client(), admin(), Topic("orders"), 40, kAckTimeout, kAckTimeout / 6);
 }
 
 TEST_P(LeaseConformance, TwoMembersWithConcurrencyFourHandleEachMessageOnce) {
@@ -120,26 +129,10 @@ TEST_P(LeaseConformance, TwoMembersWithConcurrencyFourHandleEachMessageOnce) {
 // A handler three times slower than the lease: its own lease and that of the message queued
 // behind it are both kept alive.
 TEST_P(LeaseConformance, HandlerLongerThanTheLeaseIsHandledOnce) {
-  const std::string topic = Topic("orders");
-  constexpr int kMessages = 2;
   constexpr auto kAckTimeout = milliseconds(500);
-  PublishNumbered(client(), topic, kMessages);
-  Recorder<Seen> seen;
-  ConsumerOptions options;
-  options.group.ack_timeout = kAckTimeout;
-  auto consumer = Must(client().Subscribe(
-      topic, "payments",
-      [&](const ReceivedMessage& m) {
-        SimulateWork(kAckTimeout * 3);
-        seen.Add({m.record.payload, m.attempt});
-      },
-      options));
-  ASSERT_TRUE(StatsReach(
-      *consumer, [&](const auto& s) { return s.acked == kMessages; }, std::chrono::seconds(60)));
-  ExpectEachOnceOnFirstAttempt(seen.values(), kMessages);
-  EXPECT_GE(consumer->stats().lease_extensions, 4u) << "each lease outlived several ack timeouts";
-  ExpectCleanGroup(admin(), topic, "payments");
-  CONFORMANCE_ASSERT_OK(consumer->Close());
+  const client::ConsumerStats stats =
+      HandleEachOnceSlowly(client(), admin(), Topic("orders"), 2, kAckTimeout, kAckTimeout * 3);
+  EXPECT_GE(stats.lease_extensions, 4u) << "each lease outlived several ack timeouts";
 }
 
 // Close() with messages queued behind a running handler: they reach another member as if never

@@ -9,16 +9,12 @@
 
 #include "broker/v1/broker.grpc.pb.h"
 #include "brokerd_fixture.h"
+#include "raw_grpc.h"
 
 namespace broker::integration {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::unique_ptr<v1::BrokerService::Stub> RawStub(const std::string& address) {
-  return v1::BrokerService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-}
 
 TEST_F(BrokerdTest, FrameOverTheSizeLimitIsRefusedAndNothingIsWritten) {
   StartBrokerd({"--max-frame-bytes", "65536"});
@@ -75,9 +71,7 @@ TEST_F(BrokerdTest, StreamThatSendsOnlyCreditsIsRefused) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 10s);
   auto stream = stub->Subscribe(&context);
-  v1::SubscribeRequest credit;
-  credit.mutable_credit()->set_messages(100);
-  ASSERT_TRUE(stream->Write(credit));
+  ASSERT_TRUE(stream->Write(CreditFrame(100)));
   stream->WritesDone();
   v1::SubscribeResponse response;
   while (stream->Read(&response)) {
@@ -96,15 +90,11 @@ TEST_F(BrokerdTest, LeasesOfAClientThatVanishesMidStreamGoBackAtOnce) {
     auto stub = RawStub(brokerd_->address());
     grpc::ClientContext context;
     auto stream = stub->Subscribe(&context);
-    v1::SubscribeRequest start;
-    start.mutable_start()->set_topic("orders");
-    start.mutable_start()->set_group("billing");
+    v1::SubscribeRequest start = StartFrame("orders", "billing");
     start.mutable_start()->set_member("ghost");
     start.mutable_start()->mutable_group_config()->set_ack_timeout_ms(600000);  // 10 minutes
     ASSERT_TRUE(stream->Write(start));
-    v1::SubscribeRequest credit;
-    credit.mutable_credit()->set_messages(5);
-    ASSERT_TRUE(stream->Write(credit));
+    ASSERT_TRUE(stream->Write(CreditFrame(5)));
     int deliveries = 0;
     v1::SubscribeResponse response;
     while (deliveries < 5 && stream->Read(&response)) {
@@ -140,15 +130,9 @@ TEST_F(BrokerdTest, DeliveryBatchesTellWhichCreditTheyWereLeasedUnder) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 20s);
   auto stream = stub->Subscribe(&context);
-  v1::SubscribeRequest start;
-  start.mutable_start()->set_topic("orders");
-  start.mutable_start()->set_group("billing");
-  ASSERT_TRUE(stream->Write(start));
+  ASSERT_TRUE(stream->Write(StartFrame("orders", "billing")));
   auto credit = [&](uint32_t messages) {
-    v1::SubscribeRequest frame;
-    frame.mutable_credit()->set_messages(messages);
-    frame.mutable_credit()->set_replace(true);
-    return stream->Write(frame);
+    return stream->Write(CreditFrame(messages, /*replace=*/true));
   };
   // Reads until a delivery batch; returns its credit_frames and payloads.
   auto next_batch = [&](std::vector<std::string>* payloads) -> uint64_t {

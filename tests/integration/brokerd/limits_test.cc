@@ -10,6 +10,7 @@
 #include "broker/v1/admin.grpc.pb.h"
 #include "broker/v1/broker.grpc.pb.h"
 #include "brokerd_fixture.h"
+#include "raw_grpc.h"
 
 namespace broker::integration {
 namespace {
@@ -92,11 +93,7 @@ TEST_F(BrokerdLimitsTest, MaxInFlightOverTheLimitIsInvalidArgumentNamingIt) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 20s);
   auto stream = stub->Subscribe(&context);
-  v1::SubscribeRequest start;
-  start.mutable_start()->set_topic("orders");
-  start.mutable_start()->set_group("billing");
-  start.mutable_start()->set_max_in_flight(100000);
-  ASSERT_TRUE(stream->Write(start));
+  ASSERT_TRUE(stream->Write(StartFrame("orders", "billing", 100000)));
   v1::SubscribeResponse response;
   while (stream->Read(&response)) {
     EXPECT_FALSE(response.has_started()) << "the member must not join";
@@ -110,8 +107,7 @@ TEST_F(BrokerdLimitsTest, MaxInFlightOverTheLimitIsInvalidArgumentNamingIt) {
   grpc::ClientContext ok_context;
   ok_context.set_deadline(std::chrono::system_clock::now() + 20s);
   auto ok_stream = stub->Subscribe(&ok_context);
-  start.mutable_start()->set_max_in_flight(4096);
-  ASSERT_TRUE(ok_stream->Write(start));
+  ASSERT_TRUE(ok_stream->Write(StartFrame("orders", "billing", 4096)));
   ASSERT_TRUE(ok_stream->Read(&response));
   EXPECT_TRUE(response.has_started());
   ok_context.TryCancel();
@@ -127,14 +123,8 @@ TEST_F(BrokerdLimitsTest, OutstandingCreditIsClampedToTheMemberLimit) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 60s);
   auto stream = stub->Subscribe(&context);
-  v1::SubscribeRequest start;
-  start.mutable_start()->set_topic("orders");
-  start.mutable_start()->set_group("billing");
-  start.mutable_start()->set_max_in_flight(4096);
-  ASSERT_TRUE(stream->Write(start));
-  v1::SubscribeRequest credit;
-  credit.mutable_credit()->set_messages(10000);  // additive: frame 1
-  ASSERT_TRUE(stream->Write(credit));
+  ASSERT_TRUE(stream->Write(StartFrame("orders", "billing", 4096)));
+  ASSERT_TRUE(stream->Write(CreditFrame(10000)));  // additive: frame 1
 
   v1::SubscribeRequest acks;
   size_t delivered = 0;
@@ -151,8 +141,7 @@ TEST_F(BrokerdLimitsTest, OutstandingCreditIsClampedToTheMemberLimit) {
   }
   ASSERT_EQ(delivered, 4096u);
   ASSERT_TRUE(stream->Write(acks));          // frees every lease: only the credit limits now
-  credit.mutable_credit()->set_messages(1);  // frame 2
-  ASSERT_TRUE(stream->Write(credit));
+  ASSERT_TRUE(stream->Write(CreditFrame(1)));  // frame 2
   while (stream->Read(&response)) {
     if (!response.has_delivery_batch()) continue;
     EXPECT_EQ(response.delivery_batch().credit_frames(), 2u)

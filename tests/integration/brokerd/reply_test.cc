@@ -10,6 +10,7 @@
 
 #include "broker/v1/broker.grpc.pb.h"
 #include "brokerd_fixture.h"
+#include "raw_grpc.h"
 
 namespace broker::integration {
 namespace {
@@ -39,15 +40,10 @@ class ReplyTest : public BrokerdTest {
   Member Join(const std::string& topic, const std::string& token = "") {
     Member m{Context(token), nullptr};
     m.stream = stub_->Subscribe(m.context.get());
-    v1::SubscribeRequest start;
-    start.mutable_start()->set_topic(topic);
-    start.mutable_start()->set_group("svc");
-    EXPECT_TRUE(m.stream->Write(start));
+    EXPECT_TRUE(m.stream->Write(StartFrame(topic, "svc")));
     v1::SubscribeResponse started;
     EXPECT_TRUE(m.stream->Read(&started) && started.has_started());
-    v1::SubscribeRequest credit;
-    credit.mutable_credit()->set_messages(100);
-    EXPECT_TRUE(m.stream->Write(credit));
+    EXPECT_TRUE(m.stream->Write(CreditFrame(100)));
     return m;
   }
   // The next delivery on `m`'s stream.

@@ -199,6 +199,37 @@ class DeliveryTest : public ::testing::Test {
   std::unique_ptr<Broker> broker_;
 };
 
+// A DeliveryTest whose broker keeps its data in a temp directory, so a test can close and reopen
+// it (same directory, same clock) with one partition-count topic kTopic.
+class OnDiskDeliveryTest : public DeliveryTest {
+ protected:
+  explicit OnDiskDeliveryTest(uint32_t partitions = 1) {
+    Open(DiskOptions());
+    CreateTopic(kTopic, partitions);
+  }
+
+  Options DiskOptions() const {
+    Options options = TestOptions();
+    options.in_memory = false;
+    options.data_dir = dir_.path();
+    return options;
+  }
+
+  // Closes the broker, then drops `subs` (which can no longer touch its state): their leases stay
+  // on disk as leases, as after a crash.
+  void CloseBroker(std::vector<std::unique_ptr<Subscription>*> subs = {}) {
+    broker_.reset();
+    for (auto* sub : subs) sub->reset();
+  }
+  // CloseBroker, then opens the broker again on the same directory and clock.
+  void Restart(std::vector<std::unique_ptr<Subscription>*> subs = {}) {
+    CloseBroker(std::move(subs));
+    Open(DiskOptions());
+  }
+
+  TempDir dir_;
+};
+
 // The value of header `name` (the first one), or nullopt.
 inline std::optional<std::string> HeaderValue(const Headers& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {

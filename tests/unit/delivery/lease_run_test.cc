@@ -14,33 +14,14 @@
 namespace broker::testing {
 namespace {
 
-class LeaseRunTest : public DeliveryTest {
+class LeaseRunTest : public OnDiskDeliveryTest {
  protected:
-  LeaseRunTest() {
-    Open(DiskOptions());
-    CreateTopic(kTopic, 1);
-  }
-
-  Options DiskOptions() const {
-    Options options = TestOptions();
-    options.in_memory = false;
-    options.data_dir = dir_.path();
-    return options;
-  }
-
-  void Restart(std::vector<std::unique_ptr<Subscription>*> subs = {}) {
-    broker_.reset();
-    for (auto* sub : subs) sub->reset();
-    Open(DiskOptions());
-  }
-
   std::vector<PublishResult> PublishMany(int n) {
     std::vector<PublishResult> out;
     for (int i = 0; i < n; ++i) out.push_back(Publish(kTopic, "m" + std::to_string(i)));
     return out;
   }
 
-  TempDir dir_;
   GroupConfig config_ = ExactConfig();
 };
 

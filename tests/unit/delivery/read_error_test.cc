@@ -19,28 +19,15 @@
 namespace broker::testing {
 namespace {
 
-class ReadErrorTest : public DeliveryTest {
+class ReadErrorTest : public OnDiskDeliveryTest {
  protected:
-  ReadErrorTest() {
-    Open(DiskOptions());
-    CreateTopic(kTopic, 1);
-  }
-
-  Options DiskOptions() const {
-    Options options = TestOptions();
-    options.in_memory = false;
-    options.data_dir = dir_.path();
-    return options;
-  }
-
   // Closes the broker (then drops `subs`), sets the value of the log batch whose base offset is
   // `offset` in partition 0 of kTopic (each Publish here is one batch) to `value`, or cuts it
   // short so it reads as corrupt when `value` is nullopt, and opens the broker again. Returns
   // the batch's previous value.
   std::string ReplaceBatch(uint64_t offset, std::optional<std::string> value,
                            std::vector<std::unique_ptr<Subscription>*> subs = {}) {
-    broker_.reset();
-    for (auto* sub : subs) sub->reset();
+    CloseBroker(std::move(subs));
     std::string previous;
     {
       auto db = Must(storage::StorageDb::Open(DiskOptions()));
@@ -63,8 +50,6 @@ class ReadErrorTest : public DeliveryTest {
     Open(DiskOptions());
     return previous;
   }
-
-  TempDir dir_;
 };
 
 TEST_F(ReadErrorTest, RedeliveryOfAnUnreadableMessageWaitsUntilItReads) {

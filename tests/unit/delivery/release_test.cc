@@ -8,22 +8,7 @@
 namespace broker::testing {
 namespace {
 
-class ReleaseTest : public DeliveryTest {
- protected:
-  ReleaseTest() {
-    Open(DiskOptions());
-    CreateTopic(kTopic, 1);
-  }
-
-  Options DiskOptions() const {
-    Options options = TestOptions();
-    options.in_memory = false;
-    options.data_dir = dir_.path();
-    return options;
-  }
-
-  TempDir dir_;
-};
+using ReleaseTest = OnDiskDeliveryTest;
 
 TEST_F(ReleaseTest, ReleasedMessageComesBackAtOnceWithTheSameAttempt) {
   // One delivery allowed: a nack (or an expiry) would dead-letter it.
@@ -57,9 +42,7 @@ TEST_F(ReleaseTest, TheRestoredCountSurvivesARestart) {
   const Delivery d = PollOne(*sub);
   DELIVERY_ASSERT_OK(sub->ReleaseAttempt(pos.partition, pos.offset, d.attempt));
   RunTimers();  // ships the batched change
-  broker_.reset();
-  sub.reset();
-  Open(DiskOptions());
+  Restart({&sub});
   RunTimers();
   EXPECT_EQ(StateOf(pos).attempts, 0u);
   EXPECT_EQ(StateOf(pos).status, MessageStatus::kAvailable);

@@ -10,29 +10,10 @@
 namespace broker::testing {
 namespace {
 
-class RestartTest : public DeliveryTest {
+class RestartTest : public OnDiskDeliveryTest {
  protected:
-  RestartTest() {
-    Open(DiskOptions());
-    CreateTopic(kTopic, 2);
-  }
+  RestartTest() : OnDiskDeliveryTest(2) {}
 
-  Options DiskOptions() const {
-    Options options = TestOptions();
-    options.in_memory = false;
-    options.data_dir = dir_.path();
-    return options;
-  }
-
-  // Closes the broker (then drops the given subscriptions, which can no longer touch its state)
-  // and opens it again on the same directory and clock.
-  void Restart(std::vector<std::unique_ptr<Subscription>*> subs = {}) {
-    broker_.reset();
-    for (auto* sub : subs) sub->reset();
-    Open(DiskOptions());
-  }
-
-  TempDir dir_;
   GroupConfig config_ = ExactConfig();
 };
 
