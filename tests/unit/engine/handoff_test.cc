@@ -5,24 +5,18 @@
 // Threads wait on futures with a generous deadline; nothing sleeps.
 #include <gtest/gtest.h>
 
-#include <rocksdb/env.h>
-
 #include <future>
 #include <thread>
 
 #include "broker/broker.h"
-#include "engine/broker_impl.h"
-#include "engine_test_util.h"
-#include "fault_file_system.h"
+#include "write_fault_fixture.h"
 
 namespace broker {
 namespace {
 
-using ::broker::testing::DiskOptions;
-using ::broker::testing::FakeClock;
 using ::broker::testing::FaultFileSystem;
 using ::broker::testing::PublishOnceWritable;
-using ::broker::testing::ScopedTempDir;
+using ::broker::testing::WriteFaultTest;
 using std::chrono::seconds;
 
 constexpr auto kDeadline = seconds(20);  // far beyond any real wait; a hang fails, not blocks
@@ -30,25 +24,15 @@ constexpr std::string_view kTopic = "requests";
 constexpr std::string_view kGroup = "responders";
 using PollFuture = std::future<Result<std::vector<Delivery>>>;
 
-class HandOffTest : public ::testing::Test {
+class HandOffTest : public WriteFaultTest {
  protected:
   void SetUp() override {
-    fs_ = std::make_shared<FaultFileSystem>(rocksdb::FileSystem::Default());
-    env_ = rocksdb::NewCompositeEnv(fs_);
-    options_ = DiskOptions(dir_, clock_);
-    ASSERT_NO_FATAL_FAILURE(Open());
+    ASSERT_NO_FATAL_FAILURE(WriteFaultTest::SetUp());
     ASSERT_OK(broker_->CreateTopic(kTopic, {.partitions = 1}));
   }
   void TearDown() override {
-    fs_->ClearFault();
     sub_.reset();
-    broker_.reset();
-  }
-  void Open() {
-    broker_.reset();
-    auto opened = BrokerImpl::Open(options_, env_.get());
-    ASSERT_OK(opened);
-    broker_ = std::move(opened).value();
+    WriteFaultTest::TearDown();
   }
   void Subscribe() {
     SubscribeOptions options;
@@ -89,12 +73,6 @@ class HandOffTest : public ::testing::Test {
     return states.ok() && states->size() == 1 ? states->front() : MessageGroupState{};
   }
 
-  ScopedTempDir dir_;
-  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
-  std::shared_ptr<FaultFileSystem> fs_;
-  std::unique_ptr<rocksdb::Env> env_;
-  Options options_;
-  std::unique_ptr<Broker> broker_;  // closed before env_ and fs_ go
   std::unique_ptr<Subscription> sub_;
 };
 
