@@ -52,6 +52,15 @@ Message BuildDeadLetterMessage(const Record& original, std::string_view topic,
   return m;
 }
 
+std::string SettleText(std::string_view text, std::string_view if_empty) {
+  if (text.empty()) return std::string(if_empty);
+  if (text.size() <= kMaxSettleTextBytes) return std::string(text);
+  size_t end = kMaxSettleTextBytes;
+  // Back off over continuation bytes (10xxxxxx) to the start of the character cut in two.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end));
+}
+
 bool MatchesFilter(const DeadRecord& dead, const DeadLetterFilter& filter, TimePoint now) {
   if (!filter.reason.empty() && dead.reason != filter.reason) return false;
   if (!filter.error_contains.empty() &&

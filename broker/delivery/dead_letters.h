@@ -24,6 +24,12 @@ std::string FormatTime(TimePoint t);
 Message BuildDeadLetterMessage(const Record& original, std::string_view topic,
                                std::string_view group, const DeadRecord& dead);
 
+// The last error a nack (`text` = its error) or a reject (its reason) leaves on a message:
+// `if_empty` for no text, else `text` cut to kMaxSettleTextBytes (broker/delivery.h), never in the
+// middle of a UTF-8 character. Bounded because it is kept in the message's group record
+// (rewritten with every later delivery) and copied into its dead letter's dlq.last_error header.
+std::string SettleText(std::string_view text, std::string_view if_empty);
+
 bool MatchesFilter(const DeadRecord& dead, const DeadLetterFilter& filter, TimePoint now);
 
 }  // namespace broker::delivery

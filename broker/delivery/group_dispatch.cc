@@ -324,7 +324,7 @@ Status Group::Nack(const std::string& member, PartitionId partition, Offset offs
   auto e = FindLeased(member, partition, offset, attempt);
   if (!e.ok()) return e.status();
   Entry& entry = **e;
-  entry.record.last_error = error.empty() ? "nacked" : error;
+  entry.record.last_error = SettleText(error, "nacked");
   // A negative delay means "now", as zero does (clamped first: the cast could overflow).
   const auto wait =
       delay ? std::chrono::duration_cast<std::chrono::microseconds>(
@@ -356,7 +356,7 @@ Status Group::Reject(const std::string& member, PartitionId partition, Offset of
   std::lock_guard lock(mu_);
   auto e = FindLeased(member, partition, offset, attempt);
   if (!e.ok()) return e.status();
-  std::string last_error = std::exchange((*e)->record.last_error, reason.empty() ? "rejected" : reason);
+  std::string last_error = std::exchange((*e)->record.last_error, SettleText(reason, "rejected"));
   if (Status s = StartDeadLetter(partition.value(), offset.value(), **e, "rejected"); !s.ok()) {
     (*e)->record.last_error = std::move(last_error);
     return Status(s.code(), "could not dead-letter " + Where(partition, offset) + ": " +

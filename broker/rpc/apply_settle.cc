@@ -49,8 +49,8 @@ Status ApplySettle(Broker& broker, Subscription* subscription,
     const PartitionId partition(settle.ref().partition());
     const Offset offset(settle.ref().offset());
     const uint32_t attempt = settle.attempt();  // 0: whichever lease this member holds
-    // Kept with the message and in its dead letter: bounded (rpc/limits.h).
-    const std::string text = TruncateUtf8(settle.text(), kMaxSettleTextBytes);
+    // Kept with the message and in its dead letter: the engine cuts it to kMaxSettleTextBytes.
+    const std::string& text = settle.text();
     switch (settle.op()) {
       case Settle::OP_ACK:
         status = attempt == 0 ? subscription->Ack(partition, offset)

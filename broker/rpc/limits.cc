@@ -31,12 +31,4 @@ Result<Offset> DecodeDeadLettersPageToken(std::string_view token) {
       "page_token is not one ListDeadLetters returned; leave it empty for the first page");
 }
 
-std::string TruncateUtf8(std::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  size_t end = max_bytes;
-  // Back off over continuation bytes (10xxxxxx) to the start of the character cut in two.
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return std::string(text.substr(0, end));
-}
-
 }  // namespace broker::rpc

@@ -22,10 +22,8 @@ inline constexpr uint32_t kMaxInFlightPerMember = 4096;
 // A stream's outstanding credit (messages it may still be sent) is clamped to this: more could
 // never be leased at once anyway, and clients ask for what their Poll wants.
 inline constexpr uint64_t kMaxCreditPerMember = kMaxInFlightPerMember;
-// A nack's error text or a reject's reason: kept in the message's group record (every later
-// delivery rewrites it) and in the dead letter's `dlq.last_error` header. Longer text is cut to
-// this many bytes (at a UTF-8 character boundary), not refused: the nack still happens.
-inline constexpr size_t kMaxSettleTextBytes = 4096;
+// A nack's error text and a reject's reason are bounded by the engine (kMaxSettleTextBytes in
+// broker/delivery.h), for every transport.
 // ListDeadLetters: page size when the request gives none, and the most one page holds (a larger
 // `limit` is coerced down to it, as Google AIP-158 says; next_page_token fetches the rest).
 inline constexpr uint32_t kDefaultDeadLettersPage = 100;
@@ -38,8 +36,5 @@ uint32_t DeadLettersPageSize(uint32_t limit);
 // kInvalidArgument.
 std::string EncodeDeadLettersPageToken(Offset from);
 Result<Offset> DecodeDeadLettersPageToken(std::string_view token);
-
-// `text` cut to at most `max_bytes`, never in the middle of a UTF-8 character.
-std::string TruncateUtf8(std::string_view text, size_t max_bytes);
 
 }  // namespace broker::rpc

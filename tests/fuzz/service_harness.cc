@@ -405,7 +405,7 @@ void ServiceHarness::ListDeadLetters(const v1::ListDeadLettersRequest& request) 
     const DeadLetter& d = (*letters)[i];
     FUZZ_CHECK(d.record.offset >= *from);  // a page starts where its token says
     // Every nack text and reject reason went through ApplySettle's cap.
-    FUZZ_CHECK(d.last_error.size() <= rpc::kMaxSettleTextBytes);
+    FUZZ_CHECK(d.last_error.size() <= kMaxSettleTextBytes);
     rpc::ToProto(d, *response.add_dead_letters());
   }
   if (letters->size() > page) {

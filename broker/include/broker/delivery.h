@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -33,6 +34,11 @@ enum class Ordering {
 
 // Redelivery delay after the n-th failed attempt (n >= 1):
 //   min(max, initial * multiplier^(n-1)) * (1 + jitter * u), u uniform in [-1, 1], capped at max.
+// A nack's error text or a reject's reason: kept in the message's group record (every later
+// delivery rewrites it) and in its dead letter's `dlq.last_error` header. Longer text is cut to
+// this many bytes (at a UTF-8 character boundary), not refused: the nack or reject still happens.
+inline constexpr size_t kMaxSettleTextBytes = 4096;
+
 struct BackoffPolicy {
   std::chrono::milliseconds initial = std::chrono::seconds(1);  // default 1 s
   double multiplier = 2.0;                                      // default x2
@@ -108,13 +114,14 @@ class Subscription {
     done(Ack(partition, offset));
   }
   // Redeliver after `delay`, or after the group's backoff if none is given. `error` is kept as the
-  // message's last error (shown in dead letters).
+  // message's last error (shown in dead letters), cut to kMaxSettleTextBytes.
   virtual Status Nack(PartitionId partition, Offset offset,
                       std::optional<std::chrono::milliseconds> delay = std::nullopt,
                       std::string error = "") = 0;
   // Renews the lease for another ack_timeout; returns the new expiry.
   virtual Result<TimePoint> Extend(PartitionId partition, Offset offset) = 0;
-  // Dead-letters the message at once with reason "rejected".
+  // Dead-letters the message at once with reason "rejected"; `reason` becomes its last error (the
+  // dead letter's dlq.last_error header), cut to kMaxSettleTextBytes.
   virtual Status Reject(PartitionId partition, Offset offset, std::string reason) = 0;
 
   // The settles above act on whichever lease of the message this member holds. These act only on

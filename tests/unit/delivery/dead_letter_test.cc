@@ -164,6 +164,47 @@ TEST_F(DeadLetterTest, RejectedLetterKeepsReasonAsLastError) {
   EXPECT_EQ(dlq[0].key, "k");
 }
 
+// Settle text is bounded in the engine, for the embedded library as for every transport: kept
+// with the message on every later delivery and in the dead letter's header, it could otherwise
+// grow a dead letter past the header limits.
+TEST_F(DeadLetterTest, NackAndRejectTextIsCutTo4KiBAtACharacterBoundary) {
+  std::string euros;
+  while (euros.size() < 10000) euros += "\xE2\x82\xAC";  // U+20AC, 3 bytes
+  static_assert(kMaxSettleTextBytes == 4096);
+  const std::string kept = euros.substr(0, 4095);  // 4096 would split a character
+
+  GroupConfig config = ExactConfig();
+  config.max_deliveries = 3;
+  auto sub = Subscribe(kTopic, kGroup, "m1", 256, config);
+  const PublishResult nacked = Publish(kTopic, "n", "k1");
+  const PublishResult rejected = Publish(kTopic, "r", "k2");
+  for (const Delivery& d : Poll(*sub)) {
+    if (d.record.offset == nacked.offset && d.record.partition == nacked.partition) {
+      DELIVERY_ASSERT_OK(sub->Nack(d.record.partition, d.record.offset, std::nullopt, euros));
+    } else {
+      DELIVERY_ASSERT_OK(sub->Reject(d.record.partition, d.record.offset, euros));
+    }
+  }
+  EXPECT_EQ(StateOf(nacked).last_error, kept);
+  RunTimers();
+  const std::vector<Record> dlq = DlqRecords();
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(HeaderValue(dlq[0].headers, "dlq.last_error"), kept);
+  EXPECT_EQ(Must(broker().ListDeadLetters(kTopic, kGroup, 0)).at(0).last_error, kept);
+  EXPECT_EQ(StateOf(rejected).status, MessageStatus::kDead);
+
+  // Text within the bound is kept whole; no text gets the default.
+  std::string ascii(kMaxSettleTextBytes, 'x');
+  Advance(std::chrono::seconds(60));
+  const Delivery again = PollOne(*sub);
+  DELIVERY_ASSERT_OK(sub->Nack(again.record.partition, again.record.offset, std::nullopt, ascii));
+  EXPECT_EQ(StateOf(nacked).last_error, ascii);
+  Advance(std::chrono::seconds(60));
+  const Delivery third = PollOne(*sub);
+  DELIVERY_ASSERT_OK(sub->Nack(third.record.partition, third.record.offset));
+  EXPECT_EQ(StateOf(nacked).last_error, "nacked");
+}
+
 TEST_F(DeadLetterTest, OtherGroupsAreUnaffectedByOneGroupsDeadLetters) {
   auto billing = Subscribe(kTopic, kGroup, "m1");
   auto audit = Subscribe(kTopic, "audit", "a1");

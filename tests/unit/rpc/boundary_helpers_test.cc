@@ -1,5 +1,5 @@
-// The pure helpers of brokerd's boundary: host:port parsing (rpc/host_port.h), text truncation
-// (rpc/limits.h) and the reply rule's bookkeeping (rpc/pending_requests.h).
+// The pure helpers of brokerd's boundary: host:port parsing (rpc/host_port.h) and the reply
+// rule's bookkeeping (rpc/pending_requests.h).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -7,7 +7,6 @@
 
 #include "broker/v1/common.pb.h"
 #include "rpc/host_port.h"
-#include "rpc/limits.h"
 #include "rpc/pending_requests.h"
 
 namespace broker::rpc {
@@ -41,16 +40,6 @@ TEST(HostPortTest, RefusesWhatIsNoHostPortWithOneLineNamingTheFlag) {
     EXPECT_TRUE(error.starts_with("--listen '" + text + "'")) << error;
     EXPECT_NE(error.find(why), std::string::npos) << text << ": " << error;
   }
-}
-
-TEST(TruncateUtf8Test, CutsAtACharacterBoundary) {
-  EXPECT_EQ(TruncateUtf8("short", 10), "short");
-  EXPECT_EQ(TruncateUtf8("abcdef", 3), "abc");
-  const std::string euros = "\xE2\x82\xAC\xE2\x82\xAC";  // two 3-byte characters
-  EXPECT_EQ(TruncateUtf8(euros, 5), "\xE2\x82\xAC");
-  EXPECT_EQ(TruncateUtf8(euros, 3), "\xE2\x82\xAC");
-  EXPECT_EQ(TruncateUtf8(euros, 2), "");
-  EXPECT_EQ(TruncateUtf8(std::string(5000, 'x'), kMaxSettleTextBytes).size(), 4096u);
 }
 
 std::vector<v1::Header> Headers(const std::string& correlation_id) {
