@@ -1,0 +1,34 @@
+// The Kafka tier's fixture: a real brokerd with --kafka-listen on a free loopback port and its own
+// data directory, and topic creation through librdkafka's admin API (CreateTopics over the wire).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "brokerd_process.h"
+#include "temp_dir.h"
+
+namespace broker::kafka_tests {
+
+class KafkaBrokerdTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Creates `topic` with `partitions` through the Kafka CreateTopics API; the error text if not.
+  std::string CreateTopic(const std::string& topic, int partitions);
+
+  // host:port of brokerd's Kafka listener.
+  const std::string& bootstrap() const { return bootstrap_; }
+
+  // Extra brokerd flags for a test's fixture (before SetUp).
+  std::vector<std::string> extra_args_;
+  conformance::TempDir dir_;
+  std::optional<testing::BrokerdProcess> brokerd_;
+  std::string bootstrap_;
+};
+
+}  // namespace broker::kafka_tests
