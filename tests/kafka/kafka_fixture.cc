@@ -2,9 +2,18 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <unistd.h>
+
 #include <memory>
 
 namespace broker::kafka_tests {
+
+std::string KcatBinary() {
+  for (const char* path : {"/usr/bin/kcat", "/usr/bin/kafkacat"}) {
+    if (access(path, X_OK) == 0) return path;
+  }
+  return "kcat";
+}
 
 void KafkaBrokerdTest::SetUp() {
   std::vector<std::string> args = {"--kafka-listen", "127.0.0.1:0"};

@@ -13,6 +13,9 @@
 
 namespace broker::kafka_tests {
 
+// The kcat binary: "kcat" on bookworm; older Debian releases named it kafkacat.
+std::string KcatBinary();
+
 class KafkaBrokerdTest : public ::testing::Test {
  protected:
   void SetUp() override;

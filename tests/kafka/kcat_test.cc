@@ -11,14 +11,6 @@ namespace {
 using testing::CommandResult;
 using testing::RunProgram;
 
-// "kcat" (bookworm's binary); older Debian releases named it kafkacat.
-std::string KcatBinary() {
-  for (const char* path : {"/usr/bin/kcat", "/usr/bin/kafkacat"}) {
-    if (access(path, X_OK) == 0) return path;
-  }
-  return "kcat";
-}
-
 class KcatTest : public KafkaBrokerdTest {
  protected:
   CommandResult Kcat(std::vector<std::string> args, const std::string& input = "") {
