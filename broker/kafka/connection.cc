@@ -18,14 +18,14 @@ void InFlight::WaitIdle() {
 }
 
 Connection::Connection(asio::ip::tcp::socket socket, Shared shared)
-    : socket_(std::move(socket)), shared_(shared) {}
+    : socket_(std::move(socket)), strand_(socket_.get_executor()), shared_(shared) {}
 
 void Connection::Start() {
-  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->ReadSize(); });
+  asio::dispatch(strand_, [self = shared_from_this()] { self->ReadSize(); });
 }
 
 void Connection::Close(std::promise<void>* closed) {
-  asio::dispatch(socket_.get_executor(), [self = shared_from_this(), closed] {
+  asio::dispatch(strand_, [self = shared_from_this(), closed] {
     self->closed_ = true;
     asio::error_code ignored;
     self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
@@ -70,7 +70,7 @@ void Connection::Dispatch(std::string frame) {
   shared_.in_flight->Begin();
   asio::post(*shared_.workers, [self = shared_from_this(), seq, frame = std::move(frame)]() mutable {
     self->shared_.handler->Handle(std::move(frame), [self, seq](Reply reply) {
-      asio::post(self->socket_.get_executor(), [self, seq, reply = std::move(reply)]() mutable {
+      asio::post(self->strand_, [self, seq, reply = std::move(reply)]() mutable {
         self->Complete(seq, std::move(reply));
         self->shared_.in_flight->End();
       });

@@ -63,6 +63,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Write();
 
   asio::ip::tcp::socket socket_;
+  // The socket's strand, kept apart so that other threads post to it without touching socket_.
+  const asio::any_io_executor strand_;
   const Shared shared_;
   std::array<char, 4> size_buf_{};
   std::string body_;
