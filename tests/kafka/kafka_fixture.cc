@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <memory>
 
 namespace broker::kafka_tests {
@@ -15,11 +16,14 @@ std::string KcatBinary() {
   return "kcat";
 }
 
-void KafkaBrokerdTest::SetUp() {
-  std::vector<std::string> args = {"--kafka-listen", "127.0.0.1:0"};
+void KafkaBrokerdTest::SetUp() { StartBrokerd("127.0.0.1:0", "127.0.0.1:0"); }
+
+void KafkaBrokerdTest::StartBrokerd(const std::string& kafka_listen, const std::string& listen) {
+  std::vector<std::string> args = {"--kafka-listen", kafka_listen};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::string error;
-  brokerd_ = testing::BrokerdProcess::Start(dir_.Sub("data"), args, &error);
+  brokerd_ = testing::BrokerdProcess::Start(dir_.Sub("data"), args, &error,
+                                            std::chrono::seconds(20), listen);
   ASSERT_TRUE(brokerd_) << error;
   // Written before the "listening on" line that Start waited for.
   const std::string output = brokerd_->Output();
@@ -28,6 +32,14 @@ void KafkaBrokerdTest::SetUp() {
   ASSERT_NE(at, std::string::npos) << output;
   const auto end = output.find('\n', at);
   bootstrap_ = output.substr(at + marker.size(), end - at - marker.size());
+}
+
+void KafkaBrokerdTest::KillAndRestart() {
+  const std::string listen = brokerd_->address();
+  const std::string kafka_listen = bootstrap_;
+  brokerd_->Kill();
+  brokerd_.reset();
+  StartBrokerd(kafka_listen, listen);
 }
 
 void KafkaBrokerdTest::TearDown() {

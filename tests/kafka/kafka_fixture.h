@@ -19,10 +19,15 @@ std::string KcatBinary();
 class KafkaBrokerdTest : public ::testing::Test {
  protected:
   void SetUp() override;
+  // Starts brokerd (SetUp and KillAndRestart), its Kafka listener on `kafka_listen`.
+  void StartBrokerd(const std::string& kafka_listen, const std::string& listen);
   void TearDown() override;
 
   // Creates `topic` with `partitions` through the Kafka CreateTopics API; the error text if not.
   std::string CreateTopic(const std::string& topic, int partitions);
+
+  // Kills brokerd with SIGKILL and starts it again on the same data directory and addresses.
+  void KillAndRestart();
 
   // host:port of brokerd's Kafka listener.
   const std::string& bootstrap() const { return bootstrap_; }

@@ -151,5 +151,58 @@ TEST_F(RdKafkaTest, ProduceToAPartitionThatDoesNotExistFails) {
   }
 }
 
+// acks=all is answered only once the write is committed: every delivery report that came back
+// before a kill -9 is still there, at its offset, after brokerd restarts. (A process kill keeps
+// even async writes; that the commit was fsynced is the engine's durability tests' subject.)
+TEST_F(RdKafkaTest, AcknowledgedRecordsSurviveKillNine) {
+  ASSERT_EQ(CreateTopic("durable", 2), "");
+  Reports reports;
+  auto conf = Config({{"bootstrap.servers", bootstrap()}, {"acks", "all"}, {"linger.ms", "1"}});
+  std::string err;
+  ASSERT_EQ(conf->set("dr_cb", &reports, err), RdKafka::Conf::CONF_OK) << err;
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+  ASSERT_TRUE(producer) << err;
+  constexpr int kMessages = 200;
+  std::vector<int> ids(kMessages);
+  for (int i = 0; i < kMessages; ++i) {
+    ids[i] = i;
+    const std::string value = "m" + std::to_string(i);
+    ASSERT_EQ(producer->produce("durable", i % 2, RdKafka::Producer::RK_MSG_COPY,
+                                const_cast<char*>(value.data()), value.size(), nullptr, 0, 0,
+                                nullptr, &ids[i]),
+              RdKafka::ERR_NO_ERROR);
+  }
+  ASSERT_EQ(producer->flush(kTimeoutMs), RdKafka::ERR_NO_ERROR);
+  producer.reset();
+  ASSERT_EQ(reports.deliveries.size(), static_cast<size_t>(kMessages));
+
+  KillAndRestart();
+
+  auto consumer_conf = Config({{"bootstrap.servers", bootstrap()}, {"group.id", "unused"},
+                               {"enable.auto.commit", "false"}});
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(consumer_conf.get(), err));
+  ASSERT_TRUE(consumer) << err;
+  std::vector<RdKafka::TopicPartition*> partitions = {
+      RdKafka::TopicPartition::create("durable", 0, RdKafka::Topic::OFFSET_BEGINNING),
+      RdKafka::TopicPartition::create("durable", 1, RdKafka::Topic::OFFSET_BEGINNING)};
+  ASSERT_EQ(consumer->assign(partitions), RdKafka::ERR_NO_ERROR);
+  RdKafka::TopicPartition::destroy(partitions);
+  std::map<std::pair<int32_t, int64_t>, std::string> stored;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+  while (stored.size() < kMessages && std::chrono::steady_clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(1000));
+    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+    stored[{m->partition(), m->offset()}] =
+        std::string(static_cast<const char*>(m->payload()), m->len());
+  }
+  consumer->close();
+  for (int i = 0; i < kMessages; ++i) {
+    const Delivery& d = reports.deliveries[i];
+    ASSERT_EQ(d.error, RdKafka::ERR_NO_ERROR);
+    EXPECT_EQ((stored[{d.partition, d.offset}]), "m" + std::to_string(i)) << i;
+  }
+}
+
 }  // namespace
 }  // namespace broker::kafka_tests
