@@ -64,8 +64,7 @@ Reply RequestHandler::Metadata(const RequestHeader& header, Reader& in) {
   MetadataRequest request;
   if (!DecodeMetadataRequest(in, header.api_version, request)) return Reply{};
   MetadataResponse response;
-  response.brokers.push_back(
-      {config_.node_id, config_.advertised_host, config_.advertised_port});
+  response.brokers.push_back({config_.node_id, config_.advertised_host, config_.advertised_port});
   response.cluster_id = config_.cluster_id;
   response.controller_id = config_.node_id;
   if (!request.topics) {
@@ -125,8 +124,8 @@ Reply RequestHandler::CreateTopics(const RequestHeader& header, Reader& in) {
                                                      " is larger than the 1 available broker");
       continue;
     }
-    TopicConfig config{.partitions = t.num_partitions == -1 ? 1u
-                                                            : static_cast<uint32_t>(t.num_partitions)};
+    TopicConfig config{.partitions =
+                           t.num_partitions == -1 ? 1u : static_cast<uint32_t>(t.num_partitions)};
     std::optional<std::string> config_error;
     for (const auto& c : t.configs) {
       if (!config_error) config_error = ApplyConfig(c, config);

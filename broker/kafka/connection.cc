@@ -68,14 +68,15 @@ void Connection::Dispatch(std::string frame) {
   const uint64_t seq = first_seq_ + slots_.size();
   slots_.emplace_back();
   shared_.in_flight->Begin();
-  asio::post(*shared_.workers, [self = shared_from_this(), seq, frame = std::move(frame)]() mutable {
-    self->shared_.handler->Handle(std::move(frame), [self, seq](Reply reply) {
-      asio::post(self->strand_, [self, seq, reply = std::move(reply)]() mutable {
-        self->Complete(seq, std::move(reply));
-        self->shared_.in_flight->End();
-      });
-    });
-  });
+  asio::post(*shared_.workers,
+             [self = shared_from_this(), seq, frame = std::move(frame)]() mutable {
+               self->shared_.handler->Handle(std::move(frame), [self, seq](Reply reply) {
+                 asio::post(self->strand_, [self, seq, reply = std::move(reply)]() mutable {
+                   self->Complete(seq, std::move(reply));
+                   self->shared_.in_flight->End();
+                 });
+               });
+             });
 }
 
 void Connection::Complete(uint64_t seq, Reply reply) {

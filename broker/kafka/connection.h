@@ -5,8 +5,8 @@
 // Complete may be called from any thread and posts to it.
 #pragma once
 
-#include <asio.hpp>
 #include <array>
+#include <asio.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -68,10 +68,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const Shared shared_;
   std::array<char, 4> size_buf_{};
   std::string body_;
-  std::deque<Slot> slots_;     // requests not yet answered, oldest first
-  uint64_t first_seq_ = 0;     // sequence number of slots_.front()
-  std::string pending_out_;    // responses ready, not yet handed to a write
-  std::string writing_;        // the buffer of the write in progress
+  std::deque<Slot> slots_;   // requests not yet answered, oldest first
+  uint64_t first_seq_ = 0;   // sequence number of slots_.front()
+  std::string pending_out_;  // responses ready, not yet handed to a write
+  std::string writing_;      // the buffer of the write in progress
   bool write_in_progress_ = false;
   bool reading_paused_ = false;
   bool close_after_write_ = false;  // a request asked to close: write what is ready, then close

@@ -95,12 +95,12 @@ Reply RequestHandler::Fetch(const RequestHeader& header, Reader& in) {
         }
         // The first partition with records gets at least one, even past the byte budget, so a
         // consumer always makes progress (as Kafka does).
-        const int64_t limit = std::min<int64_t>(std::max(read.max_bytes, 1), std::max<int64_t>(budget, 1));
+        const int64_t limit =
+            std::min<int64_t>(std::max(read.max_bytes, 1), std::max<int64_t>(budget, 1));
         const auto from = static_cast<uint64_t>(std::max<int64_t>(read.offset, 0));
-        auto result = broker_.Read(topic, PartitionId(static_cast<uint32_t>(read.index)),
-                                   Offset(from),
-                                   {.max_records = kMaxRecordsPerRead,
-                                    .max_bytes = static_cast<size_t>(limit)});
+        auto result = broker_.Read(
+            topic, PartitionId(static_cast<uint32_t>(read.index)), Offset(from),
+            {.max_records = kMaxRecordsPerRead, .max_bytes = static_cast<size_t>(limit)});
         if (!result.ok()) {
           part.error = Wire(result.status().code() == StatusCode::kInvalidArgument
                                 ? ErrorCode::kUnknownTopicOrPartition

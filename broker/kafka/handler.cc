@@ -13,9 +13,9 @@ void RequestHandler::Handle(std::string frame, Done done) {
   if (api == nullptr) return done(Reply{});
   if (header.api_version < api->min_version || header.api_version > api->max_version) {
     if (api->key != ApiKey::kApiVersions) return done(Reply{});
-    return done({Reply::Kind::kRespond,
-                 EncodeApiVersionsResponse(header.correlation_id, 0,
-                                           Wire(ErrorCode::kUnsupportedVersion))});
+    return done(
+        {Reply::Kind::kRespond, EncodeApiVersionsResponse(header.correlation_id, 0,
+                                                          Wire(ErrorCode::kUnsupportedVersion))});
   }
   switch (api->key) {
     case ApiKey::kApiVersions:

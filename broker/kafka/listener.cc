@@ -19,25 +19,25 @@ struct KafkaListener::Impl {
         max_in_flight(config.max_in_flight_per_connection) {}
 
   void Accept() {
-    acceptor.async_accept(asio::make_strand(io), [this](asio::error_code ec,
-                                                        asio::ip::tcp::socket socket) {
-      if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-        return Accept();  // e.g. too many open files: keep serving the others
-      }
-      asio::error_code ignored;
-      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-      auto connection = std::make_shared<Connection>(
-          std::move(socket), Connection::Shared{handler.get(), &workers, &in_flight,
-                                                max_request_bytes, max_in_flight});
-      {
-        std::lock_guard lock(mu);
-        std::erase_if(connections, [](const auto& weak) { return weak.expired(); });
-        connections.push_back(connection);
-      }
-      connection->Start();
-      Accept();
-    });
+    acceptor.async_accept(
+        asio::make_strand(io), [this](asio::error_code ec, asio::ip::tcp::socket socket) {
+          if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+            return Accept();  // e.g. too many open files: keep serving the others
+          }
+          asio::error_code ignored;
+          socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+          auto connection = std::make_shared<Connection>(
+              std::move(socket), Connection::Shared{handler.get(), &workers, &in_flight,
+                                                    max_request_bytes, max_in_flight});
+          {
+            std::lock_guard lock(mu);
+            std::erase_if(connections, [](const auto& weak) { return weak.expired(); });
+            connections.push_back(connection);
+          }
+          connection->Start();
+          Accept();
+        });
   }
 
   std::unique_ptr<RequestHandler> handler;  // set before the first accept
@@ -61,9 +61,8 @@ Result<std::unique_ptr<KafkaListener>> KafkaListener::Start(Broker& broker,
   auto listen = net::ParseHostPort(config.listen, "--kafka-listen", std::nullopt, &error);
   if (!listen) return Status::InvalidArgument(error);
   asio::error_code ec;
-  asio::ip::address ip = asio::ip::make_address(listen->host == "localhost" ? "127.0.0.1"
-                                                                             : listen->host,
-                                                ec);
+  asio::ip::address ip =
+      asio::ip::make_address(listen->host == "localhost" ? "127.0.0.1" : listen->host, ec);
   if (ec) {
     return Status::InvalidArgument("--kafka-listen: '" + listen->host +
                                    "' is not an IP address (or localhost)");
@@ -91,8 +90,8 @@ Result<std::unique_ptr<KafkaListener>> KafkaListener::Start(Broker& broker,
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     std::string reason = net::BindFailureReason(*listen);
-    return Status::Unavailable("--kafka-listen " + config.listen + ": cannot listen: " +
-                               (reason.empty() ? ec.message() : reason));
+    return Status::Unavailable("--kafka-listen " + config.listen +
+                               ": cannot listen: " + (reason.empty() ? ec.message() : reason));
   }
   const int port = impl->acceptor.local_endpoint().port();
   impl->address = net::HostPort{listen->host, port}.ToString();

@@ -45,7 +45,9 @@ bool ToMessages(std::vector<KafkaRecord>& records, std::vector<Message>& out) {
     for (const auto& h : r.headers) {
       if (h.first == kNullValueHeader) return false;
     }
-    Message m{.key = std::move(r.key), .payload = {}, .headers = std::move(r.headers),
+    Message m{.key = std::move(r.key),
+              .payload = {},
+              .headers = std::move(r.headers),
               .idempotency_key = {}};
     if (r.value) {
       m.payload = std::move(*r.value);
@@ -120,16 +122,15 @@ void RequestHandler::Produce(const RequestHeader& header, Reader& in, Done done)
         continue;
       }
       options.partition = PartitionId(static_cast<uint32_t>(p.index));
-      broker_.PublishAsync(t.name, std::move(messages), options,
-                           [pending, ti, pi, log_start](Result<std::vector<PublishResult>> r) {
-                             if (!r.ok()) {
-                               return pending->Complete(ti, pi, ToKafkaError(r.status(), false),
-                                                        -1, -1);
-                             }
-                             pending->Complete(ti, pi, ErrorCode::kNone,
-                                               static_cast<int64_t>(r->front().offset.value()),
-                                               log_start);
-                           });
+      broker_.PublishAsync(
+          t.name, std::move(messages), options,
+          [pending, ti, pi, log_start](Result<std::vector<PublishResult>> r) {
+            if (!r.ok()) {
+              return pending->Complete(ti, pi, ToKafkaError(r.status(), false), -1, -1);
+            }
+            pending->Complete(ti, pi, ErrorCode::kNone,
+                              static_cast<int64_t>(r->front().offset.value()), log_start);
+          });
     }
   }
   std::unique_lock lock(pending->mu);

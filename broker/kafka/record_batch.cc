@@ -10,11 +10,11 @@ namespace broker::kafka {
 namespace {
 
 // Batch header layout (bytes from the start of the batch).
-constexpr size_t kBatchLengthEnd = 12;   // baseOffset int64, batchLength int32
-constexpr size_t kMagicOffset = 16;      // after partitionLeaderEpoch int32
-constexpr size_t kCrcEnd = 21;           // crc uint32 after magic; CRC covers the rest
-constexpr size_t kHeaderBytes = 61;      // through recordCount
-constexpr size_t kMinRecordBytes = 7;    // length, attributes, ts, offset, key, value, headers
+constexpr size_t kBatchLengthEnd = 12;  // baseOffset int64, batchLength int32
+constexpr size_t kMagicOffset = 16;     // after partitionLeaderEpoch int32
+constexpr size_t kCrcEnd = 21;          // crc uint32 after magic; CRC covers the rest
+constexpr size_t kHeaderBytes = 61;     // through recordCount
+constexpr size_t kMinRecordBytes = 7;   // length, attributes, ts, offset, key, value, headers
 
 constexpr int16_t kCompressionMask = 0x07;
 constexpr int16_t kCompressionNone = 0;
@@ -54,8 +54,8 @@ bool Gunzip(std::string_view in, size_t limit, std::string& out, bool& too_large
 
 bool Gzip(std::string_view in, std::string& out) {
   z_stream zs{};
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
     return false;
   }
   out.resize(deflateBound(&zs, static_cast<uLong>(in.size())) + 32);
@@ -170,8 +170,7 @@ DecodedBatch DecodeProduceBatch(std::string_view bytes, size_t max_inflated_byte
   }
   if (batch_length < static_cast<int32_t>(kHeaderBytes - kBatchLengthEnd) ||
       static_cast<size_t>(batch_length) > bytes.size() - kBatchLengthEnd) {
-    return Error(ErrorCode::kCorruptMessage, "record batch length " +
-                                                 std::to_string(batch_length) +
+    return Error(ErrorCode::kCorruptMessage, "record batch length " + std::to_string(batch_length) +
                                                  " does not match the bytes sent");
   }
   const size_t batch_end = kBatchLengthEnd + static_cast<size_t>(batch_length);

@@ -123,8 +123,8 @@ bool DecodeFetchRequest(Reader& in, int16_t version, FetchRequest& out) {
 }
 
 bool DecodeListOffsetsRequest(Reader& in, int16_t version, ListOffsetsRequest& out) {
-  in.Int32();                     // ReplicaId
-  if (version >= 2) in.Int8();    // IsolationLevel: no transactions, both levels read alike
+  in.Int32();                   // ReplicaId
+  if (version >= 2) in.Int8();  // IsolationLevel: no transactions, both levels read alike
   ReadArray(in, 6, out.topics, [&in](ListOffsetsRequest::Topic& t) {
     t.name = in.String();
     ReadArray(in, 12, t.partitions, [&in](ListOffsetsRequest::Partition& p) {

@@ -121,7 +121,7 @@ std::string EncodeFetchResponse(int32_t correlation_id, int16_t version, const F
       w.Int64(p.high_watermark);
       w.Int64(p.high_watermark);  // LastStableOffset: no transactions
       if (version >= 5) w.Int64(p.log_start_offset);
-      w.Int32(-1);  // AbortedTransactions: null
+      w.Int32(-1);                     // AbortedTransactions: null
       if (version >= 11) w.Int32(-1);  // PreferredReadReplica: none
       w.NullableBytes(std::string_view(p.records));
     });

@@ -352,69 +352,87 @@ void KafkaSeeds(SeedWriter& w) {
   const std::string gzip = kafka::EncodeProducerBatch(records, true);
   w.Write(t, "batch_plain", plain, 1);
   w.Write(t, "batch_gzip", gzip, 1);
-  w.Write(t, "api_versions_v3", frame(kafka::ApiKey::kApiVersions, 3, [](kafka::Writer& b) {
-            b.CompactString("librdkafka");
-            b.CompactString("2.0.2");
-            b.EmptyTaggedFields();
-          }), 0);
-  w.Write(t, "metadata_v6", frame(kafka::ApiKey::kMetadata, 6, [](kafka::Writer& b) {
-            b.Int32(2);
-            b.String("orders");
-            b.String("payments");
-            b.Bool(true);
-          }), 0);
-  w.Write(t, "create_topics_v4", frame(kafka::ApiKey::kCreateTopics, 4, [](kafka::Writer& b) {
-            b.Int32(1);
-            b.String("orders");
-            b.Int32(3);
-            b.Int16(1);
-            b.Int32(0);
-            b.Int32(1);
-            b.String("retention.ms");
-            b.NullableString(std::string("60000"));
-            b.Int32(5000);
-            b.Bool(false);
-          }), 0);
-  w.Write(t, "produce_v7", frame(kafka::ApiKey::kProduce, 7, [&](kafka::Writer& b) {
-            b.NullableString(std::nullopt);
-            b.Int16(-1);
-            b.Int32(30000);
-            b.Int32(1);
-            b.String("orders");
-            b.Int32(2);
-            b.Int32(0);
-            b.NullableBytes(std::string_view(plain));
-            b.Int32(1);
-            b.NullableBytes(std::string_view(gzip));
-          }), 0);
-  w.Write(t, "fetch_v11", frame(kafka::ApiKey::kFetch, 11, [](kafka::Writer& b) {
-            b.Int32(-1);
-            b.Int32(500);
-            b.Int32(1);
-            b.Int32(52428800);
-            b.Int8(0);
-            b.Int32(0);
-            b.Int32(-1);
-            b.Int32(1);
-            b.String("orders");
-            b.Int32(1);
-            b.Int32(0);
-            b.Int32(-1);
-            b.Int64(0);
-            b.Int64(-1);
-            b.Int32(1048576);
-            b.Int32(0);
-            b.String("");
-          }), 0);
-  w.Write(t, "list_offsets_v3", frame(kafka::ApiKey::kListOffsets, 3, [](kafka::Writer& b) {
-            b.Int32(-1);
-            b.Int8(0);
-            b.Int32(1);
-            b.String("orders");
-            b.Int32(1);
-            b.Int32(0);
-            b.Int64(-2);
-          }), 0);
+  w.Write(t, "api_versions_v3",
+          frame(kafka::ApiKey::kApiVersions, 3,
+                [](kafka::Writer& b) {
+                  b.CompactString("librdkafka");
+                  b.CompactString("2.0.2");
+                  b.EmptyTaggedFields();
+                }),
+          0);
+  w.Write(t, "metadata_v6",
+          frame(kafka::ApiKey::kMetadata, 6,
+                [](kafka::Writer& b) {
+                  b.Int32(2);
+                  b.String("orders");
+                  b.String("payments");
+                  b.Bool(true);
+                }),
+          0);
+  w.Write(t, "create_topics_v4",
+          frame(kafka::ApiKey::kCreateTopics, 4,
+                [](kafka::Writer& b) {
+                  b.Int32(1);
+                  b.String("orders");
+                  b.Int32(3);
+                  b.Int16(1);
+                  b.Int32(0);
+                  b.Int32(1);
+                  b.String("retention.ms");
+                  b.NullableString(std::string("60000"));
+                  b.Int32(5000);
+                  b.Bool(false);
+                }),
+          0);
+  w.Write(t, "produce_v7",
+          frame(kafka::ApiKey::kProduce, 7,
+                [&](kafka::Writer& b) {
+                  b.NullableString(std::nullopt);
+                  b.Int16(-1);
+                  b.Int32(30000);
+                  b.Int32(1);
+                  b.String("orders");
+                  b.Int32(2);
+                  b.Int32(0);
+                  b.NullableBytes(std::string_view(plain));
+                  b.Int32(1);
+                  b.NullableBytes(std::string_view(gzip));
+                }),
+          0);
+  w.Write(t, "fetch_v11",
+          frame(kafka::ApiKey::kFetch, 11,
+                [](kafka::Writer& b) {
+                  b.Int32(-1);
+                  b.Int32(500);
+                  b.Int32(1);
+                  b.Int32(52428800);
+                  b.Int8(0);
+                  b.Int32(0);
+                  b.Int32(-1);
+                  b.Int32(1);
+                  b.String("orders");
+                  b.Int32(1);
+                  b.Int32(0);
+                  b.Int32(-1);
+                  b.Int64(0);
+                  b.Int64(-1);
+                  b.Int32(1048576);
+                  b.Int32(0);
+                  b.String("");
+                }),
+          0);
+  w.Write(t, "list_offsets_v3",
+          frame(kafka::ApiKey::kListOffsets, 3,
+                [](kafka::Writer& b) {
+                  b.Int32(-1);
+                  b.Int8(0);
+                  b.Int32(1);
+                  b.String("orders");
+                  b.Int32(1);
+                  b.Int32(0);
+                  b.Int64(-2);
+                }),
+          0);
 }
 
 }  // namespace

@@ -28,7 +28,8 @@ void CheckBatch(std::string_view bytes) {
     return;
   }
   FUZZ_CHECK(!decoded.records.empty());
-  DecodedBatch again = DecodeProduceBatch(EncodeProducerBatch(decoded.records, false), kMaxInflated);
+  DecodedBatch again =
+      DecodeProduceBatch(EncodeProducerBatch(decoded.records, false), kMaxInflated);
   FUZZ_CHECK(again.error == ErrorCode::kNone);
   FUZZ_CHECK(again.records == decoded.records);
 }

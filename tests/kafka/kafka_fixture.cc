@@ -1,7 +1,6 @@
 #include "kafka_fixture.h"
 
 #include <librdkafka/rdkafka.h>
-
 #include <unistd.h>
 
 #include <chrono>

@@ -23,8 +23,7 @@ TEST_F(KcatTest, ListShowsThisBrokerAsControllerAndTheTopics) {
   ASSERT_EQ(CreateTopic("listed", 3), "");
   CommandResult r = Kcat({"-L"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("broker 1 at " + bootstrap() + " (controller)"), std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("broker 1 at " + bootstrap() + " (controller)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("topic \"listed\" with 3 partitions"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("partition 2, leader 1, replicas: 1, isrs: 1"), std::string::npos) << r.out;
 }

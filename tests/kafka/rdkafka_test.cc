@@ -3,7 +3,6 @@
 // (partition assignment, no group) that reads every record back with its key, headers and
 // LogAppendTime timestamp; watermarks and offsets for times (ListOffsets).
 #include <gtest/gtest.h>
-
 #include <librdkafka/rdkafkacpp.h>
 
 #include <map>
@@ -45,8 +44,10 @@ class RdKafkaTest : public KafkaBrokerdTest {};
 TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
   ASSERT_EQ(CreateTopic("payments", 3), "");
   Reports reports;
-  auto conf = Config({{"bootstrap.servers", bootstrap()}, {"acks", "all"},
-                      {"enable.idempotence", "false"}, {"compression.codec", "gzip"}});
+  auto conf = Config({{"bootstrap.servers", bootstrap()},
+                      {"acks", "all"},
+                      {"enable.idempotence", "false"},
+                      {"compression.codec", "gzip"}});
   std::string err;
   ASSERT_EQ(conf->set("dr_cb", &reports, err), RdKafka::Conf::CONF_OK) << err;
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
@@ -83,14 +84,16 @@ TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
   EXPECT_EQ(high, 10);
 
   // Consume every partition from the beginning (assign, no group).
-  auto consumer_conf = Config({{"bootstrap.servers", bootstrap()}, {"group.id", "unused"},
+  auto consumer_conf = Config({{"bootstrap.servers", bootstrap()},
+                               {"group.id", "unused"},
                                {"enable.auto.commit", "false"}});
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(consumer_conf.get(), err));
   ASSERT_TRUE(consumer) << err;
   std::vector<RdKafka::TopicPartition*> partitions;
   for (int p = 0; p < 3; ++p) {
-    partitions.push_back(RdKafka::TopicPartition::create("payments", p, RdKafka::Topic::OFFSET_BEGINNING));
+    partitions.push_back(
+        RdKafka::TopicPartition::create("payments", p, RdKafka::Topic::OFFSET_BEGINNING));
   }
   ASSERT_EQ(consumer->assign(partitions), RdKafka::ERR_NO_ERROR);
   RdKafka::TopicPartition::destroy(partitions);
@@ -104,7 +107,8 @@ TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
     EXPECT_EQ(m->timestamp().type, RdKafka::MessageTimestamp::MSG_TIMESTAMP_LOG_APPEND_TIME);
     std::string headers;
     for (const auto& h : m->headers()->get_all()) {
-      headers += h.key() + "=" + std::string(static_cast<const char*>(h.value()), h.value_size()) + ";";
+      headers +=
+          h.key() + "=" + std::string(static_cast<const char*>(h.value()), h.value_size()) + ";";
     }
     seen[std::string(static_cast<const char*>(m->payload()), m->len())] =
         *m->key() + "|" + std::to_string(m->partition()) + "|" + headers;
@@ -112,9 +116,9 @@ TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
   consumer->close();
   ASSERT_EQ(seen.size(), static_cast<size_t>(kMessages));
   for (int i = 0; i < kMessages; ++i) {
-    EXPECT_EQ(seen["value-" + std::to_string(i)],
-              "key-" + std::to_string(i % 4) + "|" + std::to_string(i % 3) + "|seq=" +
-                  std::to_string(i) + ";seq=;")
+    EXPECT_EQ(seen["value-" + std::to_string(i)], "key-" + std::to_string(i % 4) + "|" +
+                                                      std::to_string(i % 3) +
+                                                      "|seq=" + std::to_string(i) + ";seq=;")
         << i;
   }
 
@@ -131,8 +135,8 @@ TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
 TEST_F(RdKafkaTest, ProduceToAPartitionThatDoesNotExistFails) {
   ASSERT_EQ(CreateTopic("small", 1), "");
   Reports reports;
-  auto conf = Config({{"bootstrap.servers", bootstrap()}, {"acks", "all"},
-                      {"message.timeout.ms", "10000"}});
+  auto conf = Config(
+      {{"bootstrap.servers", bootstrap()}, {"acks", "all"}, {"message.timeout.ms", "10000"}});
   std::string err;
   ASSERT_EQ(conf->set("dr_cb", &reports, err), RdKafka::Conf::CONF_OK) << err;
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
@@ -178,7 +182,8 @@ TEST_F(RdKafkaTest, AcknowledgedRecordsSurviveKillNine) {
 
   KillAndRestart();
 
-  auto consumer_conf = Config({{"bootstrap.servers", bootstrap()}, {"group.id", "unused"},
+  auto consumer_conf = Config({{"bootstrap.servers", bootstrap()},
+                               {"group.id", "unused"},
                                {"enable.auto.commit", "false"}});
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(consumer_conf.get(), err));

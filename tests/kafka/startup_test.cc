@@ -1,7 +1,6 @@
 // brokerd's Kafka flags: a non-loopback --kafka-listen is refused (no SASL yet), a bad address is
 // a usage error, a port in use cannot be listened on; --kafka-advertise reaches Metadata.
 #include <gtest/gtest.h>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -49,9 +48,9 @@ TEST(KafkaStartupTest, PortInUseCannotBeListenedOn) {
   const std::string held = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   conformance::TempDir dir;
   std::string output;
-  EXPECT_EQ(BrokerdProcess::RunToExit({"--data-dir", dir.Sub("data"), "--listen", "127.0.0.1:0",
-                                       "--kafka-listen", held},
-                                      &output),
+  EXPECT_EQ(BrokerdProcess::RunToExit(
+                {"--data-dir", dir.Sub("data"), "--listen", "127.0.0.1:0", "--kafka-listen", held},
+                &output),
             3)
       << output;
   close(fd);
@@ -68,8 +67,7 @@ class AdvertiseTest : public KafkaBrokerdTest {
 TEST_F(AdvertiseTest, MetadataAdvertisesTheGivenAddress) {
   // kcat's bootstrap connection answers Metadata; it then lists the advertised broker.
   testing::CommandResult r = testing::RunProgram(
-      {KcatBinary(), "-b", bootstrap(), "-L", "-m", "30"},
-      {}, "", std::chrono::seconds(60));
+      {KcatBinary(), "-b", bootstrap(), "-L", "-m", "30"}, {}, "", std::chrono::seconds(60));
   EXPECT_NE(r.out.find("broker 1 at kafka.example:19092 (controller)"), std::string::npos)
       << r.out << r.err;
 }

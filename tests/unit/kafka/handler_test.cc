@@ -1,9 +1,10 @@
 // RequestHandler against a real in-memory engine: each API's answers, and that bad requests get
 // Kafka's error code or a closed connection and change nothing.
+#include "kafka/handler.h"
+
 #include <gtest/gtest.h>
 
 #include "broker/broker.h"
-#include "kafka/handler.h"
 #include "kafka/record_batch.h"
 #include "kafka_test_util.h"
 
@@ -45,16 +46,15 @@ class HandlerTest : public ::testing::Test {
   Reply Produce(int16_t acks, const std::string& topic, int32_t partition,
                 const std::optional<std::string>& records, int16_t version = 7) {
     return Call(*handler_, RequestFrame(ApiKey::kProduce, version, 5, [&](Writer& w) {
-                  w.NullableString(std::nullopt);  // transactional id
-                  w.Int16(acks);
-                  w.Int32(30000);
-                  w.Int32(1);
-                  w.String(topic);
-                  w.Int32(1);
-                  w.Int32(partition);
-                  w.NullableBytes(records ? std::optional<std::string_view>(*records)
-                                          : std::nullopt);
-                }));
+      w.NullableString(std::nullopt);  // transactional id
+      w.Int16(acks);
+      w.Int32(30000);
+      w.Int32(1);
+      w.String(topic);
+      w.Int32(1);
+      w.Int32(partition);
+      w.NullableBytes(records ? std::optional<std::string_view>(*records) : std::nullopt);
+    }));
   }
 
   ProducePartitionResult ProduceResult(const Reply& reply) {
@@ -78,24 +78,24 @@ class HandlerTest : public ::testing::Test {
   FetchPartitionResult Fetch(const std::string& topic, int32_t partition, int64_t offset,
                              int32_t max_wait_ms = 0) {
     Reply reply = Call(*handler_, RequestFrame(ApiKey::kFetch, 11, 6, [&](Writer& w) {
-                         w.Int32(-1);
-                         w.Int32(max_wait_ms);
-                         w.Int32(1);
-                         w.Int32(1 << 20);
-                         w.Int8(0);
-                         w.Int32(0);
-                         w.Int32(-1);
-                         w.Int32(1);
-                         w.String(topic);
-                         w.Int32(1);
-                         w.Int32(partition);
-                         w.Int32(-1);
-                         w.Int64(offset);
-                         w.Int64(-1);
-                         w.Int32(1 << 20);
-                         w.Int32(0);  // forgotten topics
-                         w.String("");
-                       }));
+      w.Int32(-1);
+      w.Int32(max_wait_ms);
+      w.Int32(1);
+      w.Int32(1 << 20);
+      w.Int8(0);
+      w.Int32(0);
+      w.Int32(-1);
+      w.Int32(1);
+      w.String(topic);
+      w.Int32(1);
+      w.Int32(partition);
+      w.Int32(-1);
+      w.Int64(offset);
+      w.Int64(-1);
+      w.Int32(1 << 20);
+      w.Int32(0);  // forgotten topics
+      w.String("");
+    }));
     const std::string r_bytes = Parse(reply).body;
     Reader r(r_bytes);
     r.Int32();
@@ -153,12 +153,12 @@ std::vector<KafkaRecord> Records() {
 TEST_F(HandlerTest, ApiVersionsAdvertisesExactlyTheImplementedApis) {
   for (int16_t version : {0, 1, 2, 3}) {
     Reply reply = Call(*handler_, RequestFrame(ApiKey::kApiVersions, version, 42, [&](Writer& w) {
-                         if (version >= 3) {
-                           w.CompactString("test");
-                           w.CompactString("1.0");
-                           w.EmptyTaggedFields();
-                         }
-                       }));
+      if (version >= 3) {
+        w.CompactString("test");
+        w.CompactString("1.0");
+        w.EmptyTaggedFields();
+      }
+    }));
     auto response = Parse(reply);
     EXPECT_EQ(response.correlation_id, 42);
     Reader r(response.body);
@@ -183,10 +183,10 @@ TEST_F(HandlerTest, ApiVersionsAdvertisesExactlyTheImplementedApis) {
 
 TEST_F(HandlerTest, ApiVersionsOfAnUnknownVersionAnswersUnsupportedVersionInV0) {
   Reply reply = Call(*handler_, RequestFrame(ApiKey::kApiVersions, 9, 7, [](Writer& w) {
-                       w.CompactString("future");
-                       w.CompactString("9");
-                       w.EmptyTaggedFields();
-                     }));
+    w.CompactString("future");
+    w.CompactString("9");
+    w.EmptyTaggedFields();
+  }));
   auto response = Parse(reply);
   EXPECT_EQ(response.correlation_id, 7);
   Reader r(response.body);
@@ -231,10 +231,12 @@ TEST_F(HandlerTest, TruncatedRequestClosesTheConnectionAndAppendsNothing) {
 
 TEST_F(HandlerTest, ProducedRecordsFetchBackWithKeysHeadersAndNullsIntact) {
   ASSERT_TRUE(broker_->CreateTopic("t", {.partitions = 1}).ok());
-  ProducePartitionResult first = ProduceResult(Produce(-1, "t", 0, EncodeProducerBatch(Records(), false)));
+  ProducePartitionResult first =
+      ProduceResult(Produce(-1, "t", 0, EncodeProducerBatch(Records(), false)));
   EXPECT_EQ(first.error, 0);
   EXPECT_EQ(first.base_offset, 0);
-  ProducePartitionResult second = ProduceResult(Produce(1, "t", 0, EncodeProducerBatch(Records(), true)));
+  ProducePartitionResult second =
+      ProduceResult(Produce(1, "t", 0, EncodeProducerBatch(Records(), true)));
   EXPECT_EQ(second.error, 0);
   EXPECT_EQ(second.base_offset, 3);  // the batch's base offset
 
@@ -253,9 +255,11 @@ TEST_F(HandlerTest, ProducedRecordsFetchBackWithKeysHeadersAndNullsIntact) {
 
 TEST_F(HandlerTest, ProducerPartitionChoiceIsHonoured) {
   ASSERT_TRUE(broker_->CreateTopic("t", {.partitions = 3}).ok());
-  std::vector<KafkaRecord> keyed = {{.key = std::string("same-key"), .value = std::string("x"), .headers = {}}};
+  std::vector<KafkaRecord> keyed = {
+      {.key = std::string("same-key"), .value = std::string("x"), .headers = {}}};
   for (int32_t p : {2, 0, 1}) {
-    ProducePartitionResult r = ProduceResult(Produce(-1, "t", p, EncodeProducerBatch(keyed, false)));
+    ProducePartitionResult r =
+        ProduceResult(Produce(-1, "t", p, EncodeProducerBatch(keyed, false)));
     EXPECT_EQ(r.error, 0);
     EXPECT_EQ(r.index, p);
   }
@@ -270,7 +274,8 @@ TEST_F(HandlerTest, BadBatchesGetKafkaErrorsAndAppendNothing) {
   std::string truncated = EncodeProducerBatch(Records(), false);
   truncated.pop_back();
   EXPECT_EQ(ProduceResult(Produce(-1, "t", 0, truncated)).error, Wire(ErrorCode::kCorruptMessage));
-  EXPECT_EQ(ProduceResult(Produce(-1, "t", 0, std::nullopt)).error, Wire(ErrorCode::kInvalidRecord));
+  EXPECT_EQ(ProduceResult(Produce(-1, "t", 0, std::nullopt)).error,
+            Wire(ErrorCode::kInvalidRecord));
   EXPECT_EQ(ProduceResult(Produce(2, "t", 0, EncodeProducerBatch(Records(), false))).error,
             Wire(ErrorCode::kInvalidRequiredAcks));
   EXPECT_EQ(ProduceResult(Produce(-1, "t", 1, EncodeProducerBatch(Records(), false))).error,
@@ -279,8 +284,9 @@ TEST_F(HandlerTest, BadBatchesGetKafkaErrorsAndAppendNothing) {
             Wire(ErrorCode::kUnknownTopicOrPartition));
   EXPECT_EQ(ProduceResult(Produce(-1, "missing", 0, EncodeProducerBatch(Records(), false))).error,
             Wire(ErrorCode::kUnknownTopicOrPartition));
-  std::vector<KafkaRecord> reserved = {
-      {.key = std::nullopt, .value = std::string("v"), .headers = {{std::string(kNullValueHeader), ""}}}};
+  std::vector<KafkaRecord> reserved = {{.key = std::nullopt,
+                                        .value = std::string("v"),
+                                        .headers = {{std::string(kNullValueHeader), ""}}}};
   EXPECT_EQ(ProduceResult(Produce(-1, "t", 0, EncodeProducerBatch(reserved, false))).error,
             Wire(ErrorCode::kInvalidRecord));
   EXPECT_EQ(EndOffset("t", 0), Offset(0));
@@ -331,14 +337,14 @@ TEST_F(HandlerTest, ListOffsetsAnswersEarliestLatestAndByTime) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(broker_->Publish("t", {.payload = "x"}).ok());
   auto list = [&](int64_t timestamp) {
     Reply reply = Call(*handler_, RequestFrame(ApiKey::kListOffsets, 3, 9, [&](Writer& w) {
-                         w.Int32(-1);
-                         w.Int8(0);
-                         w.Int32(1);
-                         w.String("t");
-                         w.Int32(1);
-                         w.Int32(0);
-                         w.Int64(timestamp);
-                       }));
+      w.Int32(-1);
+      w.Int8(0);
+      w.Int32(1);
+      w.String("t");
+      w.Int32(1);
+      w.Int32(0);
+      w.Int64(timestamp);
+    }));
     const std::string r_bytes = Parse(reply).body;
     Reader r(r_bytes);
     r.Int32();
@@ -362,10 +368,10 @@ TEST_F(HandlerTest, MetadataListsTopicsThisNodeLeadsAndAutoCreates) {
   ASSERT_TRUE(broker_->CreateTopic("a", {.partitions = 2}).ok());
   auto metadata = [&](int16_t version, const std::vector<std::string>& topics, bool allow) {
     Reply reply = Call(*handler_, RequestFrame(ApiKey::kMetadata, version, 3, [&](Writer& w) {
-                         w.Int32(static_cast<int32_t>(topics.size()));
-                         for (const auto& t : topics) w.String(t);
-                         if (version >= 4) w.Bool(allow);
-                       }));
+      w.Int32(static_cast<int32_t>(topics.size()));
+      for (const auto& t : topics) w.String(t);
+      if (version >= 4) w.Bool(allow);
+    }));
     return Parse(reply).body;
   };
   const std::string r_bytes = metadata(6, {"a", "new-topic"}, true);
@@ -434,21 +440,21 @@ TEST_F(HandlerTest, CreateTopicsCreatesAndRefusesWithKafkaCodes) {
       {"cfg", 1, 1, {{"cleanup.policy", "compact"}}},
   };
   Reply reply = Call(*handler_, RequestFrame(ApiKey::kCreateTopics, 4, 3, [&](Writer& w) {
-                       w.Int32(static_cast<int32_t>(cases.size()));
-                       for (const Case& c : cases) {
-                         w.String(c.name);
-                         w.Int32(c.partitions);
-                         w.Int16(c.replication);
-                         w.Int32(0);
-                         w.Int32(static_cast<int32_t>(c.configs.size()));
-                         for (const auto& [k, v] : c.configs) {
-                           w.String(k);
-                           w.NullableString(v);
-                         }
-                       }
-                       w.Int32(1000);
-                       w.Bool(false);
-                     }));
+    w.Int32(static_cast<int32_t>(cases.size()));
+    for (const Case& c : cases) {
+      w.String(c.name);
+      w.Int32(c.partitions);
+      w.Int16(c.replication);
+      w.Int32(0);
+      w.Int32(static_cast<int32_t>(c.configs.size()));
+      for (const auto& [k, v] : c.configs) {
+        w.String(k);
+        w.NullableString(v);
+      }
+    }
+    w.Int32(1000);
+    w.Bool(false);
+  }));
   const std::string r_bytes = Parse(reply).body;
   Reader r(r_bytes);
   r.Int32();
@@ -460,11 +466,11 @@ TEST_F(HandlerTest, CreateTopicsCreatesAndRefusesWithKafkaCodes) {
     r.NullableString();
   }
   EXPECT_EQ(r.remaining(), 0u);
-  EXPECT_EQ(errors, (std::vector<int16_t>{0, Wire(ErrorCode::kTopicAlreadyExists),
-                                          Wire(ErrorCode::kInvalidTopic),
-                                          Wire(ErrorCode::kInvalidPartitions),
-                                          Wire(ErrorCode::kInvalidReplicationFactor),
-                                          Wire(ErrorCode::kInvalidConfig)}));
+  EXPECT_EQ(errors,
+            (std::vector<int16_t>{
+                0, Wire(ErrorCode::kTopicAlreadyExists), Wire(ErrorCode::kInvalidTopic),
+                Wire(ErrorCode::kInvalidPartitions), Wire(ErrorCode::kInvalidReplicationFactor),
+                Wire(ErrorCode::kInvalidConfig)}));
   auto created = broker_->DescribeTopic("ok");
   ASSERT_TRUE(created.ok());
   EXPECT_EQ(created->config.partitions, 3u);

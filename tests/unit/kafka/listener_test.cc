@@ -1,15 +1,15 @@
 // KafkaListener over real loopback TCP: frames of bad sizes close the connection, pipelined
 // requests are answered in request order, and non-loopback addresses are refused.
-#include <gtest/gtest.h>
+#include "kafka/listener.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "kafka/listener.h"
 #include "kafka_test_util.h"
 
 namespace broker::kafka {
@@ -91,8 +91,10 @@ class ListenerTest : public ::testing::Test {
     auto opened = Broker::Open(options);
     ASSERT_TRUE(opened.ok());
     broker_ = std::move(opened).value();
-    ListenerConfig config{.listen = "127.0.0.1:0", .max_request_bytes = 1 << 16,
-                          .max_in_flight_per_connection = 4, .worker_threads = 4};
+    ListenerConfig config{.listen = "127.0.0.1:0",
+                          .max_request_bytes = 1 << 16,
+                          .max_in_flight_per_connection = 4,
+                          .worker_threads = 4};
     auto started = KafkaListener::Start(*broker_, config);
     ASSERT_TRUE(started.ok()) << started.status().ToString();
     listener_ = std::move(started).value();
@@ -201,7 +203,8 @@ TEST(ListenerStartTest, RefusesNonLoopbackAndBadAddresses) {
     ASSERT_FALSE(started.ok()) << listen;
     EXPECT_EQ(started.status().code(), StatusCode::kInvalidArgument) << listen;
   }
-  auto bad_advertise = KafkaListener::Start(**broker, {.listen = "127.0.0.1:0", .advertise = "h:0"});
+  auto bad_advertise =
+      KafkaListener::Start(**broker, {.listen = "127.0.0.1:0", .advertise = "h:0"});
   EXPECT_FALSE(bad_advertise.ok());
 }
 

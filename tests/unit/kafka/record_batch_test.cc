@@ -1,10 +1,11 @@
 // Record batches v2: what a producer sends decodes to the same records (null vs empty keys and
 // values, repeated headers, empty header values; uncompressed and gzip), and every malformed batch
 // is refused whole with Kafka's error code.
+#include "kafka/record_batch.h"
+
 #include <gtest/gtest.h>
 
 #include "kafka/crc32c.h"
-#include "kafka/record_batch.h"
 
 namespace broker::kafka {
 namespace {
@@ -94,8 +95,8 @@ TEST(RecordBatchTest, RecordCountLargerThanTheRecordsIsCorrupt) {
 }
 
 TEST(RecordBatchTest, GzipInflatingPastTheLimitIsRefused) {
-  std::vector<KafkaRecord> big = {{.key = std::nullopt, .value = std::string(100000, 'x'),
-                                   .headers = {}}};
+  std::vector<KafkaRecord> big = {
+      {.key = std::nullopt, .value = std::string(100000, 'x'), .headers = {}}};
   EXPECT_EQ(DecodeProduceBatch(EncodeProducerBatch(big, true), 1000).error,
             ErrorCode::kRecordListTooLarge);
 }

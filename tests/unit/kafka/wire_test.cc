@@ -1,16 +1,17 @@
 // The wire primitives: varints, strings and arrays, and that a short or hostile input fails
 // instead of reading past the end or allocating what its counts claim.
+#include "kafka/wire.h"
+
 #include <gtest/gtest.h>
 
 #include "kafka/crc32c.h"
-#include "kafka/wire.h"
 
 namespace broker::kafka {
 namespace {
 
 TEST(WireTest, VarintsRoundTripAtTheirBoundaries) {
-  const std::vector<int64_t> values = {0, 1, -1, 63, -64, 64, -65, INT32_MAX, INT32_MIN,
-                                       INT64_MAX, INT64_MIN};
+  const std::vector<int64_t> values = {0,   1,         -1,        63,        -64,      64,
+                                       -65, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN};
   Writer w;
   for (int64_t v : values) w.Varlong(v);
   Reader r(w.data());
@@ -61,7 +62,10 @@ TEST(WireTest, NonNullableStringRefusesNull) {
 }
 
 TEST(WireTest, StringLongerThanInputFails) {
-  Reader r(std::string_view("\x00\x10" "ab", 4));
+  Reader r(
+      std::string_view("\x00\x10"
+                       "ab",
+                       4));
   r.String();
   EXPECT_TRUE(r.failed());
 }
