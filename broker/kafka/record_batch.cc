@@ -101,41 +101,50 @@ bool DecodeRecord(Reader& in, int32_t index, KafkaRecord& record, bool& bad_delt
   return !r.failed() && r.remaining() == 0;
 }
 
+size_t NullableFieldSize(const std::optional<std::string_view>& field) {
+  return field ? VarintSize(static_cast<int64_t>(field->size())) + field->size() : 1;
+}
+
+void WriteNullableField(Writer& out, const std::optional<std::string_view>& field) {
+  if (!field) return out.Varint(-1);
+  out.Varint(static_cast<int32_t>(field->size()));
+  out.Raw(*field);
+}
+
+// Writes one record straight into `out`: its length is computed first, so no record is built
+// apart and copied.
 void AppendRecord(Writer& out, int32_t index, int64_t timestamp_delta,
                   const std::optional<std::string_view>& key,
                   const std::optional<std::string_view>& value, const Headers& headers,
                   size_t header_count) {
-  Writer body;
-  body.Int8(0);
-  body.Varlong(timestamp_delta);
-  body.Varint(index);
-  auto nullable = [&body](const std::optional<std::string_view>& field) {
-    if (!field) return body.Varint(-1);
-    body.Varint(static_cast<int32_t>(field->size()));
-    body.Raw(*field);
-  };
-  nullable(key);
-  nullable(value);
-  body.Varint(static_cast<int32_t>(header_count));
+  size_t size = 1 + VarintSize(timestamp_delta) + VarintSize(index) + NullableFieldSize(key) +
+                NullableFieldSize(value) + VarintSize(static_cast<int64_t>(header_count));
   for (size_t h = 0; h < header_count; ++h) {
-    body.Varint(static_cast<int32_t>(headers[h].first.size()));
-    body.Raw(headers[h].first);
-    body.Varint(static_cast<int32_t>(headers[h].second.size()));
-    body.Raw(headers[h].second);
+    size += NullableFieldSize(headers[h].first) + NullableFieldSize(headers[h].second);
   }
-  out.Varint(static_cast<int32_t>(body.size()));
-  out.Raw(body.data());
+  out.Varint(static_cast<int32_t>(size));
+  out.Int8(0);  // attributes
+  out.Varlong(timestamp_delta);
+  out.Varint(index);
+  WriteNullableField(out, key);
+  WriteNullableField(out, value);
+  out.Varint(static_cast<int32_t>(header_count));
+  for (size_t h = 0; h < header_count; ++h) {
+    WriteNullableField(out, headers[h].first);
+    WriteNullableField(out, headers[h].second);
+  }
 }
 
-// Writes a batch header for `count` records followed by `records_section`, then its length and CRC.
-void WriteBatch(Writer& out, int64_t base_offset, int16_t attributes, int32_t count,
-                int64_t timestamp_ms, std::string_view records_section) {
+// Writes a batch header for `count` records; its length and CRC are set by FinishBatch once the
+// records follow it. Returns where the batch starts.
+size_t BeginBatch(Writer& out, int64_t base_offset, int16_t attributes, int32_t count,
+                  int64_t timestamp_ms) {
   const size_t start = out.size();
   out.Int64(base_offset);
-  out.Int32(0);  // batchLength, patched below
+  out.Int32(0);  // batchLength, patched by FinishBatch
   out.Int32(0);  // partitionLeaderEpoch: one broker, epoch 0 forever
   out.Int8(2);   // magic
-  out.Int32(0);  // crc, patched below
+  out.Int32(0);  // crc, patched by FinishBatch
   out.Int16(attributes);
   out.Int32(count - 1);  // lastOffsetDelta
   out.Int64(timestamp_ms);
@@ -144,7 +153,10 @@ void WriteBatch(Writer& out, int64_t base_offset, int16_t attributes, int32_t co
   out.Int16(-1);  // producerEpoch
   out.Int32(-1);  // baseSequence
   out.Int32(count);
-  out.Raw(records_section);
+  return start;
+}
+
+void FinishBatch(Writer& out, size_t start) {
   out.PatchInt32(start + 8, static_cast<int32_t>(out.size() - start - kBatchLengthEnd));
   const uint32_t crc = Crc32c(std::string_view(out.data()).substr(start + kCrcEnd));
   out.PatchInt32(start + kMagicOffset + 1, static_cast<int32_t>(crc));
@@ -238,15 +250,15 @@ DecodedBatch DecodeProduceBatch(std::string_view bytes, size_t max_inflated_byte
 }
 
 void AppendBatch(Writer& out, int64_t timestamp_ms, const std::vector<OutRecord>& records) {
-  Writer section;
+  static const Headers kNone;
   const int64_t base = records.front().offset;
+  const size_t start =
+      BeginBatch(out, base, kLogAppendTime, static_cast<int32_t>(records.size()), timestamp_ms);
   for (const OutRecord& r : records) {
-    static const Headers kNone;
-    AppendRecord(section, static_cast<int32_t>(r.offset - base), 0, r.key, r.value,
+    AppendRecord(out, static_cast<int32_t>(r.offset - base), 0, r.key, r.value,
                  r.headers != nullptr ? *r.headers : kNone, r.header_count);
   }
-  WriteBatch(out, base, kLogAppendTime, static_cast<int32_t>(records.size()), timestamp_ms,
-             section.data());
+  FinishBatch(out, start);
 }
 
 std::string EncodeProducerBatch(const std::vector<KafkaRecord>& records, bool gzip,
@@ -265,8 +277,10 @@ std::string EncodeProducerBatch(const std::vector<KafkaRecord>& records, bool gz
     if (Gzip(body, compressed)) body = std::move(compressed);
   }
   Writer out;
-  WriteBatch(out, 0, gzip ? kCompressionGzip : kCompressionNone,
-             static_cast<int32_t>(records.size()), timestamp_ms, body);
+  const size_t start = BeginBatch(out, 0, gzip ? kCompressionGzip : kCompressionNone,
+                                  static_cast<int32_t>(records.size()), timestamp_ms);
+  out.Raw(body);
+  FinishBatch(out, start);
   return out.Take();
 }
 
