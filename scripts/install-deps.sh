@@ -14,6 +14,11 @@ packages=(
   libmimalloc-dev
   # The NATS JetStream transport (libnats 3.4) and the server its tests run as a cluster (2.9).
   libnats-dev nats-server
+  # gzip record batches of the Kafka listener (broker/kafka).
+  zlib1g-dev
+  # The Kafka tier's clients (tests/kafka): kcat (bookworm's kafkacat is a transitional package
+  # for it) and librdkafka 2.0 (C and C++).
+  kcat librdkafka-dev
 )
 
 missing=()

@@ -2,8 +2,9 @@
 # README's test command and exactly what .ci/run runs. Installs dependencies, then for each stage
 # configures, builds (warnings are errors) and runs the stage's ctest tiers, so each prints ctest's
 # summary:
-#   ci          every tier (unit, integration, crash, soak smoke), optimised build
-#   asan-ubsan  unit and integration under AddressSanitizer + UndefinedBehaviorSanitizer (Debug)
+#   ci          every tier (unit, integration, crash, kafka, soak smoke), optimised build
+#   asan-ubsan  unit, integration and kafka under AddressSanitizer + UndefinedBehaviorSanitizer
+#               (Debug)
 #   tsan        the engine tiers under ThreadSanitizer: the unit and crash tests that run without
 #               gRPC (the tsan build preset builds only those; tests/tsan.supp, docs/testing.md)
 # Usage: scripts/test.sh [stage]...   (default: ci asan-ubsan tsan, in that order; stops at the
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 
-declare -A labels=([ci]='' [asan-ubsan]='unit|integration' [tsan]='unit|crash')
+declare -A labels=([ci]='' [asan-ubsan]='unit|integration|kafka' [tsan]='unit|crash')
 stages=("$@")
 if ((${#stages[@]} == 0)); then stages=(ci asan-ubsan tsan); fi
 for stage in "${stages[@]}"; do

@@ -148,6 +148,7 @@ void BrokerImpl::PublishAsync(std::string_view topic, std::vector<Message> messa
     request.topic = std::string(topic);
   }
   request.messages = std::move(messages);
+  request.partition = options.partition;
   request.durability = options.durability.value_or(options_.durability);
   request.inline_if_idle = options.inline_commit;
   if (delivery_->HasMembers()) {

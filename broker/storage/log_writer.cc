@@ -253,6 +253,12 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
     }
   }
 
+  if (request.partition && request.partition->value() >= topic->record.config.partitions) {
+    return fail(Status::InvalidArgument(
+        "topic '" + std::string(name) + "' has " + std::to_string(topic->record.config.partitions) +
+        " partitions; partition " + std::to_string(request.partition->value()) +
+        " does not exist (nothing was written)"));
+  }
   const size_t max_bytes = topic->record.config.max_message_bytes != 0
                                ? topic->record.config.max_message_bytes
                                : config_.limits.max_message_bytes;
@@ -306,8 +312,9 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
         continue;
       }
     }
-    const PartitionId partition =
-        m.key ? PartitionForKey(*m.key, partitions) : PartitionId(topic->round_robin++ % partitions);
+    const PartitionId partition = request.partition ? *request.partition
+                                  : m.key           ? PartitionForKey(*m.key, partitions)
+                                          : PartitionId(topic->round_robin++ % partitions);
     auto [it, inserted] =
         group.partitions.try_emplace({topic->record.id.value(), partition.value()});
     Group::PartitionAppend& pa = it->second;

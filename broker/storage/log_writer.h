@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <variant>
@@ -55,6 +56,9 @@ struct AppendRequest {
   // was deleted meanwhile, when it looks `resolved_topic->name` up again as if given by name.
   std::shared_ptr<TopicState> resolved_topic;
   std::vector<Message> messages;  // already checked by ValidateMessage against broker limits
+  // Optional: the partition every message goes to (PublishOptions::partition); checked against
+  // the topic's partition count here, on the writer.
+  std::optional<PartitionId> partition;
   // A broker-internal append (dead letters): creates the topic with default settings if it is
   // missing, even with auto-create off, and skips the message size limit (a dead letter is its
   // original plus metadata headers, so it may be a little larger than the original's limit).

@@ -249,6 +249,11 @@ class GrpcTransport final : public Transport {
   // Publishes go through the batcher: concurrent publishes to a topic share Publish RPCs.
   void Publish(std::string_view topic, std::vector<Message> messages, const PublishOptions& options,
                PublishCallback done) override {
+    if (options.partition) {
+      return done(Status::InvalidArgument(
+          "publishing to an explicit partition is not supported over gRPC (broker.v1 carries no "
+          "partition)"));
+    }
     batcher_->Publish(topic, std::move(messages), options, std::move(done));
   }
 

@@ -63,6 +63,10 @@ class NatsTransport final : public Transport {
     // Durability is JetStream's (acknowledged once a majority of replicas stored it); the
     // per-publish option has no equivalent.
     if (Status s = storage::ValidateTopicName(topic); !s.ok()) return done(s);
+    if (options.partition) {
+      return done(Status::InvalidArgument(
+          "publishing to an explicit partition is not supported over NATS JetStream"));
+    }
     if (messages.empty()) return done(std::vector<PublishResult>{});
     if (options.require_subscribers) {  // NATS has no such publish: the presence probe first
       auto present = HasSubscribers(topic);

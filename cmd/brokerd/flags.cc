@@ -59,6 +59,14 @@ void AddFlags(CLI::App& app, Flags& flags) {
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "host:port serving Prometheus metrics over HTTP (GET /metrics); off by default")
       ->check(ListenAddress());
+  app.add_option("--kafka-listen", flags.kafka_listen,
+                 "host:port serving the Kafka protocol (docs/kafka.md); off by default; loopback "
+                 "only, as SASL is not supported yet")
+      ->check(ListenAddress());
+  app.add_option("--kafka-advertise", flags.kafka_advertise,
+                 "host:port Kafka clients are told to connect to (Metadata); default: the "
+                 "--kafka-listen address")
+      ->check(ListenAddress());
   app.add_option("--write-buffer-mib", flags.write_buffer_mib,
                  "RocksDB memtable size per column family, MiB (the log's; the others take at "
                  "most 16)")

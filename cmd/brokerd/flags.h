@@ -25,6 +25,10 @@ struct Flags {
   std::string log_level = "info";
   int64_t shutdown_grace_ms = 5000;
   std::string metrics_listen;  // host:port of the Prometheus endpoint; empty (default): off
+  // host:port of the Kafka protocol listener (docs/kafka.md); empty (default): off. Loopback
+  // only (no SASL yet).
+  std::string kafka_listen;
+  std::string kafka_advertise;  // host:port Metadata advertises; empty: the bound listen address
   // What RocksDB may hold in memory (broker::Options; docs/operations.md, "Sizing").
   size_t write_buffer_mib = broker::Options{}.write_buffer_bytes >> 20;
   size_t memtable_budget_mib = broker::Options{}.memtable_budget_bytes >> 20;

@@ -3,6 +3,7 @@
 //
 //   brokerd --data-dir /var/lib/brokerd --listen 127.0.0.1:7070
 //   brokerd --config /etc/brokerd.toml
+//   brokerd --data-dir DIR --kafka-listen 127.0.0.1:9092   (also speaks Kafka: docs/kafka.md)
 //
 // SIGTERM/SIGINT: stop accepting calls, let in-flight calls finish (--shutdown-grace), persist
 // batched acks, close the data directory, exit 0.
@@ -19,6 +20,7 @@
 
 #include "broker/broker.h"
 #include "flags.h"
+#include "kafka/listener.h"
 #include "metrics.h"
 #include "metrics_server.h"
 #include "rpc/server.h"
@@ -115,13 +117,28 @@ int main(int argc, char** argv) {
     spdlog::info("event=metrics_listening address={}", metrics->address());
     std::cout << "brokerd: metrics on http://" << metrics->address() << "/metrics" << std::endl;
   }
-  // Scripts and tests read this line to learn the port (after the metrics line, if any).
+  std::unique_ptr<broker::kafka::KafkaListener> kafka;
+  if (!flags.kafka_listen.empty()) {
+    broker::kafka::ListenerConfig kafka_config;
+    kafka_config.listen = flags.kafka_listen;
+    kafka_config.advertise = flags.kafka_advertise;
+    kafka_config.auto_create_topics = flags.auto_create_topics;
+    auto listening = broker::kafka::KafkaListener::Start(*engine, kafka_config);
+    if (!listening.ok()) return FailListener(listening.status());
+    kafka = std::move(listening).value();
+    spdlog::info("event=kafka_listening address={} advertised={}", kafka->address(),
+                 kafka->advertised_address());
+    std::cout << "brokerd: kafka on " << kafka->address() << std::endl;
+  }
+  // Scripts and tests read this line to learn the port (after the metrics and kafka lines, if
+  // any).
   std::cout << "brokerd: listening on " << (*server)->address() << std::endl;
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("event=stopping signal={} grace_ms={}", signal_number, flags.shutdown_grace_ms);
   if (metrics) metrics->Stop();  // no scrapes of an engine that is closing
+  if (kafka) kafka->Stop();  // waits for its produces and fetches in progress
   (*server)->Shutdown(std::chrono::milliseconds(flags.shutdown_grace_ms));
   server->reset();
   engine.reset();  // persists batched acks, commits queued writes, closes RocksDB

@@ -11,12 +11,16 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "broker/v1/broker.pb.h"
 #include "delivery/group_records.h"
+#include "kafka/protocol.h"
+#include "kafka/record_batch.h"
 #include "service_session.pb.h"
 #include "storage/keys.h"
 #include "storage/record_codec.h"
@@ -328,6 +332,109 @@ void RegressionSeeds(SeedWriter& w) {
   }
 }
 
+// Kafka request frames (header v1, v2 for ApiVersions v3) of each supported API, and batches.
+void KafkaSeeds(SeedWriter& w) {
+  const std::string t = "kafka_request_fuzzer";
+  auto frame = [](kafka::ApiKey key, int16_t version, auto&& body) {
+    kafka::Writer out;
+    out.Int16(static_cast<int16_t>(key));
+    out.Int16(version);
+    out.Int32(7);
+    out.NullableString(std::string("seed"));
+    if (kafka::IsFlexible(key, version)) out.EmptyTaggedFields();
+    body(out);
+    return out.Take();
+  };
+  const std::vector<kafka::KafkaRecord> records = {
+      {.key = std::string("k"), .value = std::string("v"), .headers = {{"h", "1"}, {"h", ""}}},
+      {.key = std::nullopt, .value = std::nullopt, .headers = {}}};
+  const std::string plain = kafka::EncodeProducerBatch(records, false);
+  const std::string gzip = kafka::EncodeProducerBatch(records, true);
+  w.Write(t, "batch_plain", plain, 1);
+  w.Write(t, "batch_gzip", gzip, 1);
+  w.Write(t, "api_versions_v3",
+          frame(kafka::ApiKey::kApiVersions, 3,
+                [](kafka::Writer& b) {
+                  b.CompactString("librdkafka");
+                  b.CompactString("2.0.2");
+                  b.EmptyTaggedFields();
+                }),
+          0);
+  w.Write(t, "metadata_v6",
+          frame(kafka::ApiKey::kMetadata, 6,
+                [](kafka::Writer& b) {
+                  b.Int32(2);
+                  b.String("orders");
+                  b.String("payments");
+                  b.Bool(true);
+                }),
+          0);
+  w.Write(t, "create_topics_v4",
+          frame(kafka::ApiKey::kCreateTopics, 4,
+                [](kafka::Writer& b) {
+                  b.Int32(1);
+                  b.String("orders");
+                  b.Int32(3);
+                  b.Int16(1);
+                  b.Int32(0);
+                  b.Int32(1);
+                  b.String("retention.ms");
+                  b.NullableString(std::string("60000"));
+                  b.Int32(5000);
+                  b.Bool(false);
+                }),
+          0);
+  w.Write(t, "produce_v7",
+          frame(kafka::ApiKey::kProduce, 7,
+                [&](kafka::Writer& b) {
+                  b.NullableString(std::nullopt);
+                  b.Int16(-1);
+                  b.Int32(30000);
+                  b.Int32(1);
+                  b.String("orders");
+                  b.Int32(2);
+                  b.Int32(0);
+                  b.NullableBytes(std::string_view(plain));
+                  b.Int32(1);
+                  b.NullableBytes(std::string_view(gzip));
+                }),
+          0);
+  w.Write(t, "fetch_v11",
+          frame(kafka::ApiKey::kFetch, 11,
+                [](kafka::Writer& b) {
+                  b.Int32(-1);
+                  b.Int32(500);
+                  b.Int32(1);
+                  b.Int32(52428800);
+                  b.Int8(0);
+                  b.Int32(0);
+                  b.Int32(-1);
+                  b.Int32(1);
+                  b.String("orders");
+                  b.Int32(1);
+                  b.Int32(0);
+                  b.Int32(-1);
+                  b.Int64(0);
+                  b.Int64(-1);
+                  b.Int32(1048576);
+                  b.Int32(0);
+                  b.String("");
+                }),
+          0);
+  w.Write(t, "list_offsets_v3",
+          frame(kafka::ApiKey::kListOffsets, 3,
+                [](kafka::Writer& b) {
+                  b.Int32(-1);
+                  b.Int8(0);
+                  b.Int32(1);
+                  b.String("orders");
+                  b.Int32(1);
+                  b.Int32(0);
+                  b.Int64(-2);
+                }),
+          0);
+}
+
 }  // namespace
 }  // namespace broker::fuzz
 
@@ -345,6 +452,7 @@ int main(int argc, char** argv) {
   broker::fuzz::PublishSeeds(w);
   broker::fuzz::SessionSeeds(w);
   broker::fuzz::RegressionSeeds(w);
+  broker::fuzz::KafkaSeeds(w);
   std::printf("fuzz_seeds: wrote %d files under %s\n", w.written(), argv[1]);
   return 0;
 }

@@ -113,6 +113,12 @@ struct PublishOptions {
   // the calling thread, e.g. it takes no lock the caller holds. Ignored with sync durability (the
   // caller would wait for an fsync) and by remote transports. Default false.
   bool inline_commit = false;
+  // Appends every message of this publish to this partition instead of choosing one per message
+  // (key hash, or round-robin without a key): Kafka producers choose partitions themselves.
+  // kInvalidArgument if the topic has no such partition; nothing is written. Honoured by the
+  // engine and the in-process transport; the gRPC and NATS transports refuse it with
+  // kInvalidArgument (their wire carries no partition). Default: none.
+  std::optional<PartitionId> partition;
 };
 
 }  // namespace broker

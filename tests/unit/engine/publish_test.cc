@@ -243,5 +243,28 @@ TEST_F(PublishTest, WriteStatsCountMessagesAndCalls) {
   EXPECT_EQ(stats.duplicates, 0u);
 }
 
+TEST_F(PublishTest, ExplicitPartitionOverridesKeyHashAndRoundRobin) {
+  ASSERT_OK(broker_->CreateTopic("p", {.partitions = 3}));
+  const std::string key = "k";
+  const uint32_t hashed = storage::PartitionForKey(key, 3).value();
+  const PartitionId chosen((hashed + 1) % 3);
+  std::vector<Message> batch = {{.key = key, .payload = "keyed"}, {.payload = "unkeyed"}};
+  auto published = broker_->PublishBatch("p", batch, {.partition = chosen});
+  ASSERT_OK(published);
+  EXPECT_EQ((*published)[0], (PublishResult{chosen, Offset(0), false}));
+  EXPECT_EQ((*published)[1], (PublishResult{chosen, Offset(1), false}));
+  EXPECT_EQ(EndOffset("p", chosen.value()), Offset(2));
+  EXPECT_EQ(EndOffset("p", hashed), Offset(0));
+}
+
+TEST_F(PublishTest, ExplicitPartitionOutOfRangeWritesNothing) {
+  ASSERT_OK(broker_->CreateTopic("p", {.partitions = 2}));
+  auto published = broker_->Publish("p", {.payload = "x"}, {.partition = PartitionId(2)});
+  ASSERT_FALSE(published.ok());
+  EXPECT_EQ(published.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(EndOffset("p", 0), Offset(0));
+  EXPECT_EQ(EndOffset("p", 1), Offset(0));
+}
+
 }  // namespace
 }  // namespace broker

@@ -1,0 +1,45 @@
+// Kafka's error codes (org.apache.kafka.common.protocol.Errors) that this listener answers, and the
+// one translation of engine statuses into them.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+
+#include "broker/status.h"
+
+namespace broker::kafka {
+
+enum class ErrorCode : int16_t {
+  kUnknownServerError = -1,
+  kNone = 0,
+  kOffsetOutOfRange = 1,
+  kCorruptMessage = 2,
+  kUnknownTopicOrPartition = 3,
+  kRequestTimedOut = 7,
+  kMessageTooLarge = 10,
+  kInvalidTopic = 17,
+  kRecordListTooLarge = 18,
+  kInvalidRequiredAcks = 21,
+  kTopicAuthorizationFailed = 29,
+  kUnsupportedVersion = 35,
+  kTopicAlreadyExists = 36,
+  kInvalidPartitions = 37,
+  kInvalidReplicationFactor = 38,
+  kInvalidReplicaAssignment = 39,
+  kInvalidConfig = 40,
+  kInvalidRequest = 42,
+  kUnsupportedForMessageFormat = 43,
+  kKafkaStorageError = 56,
+  kSaslAuthenticationFailed = 58,
+  kUnsupportedCompressionType = 76,
+  kInvalidRecord = 87,
+};
+
+inline int16_t Wire(ErrorCode e) { return static_cast<int16_t>(e); }
+
+// The Kafka error for an engine status. `topic_level` picks the answer to kInvalidArgument: a bad
+// topic (INVALID_TOPIC_EXCEPTION) for topic operations, a bad record (INVALID_RECORD) for appends.
+ErrorCode ToKafkaError(const Status& status, bool topic_level);
+
+}  // namespace broker::kafka

@@ -1,0 +1,51 @@
+// The Kafka APIs this listener implements and the versions it advertises in ApiVersions. Only
+// these: a client must never be told of an API that would then fail (group APIs come later).
+// The versions start at the old minimums because librdkafka enables features only when its old
+// versions are in range; ApiVersions v3 is the only flexible version among them.
+//
+// Thread safety: constants.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace broker::kafka {
+
+enum class ApiKey : int16_t {
+  kProduce = 0,
+  kFetch = 1,
+  kListOffsets = 2,
+  kMetadata = 3,
+  kApiVersions = 18,
+  kCreateTopics = 19,
+};
+
+struct ApiRange {
+  ApiKey key;
+  int16_t min_version;
+  int16_t max_version;
+};
+
+inline constexpr std::array<ApiRange, 6> kSupportedApis = {{
+    {ApiKey::kProduce, 3, 7},
+    {ApiKey::kFetch, 4, 11},
+    {ApiKey::kListOffsets, 1, 3},
+    {ApiKey::kMetadata, 0, 6},
+    {ApiKey::kApiVersions, 0, 3},
+    {ApiKey::kCreateTopics, 0, 4},
+}};
+
+// The supported range of `api_key`, or nullptr for an API not implemented here.
+inline const ApiRange* FindApi(int16_t api_key) {
+  for (const ApiRange& api : kSupportedApis) {
+    if (static_cast<int16_t>(api.key) == api_key) return &api;
+  }
+  return nullptr;
+}
+
+// Flexible versions (compact strings, tagged fields, request header v2) among those supported.
+inline bool IsFlexible(ApiKey key, int16_t version) {
+  return key == ApiKey::kApiVersions && version >= 3;
+}
+
+}  // namespace broker::kafka

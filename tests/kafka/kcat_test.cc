@@ -1,0 +1,83 @@
+// kcat (Debian's kafkacat package) against a real brokerd: -L, -P with keys and headers (and
+// nulls), -C -o beginning -e, including an empty partition (kcat -e waits for the high watermark).
+#include <gtest/gtest.h>
+
+#include "brokerctl_runner.h"
+#include "kafka_fixture.h"
+
+namespace broker::kafka_tests {
+namespace {
+
+using testing::CommandResult;
+using testing::RunProgram;
+
+class KcatTest : public KafkaBrokerdTest {
+ protected:
+  CommandResult Kcat(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {KcatBinary(), "-b", bootstrap()});
+    return RunProgram(args, {}, input, std::chrono::seconds(60));
+  }
+};
+
+TEST_F(KcatTest, ListShowsThisBrokerAsControllerAndTheTopics) {
+  ASSERT_EQ(CreateTopic("listed", 3), "");
+  CommandResult r = Kcat({"-L"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("broker 1 at " + bootstrap() + " (controller)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("topic \"listed\" with 3 partitions"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("partition 2, leader 1, replicas: 1, isrs: 1"), std::string::npos) << r.out;
+}
+
+TEST_F(KcatTest, ProducedKeysHeadersAndNullsComeBackFromTheBeginning) {
+  ASSERT_EQ(CreateTopic("orders", 1), "");
+  CommandResult produced =
+      Kcat({"-P", "-t", "orders", "-K", ":", "-H", "trace=abc", "-H", "trace=", "-H", "empty="},
+           "k1:v1\nk2:v2\n:no-key\n");
+  ASSERT_EQ(produced.exit_code, 0) << produced.err;
+  // -Z: an empty key or value is sent as null.
+  CommandResult nulls = Kcat({"-P", "-Z", "-t", "orders", "-K", ":"}, "tomb:\n:null-key\n");
+  ASSERT_EQ(nulls.exit_code, 0) << nulls.err;
+  CommandResult gzip = Kcat({"-P", "-z", "gzip", "-t", "orders"}, "zipped\n");
+  ASSERT_EQ(gzip.exit_code, 0) << gzip.err;
+
+  CommandResult consumed =
+      Kcat({"-C", "-t", "orders", "-o", "beginning", "-e", "-f", "%o|%K|%k|%S|%s|%h\n"});
+  ASSERT_EQ(consumed.exit_code, 0) << consumed.err;
+  // Key and value sizes (%K, %S) are -1 for null, 0 for empty.
+  EXPECT_EQ(consumed.out,
+            "0|2|k1|2|v1|trace=abc,trace=,empty=\n"
+            "1|2|k2|2|v2|trace=abc,trace=,empty=\n"
+            "2|0||6|no-key|trace=abc,trace=,empty=\n"
+            "3|4|tomb|-1||\n"
+            "4|-1||8|null-key|\n"
+            "5|-1||6|zipped|\n");
+}
+
+TEST_F(KcatTest, ConsumingToTheEndStopsOnEmptyPartitions) {
+  ASSERT_EQ(CreateTopic("sparse", 3), "");
+  CommandResult produced = Kcat({"-P", "-t", "sparse", "-p", "1"}, "only-in-1\n");
+  ASSERT_EQ(produced.exit_code, 0) << produced.err;
+  CommandResult consumed = Kcat({"-C", "-t", "sparse", "-o", "beginning", "-e", "-f", "%p:%s\n"});
+  ASSERT_EQ(consumed.exit_code, 0) << consumed.err;
+  EXPECT_EQ(consumed.out, "1:only-in-1\n");
+  // The producer's partition choice held.
+  CommandResult p1 = Kcat({"-C", "-t", "sparse", "-p", "1", "-o", "beginning", "-e"});
+  EXPECT_EQ(p1.out, "only-in-1\n");
+}
+
+TEST_F(KcatTest, ConsumingFromTheEndOfAnEmptyTopicExits) {
+  ASSERT_EQ(CreateTopic("empty", 1), "");
+  CommandResult consumed = Kcat({"-C", "-t", "empty", "-o", "end", "-e"});
+  EXPECT_EQ(consumed.exit_code, 0) << consumed.err;
+  EXPECT_EQ(consumed.out, "");
+}
+
+TEST_F(KcatTest, ProducingToAnUnknownTopicAutoCreatesIt) {
+  CommandResult produced = Kcat({"-P", "-t", "auto-created"}, "first\n");
+  ASSERT_EQ(produced.exit_code, 0) << produced.err;
+  CommandResult consumed = Kcat({"-C", "-t", "auto-created", "-o", "beginning", "-e"});
+  EXPECT_EQ(consumed.out, "first\n");
+}
+
+}  // namespace
+}  // namespace broker::kafka_tests
