@@ -22,6 +22,9 @@ inline constexpr uint32_t kMaxInFlightPerMember = 4096;
 // A stream's outstanding credit (messages it may still be sent) is clamped to this: more could
 // never be leased at once anyway, and clients ask for what their Poll wants.
 inline constexpr uint64_t kMaxCreditPerMember = kMaxInFlightPerMember;
+// Most deliveries in one Subscribe DeliveryBatch frame: one lease round (Poll) takes at most this
+// many, and frames merged while a write is in flight (rpc/merge_answers.h) stay within it.
+inline constexpr int kMaxDeliveriesPerFrame = 256;
 // A nack's error text or a reject's reason: kept in the message's group record (every later
 // delivery rewrites it) and in the dead letter's `dlq.last_error` header. Longer text is cut to
 // this many bytes (at a UTF-8 character boundary), not refused: the nack still happens.

@@ -56,6 +56,8 @@ struct Shared {
   // credit frames than were sent) do not count against it.
   uint64_t server_credit = 0;       // guarded by mu
   uint64_t credit_frames_sent = 0;  // guarded by mu: on the current stream
+  // The current stream's brokerd takes a credit inside a SettleBatch (Started).
+  bool credit_in_settle_batch = false;  // guarded by mu
   // Settles awaiting their answer, by request id in sending order. The broker answers a stream's
   // settles in order, so the answer's entry is (almost always) at the front.
   std::deque<std::pair<uint64_t, SettleCallback>> settles;  // guarded by mu
@@ -105,6 +107,24 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
       writing_ = true;
       StartWrite(&queue_.front());
     }
+  }
+
+  // Queues a credit. If settles wait unsent in a SettleBatch and brokerd takes credits there
+  // (`in_settle_batch`), the credit rides in that frame: brokerd applies the settles, then leases
+  // under the credit and answers both with one delivery frame.
+  void WriteCredit(Request::Credit credit, bool in_settle_batch) {
+    {
+      std::lock_guard lock(write_mu_);
+      if (writes_done_) return;
+      if (in_settle_batch && writing_ && queue_.size() >= 2 && queue_.back().has_settle_batch() &&
+          !queue_.back().settle_batch().has_credit()) {
+        *queue_.back().mutable_settle_batch()->mutable_credit() = std::move(credit);
+        return;
+      }
+    }
+    Request request;
+    *request.mutable_credit() = std::move(credit);
+    Write(std::move(request));
   }
 
   // Half-closes after queued writes: the broker then leaves the group and ends the stream.
@@ -176,6 +196,7 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
           shared_->stream = this;
           shared_->server_credit = 0;  // a new stream starts with none
           shared_->credit_frames_sent = 0;
+          shared_->credit_in_settle_batch = response.started().credit_in_settle_batch();
           shared_->lost = false;
         }
         shared_->cv.notify_all();  // a Poll waiting on the rejoin grants its credit now
@@ -187,6 +208,8 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
         Deliver(&response.delivery(), &response.delivery() + 1, std::nullopt);
         return;
       case Response::kDeliveryBatch: {
+        const auto& answers = response.delivery_batch().settled();  // Start.merged_answers
+        if (!answers.empty()) Answer(answers.begin(), answers.end());
         const auto& batch = response.delivery_batch().deliveries();
         Deliver(batch.begin(), batch.end(), response.delivery_batch().credit_frames());
         return;
@@ -287,12 +310,12 @@ class GrpcSubscription final : public Subscription {
     std::unique_lock lock(shared_->mu);
     Stream* granted_to = nullptr;
     auto grant = [&](uint32_t messages) {
-      Request credit;
-      credit.mutable_credit()->set_messages(messages);
-      credit.mutable_credit()->set_replace(true);
+      Request::Credit credit;
+      credit.set_messages(messages);
+      credit.set_replace(true);
       shared_->server_credit = messages;
-      ++shared_->credit_frames_sent;
-      shared_->stream->Write(std::move(credit));
+      ++shared_->credit_frames_sent;  // brokerd counts a SettleBatch with a credit as one too
+      shared_->stream->WriteCredit(std::move(credit), shared_->credit_in_settle_batch);
     };
     for (;;) {
       if (shared_->closing) break;
@@ -564,6 +587,7 @@ Result<std::unique_ptr<Subscription>> OpenGrpcSubscription(
   start->set_group(std::string(group));
   start->set_member(subscribe.member);
   start->set_max_in_flight(shared->max_in_flight);
+  start->set_merged_answers(true);  // Stream::Handle takes answers from delivery frames
   rpc::ToProto(subscribe.group, *start->mutable_group_config());
 
   std::promise<Status> started;
