@@ -259,8 +259,7 @@ void Session::Pump(std::optional<Response> answers) {
     std::lock_guard lock(mu);
     if (reactor == nullptr) return;
   }
-  const uint32_t want =
-      static_cast<uint32_t>(std::min<uint64_t>(credits, kMaxDeliveriesPerFrame));
+  const uint32_t want = static_cast<uint32_t>(std::min<uint64_t>(credits, kMaxDeliveriesPerFrame));
   auto polled = subscription->Poll(want, std::chrono::milliseconds(0));
   if (!polled.ok()) {
     send_answers();
@@ -275,7 +274,9 @@ void Session::Pump(std::optional<Response> answers) {
   if (!polled->empty()) {  // one frame per lease round, not one per message
     Response response;
     auto* batch = response.mutable_delivery_batch();
-    if (answers) batch->mutable_settled()->Swap(answers->mutable_settled_batch()->mutable_settled());
+    if (answers) {  // merged_answers: this round's frame carries them
+      batch->mutable_settled()->Swap(answers->mutable_settled_batch()->mutable_settled());
+    }
     batch->set_credit_frames(credit_frames);
     batch->mutable_deliveries()->Reserve(static_cast<int>(polled->size()));
     for (Delivery& d : *polled) {

@@ -1,9 +1,12 @@
 #include "hold_command.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <iostream>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,6 +20,9 @@ namespace brokerbench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Messages one member holds: at most one gRPC delivery frame (rpc/limits.h).
+constexpr uint32_t kHeldPerMember = 250;
 
 struct HoldFlags {
   TargetFlags target;
@@ -73,42 +79,65 @@ int Run(const HoldFlags& flags) {
     return 1;
   }
 
+  // One worker polls and then blocks in its handler, so a consumer holds what its first Poll
+  // brought: over gRPC at most one delivery frame (256). Enough members share --held.
+  const uint32_t members = (flags.held + kHeldPerMember - 1) / kHeldPerMember;
   Gate gate;
-  broker::client::ConsumerOptions options;
-  options.concurrency = 1;
-  options.prefetch = flags.held - 1;  // 0 would mean automatic: hold exactly --held
-  options.max_in_flight = flags.held;
-  options.group.ack_timeout = std::chrono::milliseconds(flags.ack_timeout_ms);
-  auto consumer = client->Subscribe(topic, "hold", [&gate](const broker::client::ReceivedMessage&) {
-    gate.Wait();  // a slow handler: every message stays held until the run ends
-  }, options);
-  if (!consumer.ok()) {
-    std::cerr << "brokerbench hold: subscribe: " << consumer.status().ToString() << "\n";
-    return 1;
+  std::vector<std::unique_ptr<broker::client::Consumer>> consumers;
+  for (uint32_t m = 0; m < members; ++m) {
+    const uint32_t share = flags.held / members + (m < flags.held % members ? 1 : 0);
+    broker::client::ConsumerOptions options;
+    options.member = "hold-" + std::to_string(m);
+    options.concurrency = 1;
+    options.prefetch = std::max<uint32_t>(share - 1, 1);  // 0 would mean automatic
+    options.max_in_flight = share;
+    options.group.ack_timeout = std::chrono::milliseconds(flags.ack_timeout_ms);
+    auto consumer = client->Subscribe(
+        topic, "hold",
+        [&gate](const broker::client::ReceivedMessage&) {
+          gate.Wait();  // a slow handler: every message stays held until the run ends
+        },
+        options);
+    if (!consumer.ok()) {
+      std::cerr << "brokerbench hold: subscribe: " << consumer.status().ToString() << "\n";
+      gate.Open();
+      return 1;
+    }
+    if (!(*consumer)->WaitForStats([&](const auto& s) { return s.delivered >= share; },
+                                   std::chrono::minutes(2))) {
+      std::cerr << "brokerbench hold: member " << m << " leased only "
+                << (*consumer)->stats().delivered << " of " << share << " within 2 minutes\n";
+      gate.Open();
+      return 1;
+    }
+    consumers.push_back(std::move(consumer).value());
   }
-  if (!(*consumer)->WaitForStats(
-          [&](const auto& s) { return s.delivered >= flags.held; }, std::chrono::minutes(2))) {
-    std::cerr << "brokerbench hold: only " << (*consumer)->stats().delivered << " of "
-              << flags.held << " messages were leased within 2 minutes\n";
-    gate.Open();
-    return 1;
-  }
+  auto total = [&consumers] {
+    broker::client::ConsumerStats sum;
+    for (const auto& c : consumers) {
+      const auto s = c->stats();
+      sum.delivered += s.delivered;
+      sum.lease_extensions += s.lease_extensions;
+      sum.leases_lost += s.leases_lost;
+    }
+    return sum;
+  };
 
-  const auto before = (*consumer)->stats();
+  const auto before = total();
   CpuTime server_before;
   const bool server_cpu =
       flags.server_pid > 0 && OtherProcessCpuTime(flags.server_pid, server_before);
   const CpuTime cpu_before = ProcessCpuTime();
   const auto started = Clock::now();
-  // The measured interval: nothing to wait for but the clock (the lease keeper works meanwhile).
+  // The measured interval: nothing to wait for but the clock (the lease keepers work meanwhile).
   std::this_thread::sleep_for(std::chrono::duration<double>(flags.seconds));
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   const CpuTime cpu = ProcessCpuTime() - cpu_before;
   CpuTime server_after;
   const bool server_cpu_read = server_cpu && OtherProcessCpuTime(flags.server_pid, server_after);
-  const auto after = (*consumer)->stats();
+  const auto after = total();
   gate.Open();
-  (void)(*consumer)->Close(std::chrono::seconds(10));
+  for (auto& c : consumers) (void)c->Close(std::chrono::seconds(10));
 
   // CPU milliseconds per 1,000 held messages per minute.
   const double scale = 1000.0 / flags.held * 60.0 / seconds * 1e3;
@@ -116,6 +145,7 @@ int Run(const HoldFlags& flags) {
   report.Add("config", "workload", std::string("hold (lease keeping)"));
   report.Add("config", "transport", (*target)->mode());
   report.Add("config", "held", static_cast<uint64_t>(flags.held));
+  report.Add("config", "members", static_cast<uint64_t>(members));
   report.Add("config", "ack_timeout_ms", static_cast<uint64_t>(flags.ack_timeout_ms));
   report.Add("config", "loadavg1_before", load);
   report.Add("config", "loadavg1_after", LoadAverage1());
@@ -144,8 +174,9 @@ void AddHoldCommand(CLI::App& app, int* exit_code) {
   command->add_option("--held", flags->held, "messages held by the consumer (max_in_flight)")
       ->capture_default_str();
   command->add_option("--seconds", flags->seconds, "measured interval")->capture_default_str();
-  command->add_option("--ack-timeout-ms", flags->ack_timeout_ms,
-                      "the group's ack_timeout (leases are extended at half of it)")
+  command
+      ->add_option("--ack-timeout-ms", flags->ack_timeout_ms,
+                   "the group's ack_timeout (leases are extended at half of it)")
       ->capture_default_str();
   command->add_option("--payload", flags->payload, "bytes per message")->capture_default_str();
   command->add_option("--server-pid", flags->server_pid,
