@@ -3,9 +3,12 @@
 // the delivery frame of that lease round; a client that did not gets them as before, on their own.
 #include <grpcpp/grpcpp.h>
 
+#include <future>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "broker/client/grpc_transport.h"
 #include "broker/v1/broker.grpc.pb.h"
 #include "brokerd_fixture.h"
 
@@ -131,6 +134,29 @@ TEST_F(SubscribeFramesTest, CreditInASettleBatchBeforeStartIsFailedPrecondition)
   while (stream->Read(&response)) {
   }
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// The client library holds an AckAsync back for the frame that follows (the next Poll's credit,
+// or more acks); one that nothing follows still goes out by itself, within a few milliseconds.
+TEST_F(SubscribeFramesTest, AnAsyncAckThatNoPollFollowsIsStillSent) {
+  StartBrokerd();
+  ASSERT_TRUE(Connect()->Publish("orders", {.payload = "a"}).get().ok());
+  auto transport = client::MakeGrpcTransport(Transport());
+  ASSERT_TRUE(transport.ok()) << transport.status().ToString();
+  auto sub = (*transport)->Subscribe("orders", "billing", {});
+  ASSERT_TRUE(sub.ok()) << sub.status().ToString();
+  auto polled = (*sub)->Poll(1, 20s);
+  ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+  ASSERT_EQ(polled->size(), 1u);
+  auto acked = std::make_shared<std::promise<Status>>();
+  auto answer = acked->get_future();
+  (*sub)->AckAsync(polled->front().record.partition, polled->front().record.offset,
+                   [acked](Status s) { acked->set_value(std::move(s)); });
+  ASSERT_EQ(answer.wait_for(20s), std::future_status::ready) << "the ack never left the client";
+  EXPECT_TRUE(answer.get().ok());
+  // brokerd took it: a second ack of the message is refused as already settled.
+  EXPECT_EQ((*sub)->Ack(polled->front().record.partition, polled->front().record.offset).code(),
+            StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
