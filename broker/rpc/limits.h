@@ -22,6 +22,9 @@ inline constexpr uint32_t kMaxInFlightPerMember = 4096;
 // A stream's outstanding credit (messages it may still be sent) is clamped to this: more could
 // never be leased at once anyway, and clients ask for what their Poll wants.
 inline constexpr uint64_t kMaxCreditPerMember = kMaxInFlightPerMember;
+// Most deliveries in one Subscribe DeliveryBatch frame: one lease round (Poll) takes at most this
+// many, and frames merged while a write is in flight (rpc/merge_answers.h) stay within it.
+inline constexpr int kMaxDeliveriesPerFrame = 256;
 // A nack's error text and a reject's reason are bounded by the engine (kMaxSettleTextBytes in
 // broker/delivery.h), for every transport.
 // ListDeadLetters: page size when the request gives none, and the most one page holds (a larger

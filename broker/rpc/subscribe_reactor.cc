@@ -5,10 +5,12 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "rpc/apply_settle.h"
 #include "rpc/convert.h"
 #include "rpc/limits.h"
+#include "rpc/merge_answers.h"
 #include "rpc/status_mapping.h"
 #include "rpc/write_queue.h"
 
@@ -17,9 +19,6 @@ namespace {
 
 using Request = v1::SubscribeRequest;
 using Response = v1::SubscribeResponse;
-
-// Largest number of deliveries one Poll takes.
-constexpr uint32_t kMaxPollBatch = 256;
 
 class Reactor;
 
@@ -32,6 +31,8 @@ struct Session : std::enable_shared_from_this<Session> {
   std::unique_ptr<Subscription> subscription;
   uint64_t credits = 0;
   uint64_t credit_frames = 0;  // credit frames applied, told with each delivery batch
+  // Start.merged_answers: answers may ride in delivery frames and merge while a write is out.
+  bool merged_answers = false;
   bool pump_scheduled = false;
   // Set by the engine's ready callback (any thread) while its pump is queued on the strand, so a
   // burst of notifications queues one pump, and that pump runs without a second hop.
@@ -45,7 +46,11 @@ struct Session : std::enable_shared_from_this<Session> {
   void Handle(Request request);
   // Applies one settle and fills its answer; true if it succeeded.
   bool ApplySettle(const Request::Settle& settle, Response::Settled& settled);
-  void Pump();
+  // A Credit frame's, or one a SettleBatch carries; false (and the call finished) before Start.
+  bool ApplyCredit(const Request::Credit& credit);
+  // Leases up to the credit and sends the deliveries. `answers` (a SettledBatch, if any) go out
+  // first: inside the delivery frame for a client that takes merged answers, else on their own.
+  void Pump(std::optional<Response> answers = std::nullopt);
   void SchedulePump();
 };
 
@@ -147,8 +152,12 @@ void Session::Handle(Request request) {
       }
       subscription = std::move(subscribed).value();
       topic = start.topic();
+      merged_answers = start.merged_answers();
       {
         std::lock_guard lock(mu);
+        if (reactor != nullptr && merged_answers) {
+          reactor->writer().SetMerge(&MergeSubscribeResponses);
+        }
         // Names only: the stream's end is logged by the call log (rpc/call_log.h).
         spdlog::debug("event=subscribe_joined peer={} topic={} group={} member={}",
                       reactor != nullptr ? reactor->context()->peer() : std::string("?"),
@@ -165,22 +174,12 @@ void Session::Handle(Request request) {
       });
       Response response;
       response.mutable_started()->set_member(subscription->member());
+      response.mutable_started()->set_credit_in_settle_batch(true);
       Send(std::move(response));
       return;
     }
     case Request::kCredit:
-      if (!subscription) {
-        FinishCall(Status::FailedPrecondition("send 'start' before credits"));
-        return;
-      }
-      ++credit_frames;
-      if (request.credit().replace()) {
-        credits = request.credit().messages();
-      } else {
-        credits += request.credit().messages();
-      }
-      credits = std::min(credits, kMaxCreditPerMember);  // docs/operations.md, "Limits"
-      SchedulePump();
+      if (ApplyCredit(request.credit())) SchedulePump();
       return;
     case Request::kSettle: {
       Response response;
@@ -195,6 +194,13 @@ void Session::Handle(Request request) {
       bool any_ok = false;
       for (const auto& settle : request.settle_batch().settles()) {
         any_ok |= ApplySettle(settle, *answers->add_settled());
+      }
+      if (request.settle_batch().has_credit()) {
+        // The settles, then the credit: one lease round, whose frame carries the answers too.
+        if (!subscription) Send(std::move(response));  // answered; the credit then ends the call
+        if (!ApplyCredit(request.settle_batch().credit())) return;
+        Pump(std::move(response));
+        return;
       }
       Send(std::move(response));
       if (any_ok) SchedulePump();
@@ -218,6 +224,21 @@ bool Session::ApplySettle(const Request::Settle& settle, Response::Settled& sett
   return rpc::ApplySettle(*broker, subscription.get(), settle, settled, check_reply).ok();
 }
 
+bool Session::ApplyCredit(const Request::Credit& credit) {
+  if (!subscription) {
+    FinishCall(Status::FailedPrecondition("send 'start' before credits"));
+    return false;
+  }
+  ++credit_frames;
+  if (credit.replace()) {
+    credits = credit.messages();
+  } else {
+    credits += credit.messages();
+  }
+  credits = std::min(credits, kMaxCreditPerMember);  // docs/operations.md, "Limits"
+  return true;
+}
+
 void Session::SchedulePump() {
   if (pump_scheduled) return;
   pump_scheduled = true;
@@ -227,15 +248,21 @@ void Session::SchedulePump() {
   });
 }
 
-void Session::Pump() {
-  if (!subscription || credits == 0) return;
+void Session::Pump(std::optional<Response> answers) {
+  // The answers leave before anything that ends the call, and ahead of the deliveries.
+  auto send_answers = [&] {
+    if (answers) Send(*std::move(answers));
+    answers.reset();
+  };
+  if (!subscription || credits == 0) return send_answers();
   {
     std::lock_guard lock(mu);
     if (reactor == nullptr) return;
   }
-  const uint32_t want = static_cast<uint32_t>(std::min<uint64_t>(credits, kMaxPollBatch));
+  const uint32_t want = static_cast<uint32_t>(std::min<uint64_t>(credits, kMaxDeliveriesPerFrame));
   auto polled = subscription->Poll(want, std::chrono::milliseconds(0));
   if (!polled.ok()) {
+    send_answers();
     // A full disk refuses leases (resource_exhausted) until space returns. That is transient: the
     // stream stays open, with the member's leases and its acks, and the engine's ready signal
     // pumps again once writes work (Group::RunTimers). Anything else ends the call.
@@ -243,9 +270,13 @@ void Session::Pump() {
     FinishCall(polled.status());
     return;
   }
+  if (!merged_answers || polled->empty()) send_answers();
   if (!polled->empty()) {  // one frame per lease round, not one per message
     Response response;
     auto* batch = response.mutable_delivery_batch();
+    if (answers) {  // merged_answers: this round's frame carries them
+      batch->mutable_settled()->Swap(answers->mutable_settled_batch()->mutable_settled());
+    }
     batch->set_credit_frames(credit_frames);
     batch->mutable_deliveries()->Reserve(static_cast<int>(polled->size()));
     for (Delivery& d : *polled) {

@@ -25,6 +25,9 @@ using SettleCallback = std::function<void(const Response::Settled&)>;
 
 // Most settles coalesced into one SettleBatch frame.
 constexpr int kMaxSettlesPerFrame = 1024;
+// An AckAsync is held back (corked) at most this long for the frame that follows it: the next
+// Poll's credit, or more acks. Ack latency for an application that acks and stops polling.
+constexpr auto kMaxCorkDelay = std::chrono::milliseconds(2);
 
 Response::Settled Unanswered(grpc::StatusCode code, const std::string& message) {
   Response::Settled answer;
@@ -43,6 +46,13 @@ struct Shared {
 
   std::mutex mu;
   std::condition_variable cv;
+  // Wakes the rejoin thread (closing, lost, or the first corked ack to time), so deliveries, which
+  // notify `cv` for Poll, do not wake it.
+  std::condition_variable rejoin_cv;
+  // When the oldest corked ack of the current stream must go at the latest; unset: none corked.
+  std::optional<std::chrono::steady_clock::time_point> cork_deadline;  // guarded by mu
+  // The rejoin thread is in a timed wait and looks at cork_deadline when it wakes.
+  bool cork_deadline_armed = false;  // guarded by mu
   std::deque<Delivery> buffer;  // guarded by mu
   std::function<void()> ready;  // guarded by mu
   Stream* stream = nullptr;     // guarded by mu: current, started
@@ -56,6 +66,8 @@ struct Shared {
   // credit frames than were sent) do not count against it.
   uint64_t server_credit = 0;       // guarded by mu
   uint64_t credit_frames_sent = 0;  // guarded by mu: on the current stream
+  // The current stream's brokerd takes a credit inside a SettleBatch (Started).
+  bool credit_in_settle_batch = false;  // guarded by mu
   // Settles awaiting their answer, by request id in sending order. The broker answers a stream's
   // settles in order, so the answer's entry is (almost always) at the front.
   std::deque<std::pair<uint64_t, SettleCallback>> settles;  // guarded by mu
@@ -73,44 +85,70 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
     StartCall();
   }
 
-  // Queues a message; writes go out one at a time. Thread-safe.
+  // Queues a message; writes go out one at a time (corked settles ahead of it go first).
+  // Thread-safe.
   void Write(Request request) {
     std::lock_guard lock(write_mu_);
     if (writes_done_) return;
     queue_.push_back(std::move(request));
-    if (!writing_) {
-      writing_ = true;
-      StartWrite(&queue_.front());
-    }
+    StartWritingLocked();
   }
 
-  // Queues a settle. While a write is in flight, settles queued behind it are coalesced into one
-  // SettleBatch frame: acks pipeline without a frame (or a round trip) per message.
-  void WriteSettle(Request::Settle settle) {
+  // Queues a settle. Settles queued behind a write in flight, or corked, are coalesced into one
+  // SettleBatch frame: acks pipeline without a frame (or a round trip) per message. `cork`: when
+  // no write is in flight, hold the settle back instead of writing it now, for a frame that
+  // follows soon (Flush, or any Write, sends it). Returns true if this settle started a cork.
+  bool WriteSettle(Request::Settle settle, bool cork) {
     std::lock_guard lock(write_mu_);
-    if (writes_done_) return;  // closing: OnDone fails the settle's callback
-    if (writing_ && queue_.size() >= 2 && queue_.back().has_settle_batch() &&
+    if (writes_done_) return false;  // closing: OnDone fails the settle's callback
+    if (WaitingBackLocked() && queue_.back().has_settle_batch() &&
         queue_.back().settle_batch().settles_size() < kMaxSettlesPerFrame) {
       *queue_.back().mutable_settle_batch()->add_settles() = std::move(settle);
-      return;
+      if (!cork) StartWritingLocked();
+      return false;
     }
+    const bool starts_cork = cork && !writing_ && queue_.empty();
     Request request;
-    if (writing_) {
+    if (writing_ || cork) {
       *request.mutable_settle_batch()->add_settles() = std::move(settle);
     } else {
       *request.mutable_settle() = std::move(settle);
     }
     queue_.push_back(std::move(request));
-    if (!writing_) {
-      writing_ = true;
-      StartWrite(&queue_.front());
-    }
+    if (!cork) StartWritingLocked();
+    return starts_cork;
   }
 
-  // Half-closes after queued writes: the broker then leaves the group and ends the stream.
+  // Queues a credit. If settles wait unsent in a SettleBatch (corked, or behind the write in
+  // flight) and brokerd takes credits there (`in_settle_batch`), the credit rides in that frame:
+  // brokerd applies the settles, then leases under the credit and answers both with one delivery
+  // frame.
+  void WriteCredit(Request::Credit credit, bool in_settle_batch) {
+    std::lock_guard lock(write_mu_);
+    if (writes_done_) return;
+    if (in_settle_batch && WaitingBackLocked() && queue_.back().has_settle_batch() &&
+        !queue_.back().settle_batch().has_credit()) {
+      *queue_.back().mutable_settle_batch()->mutable_credit() = std::move(credit);
+    } else {
+      Request request;
+      *request.mutable_credit() = std::move(credit);
+      queue_.push_back(std::move(request));
+    }
+    StartWritingLocked();
+  }
+
+  // Sends corked settles now.
+  void Flush() {
+    std::lock_guard lock(write_mu_);
+    if (!writes_done_) StartWritingLocked();
+  }
+
+  // Half-closes after queued writes (corked ones too): the broker then leaves the group and
+  // ends the stream.
   void Close() {
     std::lock_guard lock(write_mu_);
     if (writes_done_) return;
+    StartWritingLocked();
     writes_done_ = true;
     if (!writing_) StartWritesDone();
   }
@@ -163,6 +201,7 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
       --shared_->live_streams;
     }
     shared_->cv.notify_all();
+    shared_->rejoin_cv.notify_all();
     delete this;
   }
 
@@ -176,6 +215,7 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
           shared_->stream = this;
           shared_->server_credit = 0;  // a new stream starts with none
           shared_->credit_frames_sent = 0;
+          shared_->credit_in_settle_batch = response.started().credit_in_settle_batch();
           shared_->lost = false;
         }
         shared_->cv.notify_all();  // a Poll waiting on the rejoin grants its credit now
@@ -187,6 +227,8 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
         Deliver(&response.delivery(), &response.delivery() + 1, std::nullopt);
         return;
       case Response::kDeliveryBatch: {
+        const auto& answers = response.delivery_batch().settled();  // Start.merged_answers
+        if (!answers.empty()) Answer(answers.begin(), answers.end());
         const auto& batch = response.delivery_batch().deliveries();
         Deliver(batch.begin(), batch.end(), response.delivery_batch().credit_frames());
         return;
@@ -247,9 +289,19 @@ class Stream final : public grpc::ClientBidiReactor<Request, Response> {
   std::promise<Status> started_;
   bool started_set_ = false;  // reactor callbacks are serialised for reads/done
 
+  // True if queue_.back() exists and is not being written (so it may still change).
+  bool WaitingBackLocked() const { return writing_ ? queue_.size() >= 2 : !queue_.empty(); }
+  void StartWritingLocked() {
+    if (writing_ || queue_.empty()) return;
+    writing_ = true;
+    StartWrite(&queue_.front());
+  }
+
   std::mutex write_mu_;
-  std::deque<Request> queue_;  // guarded by write_mu_
-  bool writing_ = false;       // guarded by write_mu_
+  // guarded by write_mu_: front() is being written while writing_; without writing_, whatever is
+  // queued is corked (settles held back for the next frame).
+  std::deque<Request> queue_;
+  bool writing_ = false;  // guarded by write_mu_
   bool writes_done_ = false;   // guarded by write_mu_
 };
 
@@ -267,6 +319,7 @@ class GrpcSubscription final : public Subscription {
       if (shared_->stream != nullptr) shared_->stream->Close();
     }
     shared_->cv.notify_all();
+    shared_->rejoin_cv.notify_all();
     if (rejoiner_.joinable()) rejoiner_.join();
     // Wait (bounded) for the broker to end the stream, so the member has left when we return.
     std::unique_lock lock(shared_->mu);
@@ -287,12 +340,12 @@ class GrpcSubscription final : public Subscription {
     std::unique_lock lock(shared_->mu);
     Stream* granted_to = nullptr;
     auto grant = [&](uint32_t messages) {
-      Request credit;
-      credit.mutable_credit()->set_messages(messages);
-      credit.mutable_credit()->set_replace(true);
+      Request::Credit credit;
+      credit.set_messages(messages);
+      credit.set_replace(true);
       shared_->server_credit = messages;
-      ++shared_->credit_frames_sent;
-      shared_->stream->Write(std::move(credit));
+      ++shared_->credit_frames_sent;  // brokerd counts a SettleBatch with a credit as one too
+      shared_->stream->WriteCredit(std::move(credit), shared_->credit_in_settle_batch);
     };
     for (;;) {
       if (shared_->closing) break;
@@ -331,11 +384,14 @@ class GrpcSubscription final : public Subscription {
   Status AckAttempt(PartitionId partition, Offset offset, uint32_t attempt) override {
     return Settle(Request::Settle::OP_ACK, partition, offset, std::nullopt, "", attempt).status;
   }
+  // Corked (kMaxCorkDelay at most): a consumer that acks what it polled and polls again sends
+  // the acks with the next credit, in one frame.
   void AckAttemptAsync(PartitionId partition, Offset offset, uint32_t attempt,
                        std::function<void(Status)> done) override {
     SendSettle(
         MakeSettle(Request::Settle::OP_ACK, partition, offset, std::nullopt, "", attempt),
-        [done = std::move(done)](const Response::Settled& settled) { done(ToStatus(settled)); });
+        [done = std::move(done)](const Response::Settled& settled) { done(ToStatus(settled)); },
+        /*cork=*/true);
   }
   // The reply goes in the ack's frame; brokerd sends it to the inbox, then acks.
   void ReplyAndAckAsync(std::string_view inbox, Message reply, PartitionId partition,
@@ -423,15 +479,21 @@ class GrpcSubscription final : public Subscription {
   }
 
   // Sends `settle` on the current stream; `on_answer` runs once with the broker's answer, or at
-  // once with unavailable when there is no stream.
-  void SendSettle(Request::Settle settle, SettleCallback on_answer) {
+  // once with unavailable when there is no stream. `cork`: may wait for the next frame, up to
+  // kMaxCorkDelay (the rejoin thread sends it then).
+  void SendSettle(Request::Settle settle, SettleCallback on_answer, bool cork = false) {
     {
       std::lock_guard lock(shared_->mu);
       if (shared_->stream != nullptr) {
         const uint64_t id = shared_->next_request++;
         settle.set_request_id(id);
         shared_->settles.emplace_back(id, std::move(on_answer));
-        shared_->stream->WriteSettle(std::move(settle));
+        if (shared_->stream->WriteSettle(std::move(settle), cork) && !shared_->cork_deadline) {
+          // The rejoin thread, if already timing an earlier cork, finds this one when it wakes.
+          const bool timing = shared_->cork_deadline_armed;
+          shared_->cork_deadline = std::chrono::steady_clock::now() + kMaxCorkDelay;
+          if (!timing) shared_->rejoin_cv.notify_one();
+        }
         return;
       }
     }
@@ -511,11 +573,12 @@ class GrpcSubscription final : public Subscription {
   }
 
   // Rejoins the group whenever the stream is lost, with backoff, until closed.
+  // Also sends corked acks whose kMaxCorkDelay is up.
   void RejoinLoop() {
     auto backoff = std::chrono::milliseconds(100);
     std::unique_lock lock(shared_->mu);
     for (;;) {
-      shared_->cv.wait(lock, [&] { return shared_->closing || shared_->lost; });
+      WaitUntilLost(lock);
       if (shared_->closing) return;
       if (shared_->live_streams == 0) {
         ++shared_->live_streams;
@@ -530,8 +593,27 @@ class GrpcSubscription final : public Subscription {
           continue;
         }
       }
-      shared_->cv.wait_for(lock, backoff, [&] { return shared_->closing; });
+      shared_->rejoin_cv.wait_for(lock, backoff, [&] { return shared_->closing; });
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  }
+
+  // Returns once closing or the stream is lost; meanwhile flushes corked acks when they are due.
+  void WaitUntilLost(std::unique_lock<std::mutex>& lock) {
+    for (;;) {
+      if (shared_->closing || shared_->lost) return;
+      if (!shared_->cork_deadline) {
+        shared_->rejoin_cv.wait(lock);  // SendSettle wakes it for a new cork
+        continue;
+      }
+      if (std::chrono::steady_clock::now() >= *shared_->cork_deadline) {
+        shared_->cork_deadline.reset();
+        if (shared_->stream != nullptr) shared_->stream->Flush();  // no-op if sent meanwhile
+        continue;
+      }
+      shared_->cork_deadline_armed = true;
+      shared_->rejoin_cv.wait_until(lock, *shared_->cork_deadline);
+      shared_->cork_deadline_armed = false;
     }
   }
 
@@ -564,6 +646,7 @@ Result<std::unique_ptr<Subscription>> OpenGrpcSubscription(
   start->set_group(std::string(group));
   start->set_member(subscribe.member);
   start->set_max_in_flight(shared->max_in_flight);
+  start->set_merged_answers(true);  // Stream::Handle takes answers from delivery frames
   rpc::ToProto(subscribe.group, *start->mutable_group_config());
 
   std::promise<Status> started;

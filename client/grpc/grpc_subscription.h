@@ -3,7 +3,9 @@
 // max_in_flight wait here); settles are request/answer pairs on the same stream. If the stream
 // breaks (brokerd restarted), it rejoins with the same member name by itself; deliveries of the
 // lost stream are dropped (their leases went back to the group) and settles fail with
-// kUnavailable.
+// kUnavailable. An AckAsync is held back (at most 2 ms) for the frame that follows it: the next
+// Poll's credit carries the acks before it (one SettleBatch frame per poll round, answered inside
+// the round's delivery frame); the rejoin thread sends acks that nothing followed.
 //
 // Thread safety: all methods are thread-safe. Shared::mu guards the buffer, the current stream and
 // pending settles; gRPC reactor callbacks take it briefly and never block.

@@ -10,6 +10,7 @@
 
 #include "allocator.h"
 #include "bench_target.h"
+#include "cpu_usage.h"
 #include "latency_summary.h"
 #include "payload.h"
 #include "report.h"
@@ -29,6 +30,7 @@ struct ConsumeFlags {
   uint32_t poll_batch = 100;  // as the peers' BATCH
   uint32_t max_in_flight = 1000;
   double rate = 0;  // msgs/s published during consumption; 0: pre-publish all
+  int server_pid = 0;  // brokerd's, to report its CPU over the consume phase; 0: none
   bool json = false;
 };
 
@@ -84,6 +86,10 @@ int Run(const ConsumeFlags& flags) {
   std::mutex latencies_mu;
   std::vector<uint64_t> latencies_ns;
   std::vector<std::thread> consumers;
+  CpuTime server_before;
+  const bool server_cpu =
+      flags.server_pid > 0 && OtherProcessCpuTime(flags.server_pid, server_before);
+  const CpuTime cpu_before = ProcessCpuTime();
   const auto started = Clock::now();
   for (uint32_t c = 0; c < flags.consumers; ++c) {
     consumers.emplace_back([&, c] {
@@ -143,6 +149,10 @@ int Run(const ConsumeFlags& flags) {
   for (auto& t : consumers) t.join();
   (*target)->FlushAcks();
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const CpuTime cpu = ProcessCpuTime() - cpu_before;
+  CpuTime server_after;
+  const bool server_cpu_read =
+      server_cpu && OtherProcessCpuTime(flags.server_pid, server_after);
   if (failed.load() || acked.load() < flags.messages) {
     std::cerr << "brokerbench consume: failed after " << acked.load() << " acks\n";
     return 1;
@@ -162,6 +172,17 @@ int Run(const ConsumeFlags& flags) {
   report.Add("config", "allocator", AllocatorName());
   report.Add("result", "seconds", seconds);
   report.Add("result", "msgs_per_s", static_cast<double>(flags.messages) / seconds);
+  // The consume phase only (pre-publishing excluded). Over gRPC this process is the client; embedded
+  // it is client and engine together.
+  const double per_msg = 1e6 / static_cast<double>(flags.messages);
+  report.Add("cpu", "cpu_us_per_msg", cpu.total_s() * per_msg);
+  report.Add("cpu", "cpu_system_us_per_msg", cpu.system_s * per_msg);
+  if (server_cpu_read) {
+    const CpuTime server = server_after - server_before;
+    report.Add("cpu", "server_cpu_us_per_msg", server.total_s() * per_msg);
+    report.Add("cpu", "server_cpu_system_us_per_msg", server.system_s * per_msg);
+  }
+  report.Add("config", "loadavg1_after", LoadAverage1());
   if (flags.rate > 0) {
     const LatencySummary l = Summarize(latencies_ns);
     report.AddLatency("e2e_", l);
@@ -186,6 +207,8 @@ void AddConsumeCommand(CLI::App& app, int* exit_code) {
   command->add_option("--max-in-flight", flags->max_in_flight, "per member")->capture_default_str();
   command->add_option("--rate", flags->rate,
                       "publish at this rate during consumption and report end-to-end latency");
+  command->add_option("--server-pid", flags->server_pid,
+                      "brokerd's process id: also report its CPU per message (consume phase)");
   command->add_flag("--json", flags->json, "one JSON object");
   command->callback([flags, exit_code] { *exit_code = Run(*flags); });
 }

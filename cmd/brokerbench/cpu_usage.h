@@ -17,6 +17,9 @@ struct CpuTime {
 CpuTime ProcessCpuTime();
 // The calling thread, since it started.
 CpuTime ThreadCpuTime();
+// Another process on this machine (e.g. brokerd), from /proc/PID/stat, in clock ticks (10 ms);
+// false if it cannot be read.
+bool OtherProcessCpuTime(int pid, CpuTime& out);
 
 CpuTime operator-(const CpuTime& a, const CpuTime& b);
 CpuTime operator+(const CpuTime& a, const CpuTime& b);

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "consume_command.h"
+#include "hold_command.h"
 #include "publish_command.h"
 #include "request_command.h"
 #include "wakeup_command.h"
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   brokerbench::AddPublishCommand(app, &exit_code);
   brokerbench::AddConsumeCommand(app, &exit_code);
+  brokerbench::AddHoldCommand(app, &exit_code);
   brokerbench::AddRequestCommand(app, &exit_code);
   brokerbench::AddWakeupCommand(app, &exit_code);
 

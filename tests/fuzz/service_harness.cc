@@ -225,16 +225,7 @@ void ServiceHarness::StreamMessage(uint32_t index, const v1::SubscribeRequest& r
       break;
     }
     case Request::kCredit:
-      if (!stream.subscription) {
-        Finish(stream, Status::FailedPrecondition("send 'start' before credits"));
-        return;
-      }
-      if (request.credit().replace()) {
-        stream.credits = request.credit().messages();
-      } else {
-        stream.credits += request.credit().messages();
-      }
-      stream.credits = std::min(stream.credits, rpc::kMaxCreditPerMember);
+      if (!ApplyCredit(stream, request.credit())) return;
       break;
     case Request::kSettle:
       ApplyAndCheckSettle(stream, request.settle());
@@ -242,6 +233,11 @@ void ServiceHarness::StreamMessage(uint32_t index, const v1::SubscribeRequest& r
     case Request::kSettleBatch:
       for (const auto& settle : request.settle_batch().settles())
         ApplyAndCheckSettle(stream, settle);
+      // The credit a batch may carry applies after its settles, as a Credit frame would.
+      if (request.settle_batch().has_credit() &&
+          !ApplyCredit(stream, request.settle_batch().credit())) {
+        return;
+      }
       break;
     case Request::KIND_NOT_SET:
       Finish(stream,
@@ -249,6 +245,20 @@ void ServiceHarness::StreamMessage(uint32_t index, const v1::SubscribeRequest& r
       return;
   }
   PumpAll();
+}
+
+bool ServiceHarness::ApplyCredit(Stream& stream, const v1::SubscribeRequest::Credit& credit) {
+  if (!stream.subscription) {
+    Finish(stream, Status::FailedPrecondition("send 'start' before credits"));
+    return false;
+  }
+  if (credit.replace()) {
+    stream.credits = credit.messages();
+  } else {
+    stream.credits += credit.messages();
+  }
+  stream.credits = std::min(stream.credits, rpc::kMaxCreditPerMember);
+  return true;
 }
 
 void ServiceHarness::CloseStream(uint32_t index) {

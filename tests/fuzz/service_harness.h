@@ -96,6 +96,8 @@ class ServiceHarness {
   // Ends the stream's call with `status` (as FinishCall does): the subscription is dropped.
   void Finish(Stream& stream, const Status& status);
   void ApplyAndCheckSettle(Stream& stream, const v1::SubscribeRequest::Settle& settle);
+  // A Credit frame's, or one a SettleBatch carries; false (and the stream finished) before Start.
+  bool ApplyCredit(Stream& stream, const v1::SubscribeRequest::Credit& credit);
   // Session::Pump for every stream with credits.
   void PumpAll();
   void Pump(Stream& stream);
