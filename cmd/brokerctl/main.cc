@@ -11,6 +11,7 @@
 
 #include "commands/backup.h"
 #include "commands/command.h"
+#include "commands/consume.h"
 #include "commands/dlq.h"
 #include "commands/groups.h"
 #include "commands/msg.h"
@@ -42,6 +43,7 @@ constexpr char kFooter[] =
     "  brokerctl dlq peek orders email -n 3        # why they died\n"
     "  brokerctl dlq redrive orders email --error-contains 'smtp timeout' --dry-run\n"
     "  brokerctl msg show orders 0 42              # one message in every group\n"
+    "  brokerctl consume orders -g email -n 5      # be a member of a group: print and ack\n"
     "  brokerctl --addr broker:7070 --token-file /etc/broker/admin.token stats --json\n"
     "\n"
     "Every command takes --help.";
@@ -118,6 +120,7 @@ int main(int argc, char** argv) {
   AddMsgCommands(app, env);
   AddPublishCommand(app, env);
   AddTailCommand(app, env);
+  AddConsumeCommand(app, env);
   AddStatusCommands(app, env);
   AddBackupCommand(app, env);
 
