@@ -5,10 +5,14 @@
 //   brokerctl dlq redrive orders email --error-contains "smtp timeout" --dry-run
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <string>
 
 #include <CLI/CLI.hpp>
 #include <grpc/support/log.h>
 
+#include "cli/help_formatter.h"
+#include "cli/suggest.h"
 #include "commands/backup.h"
 #include "commands/command.h"
 #include "commands/consume.h"
@@ -75,6 +79,9 @@ int main(int argc, char** argv) {
   ApplyEnvironment(options);
 
   CLI::App app{kDescription, "brokerctl"};
+  // Before any subcommand is added: subcommands take their parent's formatter when created.
+  app.formatter(std::make_shared<HelpFormatter>());
+  app.set_version_flag("--version", std::string("brokerctl ") + BROKER_VERSION);
   app.fallthrough();  // global flags may follow the subcommand: brokerctl groups list --json
   app.require_subcommand(1);
   app.footer(kFooter);
@@ -127,6 +134,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (auto explained = ExplainParseError(app, e)) {
+      std::cerr << "brokerctl: " << *explained << "\nRun with --help for more information.\n";
+      return kExitUsage;
+    }
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   std::cout.flush();
