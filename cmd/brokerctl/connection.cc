@@ -104,6 +104,10 @@ std::unique_ptr<Connection> Connection::Open(const GlobalOptions& options, std::
   // brokerctl makes a handful of calls and exits: no retries behind the user's back, and give up
   // connecting quickly instead of backing off.
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  // Following commands (tail --follow) ride out a brokerd restart: reconnect within 2 s of it
+  // being back rather than after gRPC's default backoff (up to 2 min).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   auto channel = grpc::CreateCustomChannel(options.addr, credentials, args);
   return std::unique_ptr<Connection>(new Connection(options, std::move(token), std::move(channel)));
 }

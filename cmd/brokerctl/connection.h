@@ -47,6 +47,8 @@ class Connection {
   std::string Describe(const grpc::Status& status) const;
 
   const GlobalOptions& options() const { return options_; }
+  // The bearer token the flags resolved to (--token, --token-file, BROKER_TOKEN...); empty: none.
+  const std::string& token() const { return token_; }
 
  private:
   Connection(const GlobalOptions& options, std::string token,

@@ -5,12 +5,17 @@
 //   brokerctl dlq redrive orders email --error-contains "smtp timeout" --dry-run
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <string>
 
 #include <CLI/CLI.hpp>
 #include <grpc/support/log.h>
 
+#include "cli/help_formatter.h"
+#include "cli/suggest.h"
 #include "commands/backup.h"
 #include "commands/command.h"
+#include "commands/consume.h"
 #include "commands/dlq.h"
 #include "commands/groups.h"
 #include "commands/msg.h"
@@ -42,6 +47,7 @@ constexpr char kFooter[] =
     "  brokerctl dlq peek orders email -n 3        # why they died\n"
     "  brokerctl dlq redrive orders email --error-contains 'smtp timeout' --dry-run\n"
     "  brokerctl msg show orders 0 42              # one message in every group\n"
+    "  brokerctl consume orders -g email -n 5      # be a member of a group: print and ack\n"
     "  brokerctl --addr broker:7070 --token-file /etc/broker/admin.token stats --json\n"
     "\n"
     "Every command takes --help.";
@@ -73,6 +79,9 @@ int main(int argc, char** argv) {
   ApplyEnvironment(options);
 
   CLI::App app{kDescription, "brokerctl"};
+  // Before any subcommand is added: subcommands take their parent's formatter when created.
+  app.formatter(std::make_shared<HelpFormatter>());
+  app.set_version_flag("--version", std::string("brokerctl ") + BROKER_VERSION);
   app.fallthrough();  // global flags may follow the subcommand: brokerctl groups list --json
   app.require_subcommand(1);
   app.footer(kFooter);
@@ -118,12 +127,17 @@ int main(int argc, char** argv) {
   AddMsgCommands(app, env);
   AddPublishCommand(app, env);
   AddTailCommand(app, env);
+  AddConsumeCommand(app, env);
   AddStatusCommands(app, env);
   AddBackupCommand(app, env);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (auto explained = ExplainParseError(app, e)) {
+      std::cerr << "brokerctl: " << *explained << "\nRun with --help for more information.\n";
+      return kExitUsage;
+    }
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   std::cout.flush();

@@ -25,6 +25,13 @@ int Context::Fail(const std::string& message, const std::string& code) {
 
 int Context::Usage(const std::string& message) { return Report(message, "usage", kExitUsage); }
 
+void Context::Note(const std::string& message) {
+  if (options_.json) return;
+  out_.flush();
+  err_ << "brokerctl: " << message << '\n';
+  err_.flush();
+}
+
 int Context::Report(const std::string& message, const std::string& code, int exit_code) {
   out_.flush();
   if (options_.json) {

@@ -48,6 +48,9 @@ class Context {
   int Fail(const std::string& message, const std::string& code = "failed");
   // Prints `message` and returns kExitUsage (bad arguments, a missing --yes, ...).
   int Usage(const std::string& message);
+  // Prints a note on stderr that is not a failure (e.g. "brokerd went away, retrying"); nothing
+  // with --json, whose stderr carries only errors.
+  void Note(const std::string& message);
 
   // Prints `value` as indented JSON followed by a newline (stable key order).
   void PrintJson(const Json& value);

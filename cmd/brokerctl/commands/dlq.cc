@@ -1,7 +1,9 @@
 #include "commands/dlq.h"
 
 #include <memory>
+#include <vector>
 
+#include "cli/suggest.h"
 #include "output/format.h"
 #include "output/record_text.h"
 #include "output/table.h"
@@ -9,21 +11,60 @@
 namespace brokerctl {
 namespace {
 
-// Which dead letters redrive and purge act on (all fields optional).
+// The reasons brokerd dead-letters for (dlq.reason; broker/include/broker/delivery.h).
+const std::vector<std::string> kDeadLetterReasons = {"max_deliveries", "rejected"};
+
+// --reason: one of kDeadLetterReasons. A typo would match nothing, and "0 would be redriven"
+// reads like good news, so it is refused with the valid reasons named.
+CLI::Validator ReasonValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        for (const std::string& r : kDeadLetterReasons) {
+          if (text == r) return "";
+        }
+        std::string valid;
+        for (const std::string& r : kDeadLetterReasons) valid += (valid.empty() ? "" : " or ") + r;
+        std::string message = "'" + text + "' is not a dead-letter reason: use " + valid;
+        if (auto closest = Closest(text, kDeadLetterReasons)) {
+          message += " (did you mean '" + *closest + "'?)";
+        }
+        return message;
+      },
+      "REASON");
+}
+
+// Which dead letters peek, redrive and purge act on (all fields optional).
 struct FilterArgs {
   std::string reason;
   std::string error_contains;
   std::string older_than;
   uint64_t limit = 0;
 
-  void AddTo(CLI::App* command) {
-    command->add_option("--reason", reason,
-                        "Only letters dead for this reason: max_deliveries, rejected, ...");
+  // `with_limit`: peek has -n instead.
+  void AddTo(CLI::App* command, bool with_limit = true) {
+    command->add_option("--reason", reason, "Only letters dead for this reason: max_deliveries or rejected")
+        ->check(ReasonValidator());
     command->add_option("--error-contains", error_contains,
                         "Only letters whose last error contains this text");
     command->add_option("--older-than", older_than, "Only letters dead for at least this long")
         ->check(DurationValidator());
-    command->add_option("--limit", limit, "At most this many letters (oldest first); 0 = all");
+    if (with_limit) {
+      command->add_option("--limit", limit, "At most this many letters (oldest first); 0 = all");
+    }
+  }
+
+  bool empty() const { return reason.empty() && error_contains.empty() && older_than.empty(); }
+
+  // The same test brokerd applies for redrive and purge (broker::DeadLetterFilter).
+  bool Matches(const v1::DeadLetter& d, int64_t now_us) const {
+    if (!reason.empty() && d.reason() != reason) return false;
+    if (!error_contains.empty() && d.last_error().find(error_contains) == std::string::npos) {
+      return false;
+    }
+    if (!older_than.empty() && now_us - d.dead_at_us() < ParseDuration(older_than)->count() * 1000) {
+      return false;
+    }
+    return true;
   }
 
   v1::DeadLetterFilter ToProto() const {
@@ -90,30 +131,52 @@ struct PeekArgs {
   uint32_t count = 10;
   std::string format = "auto";
   size_t max_bytes = 4096;
+  FilterArgs filter;
 };
 
-int Peek(Context& ctx, const PeekArgs& args) {
+// The oldest `args.count` dead letters matching the filter. brokerd's ListDeadLetters has no
+// filter, so pages are read (oldest first) and filtered here with redrive's rules.
+bool ReadDeadLetters(Context& ctx, const PeekArgs& args, int64_t now,
+                     std::vector<v1::DeadLetter>* letters) {
   v1::ListDeadLettersRequest request;
   request.set_topic(args.topic);
   request.set_group(args.group);
-  request.set_limit(args.count);
-  v1::ListDeadLettersResponse response;
-  if (!ctx.Admin(&AdminStub::ListDeadLetters, request, &response)) return kExitFailure;
+  // Unfiltered, one page of exactly what is shown; filtered, full pages.
+  request.set_limit(args.filter.empty() ? args.count : 1000);
+  while (letters->size() < args.count) {
+    v1::ListDeadLettersResponse response;
+    if (!ctx.Admin(&AdminStub::ListDeadLetters, request, &response)) return false;
+    for (auto& d : *response.mutable_dead_letters()) {
+      if (letters->size() < args.count && args.filter.Matches(d, now)) letters->push_back(std::move(d));
+    }
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  return true;
+}
+
+int Peek(Context& ctx, const PeekArgs& args) {
   const int64_t now = NowMicros();
+  std::vector<v1::DeadLetter> letters;
+  if (!ReadDeadLetters(ctx, args, now, &letters)) return kExitFailure;
   if (ctx.json()) {
     Json list = Json::array();
-    for (const auto& d : response.dead_letters()) list.push_back(DeadLetterJson(d, now));
-    ctx.PrintJson({{"topic", args.topic}, {"group", args.group}, {"dead_letters", std::move(list)}});
+    for (const auto& d : letters) list.push_back(DeadLetterJson(d, now));
+    ctx.PrintJson({{"topic", args.topic},
+                   {"group", args.group},
+                   {"filter", FilterJson(args.filter)},
+                   {"dead_letters", std::move(list)}});
     return kExitOk;
   }
   std::ostream& out = ctx.out();
-  if (response.dead_letters().empty()) {
-    out << "no dead letters for group '" << args.group << "' of '" << args.topic << "'\n";
+  if (letters.empty()) {
+    out << "no dead letters" << args.filter.Describe() << " for group '" << args.group << "' of '"
+        << args.topic << "'\n";
     return kExitOk;
   }
   const RecordTextOptions options{BytesFormatFromName(args.format), args.max_bytes};
   int index = 0;
-  for (const auto& d : response.dead_letters()) {
+  for (const auto& d : letters) {
     if (index++ > 0) out << "\n";
     out << "dead letter " << index << ": " << args.topic << " partition " << d.original_partition()
         << " offset " << d.original_offset() << "\n";
@@ -127,7 +190,7 @@ int Peek(Context& ctx, const PeekArgs& args) {
                                  std::to_string(d.record().offset()));
     PrintRecordDetail(out, d.record(), options, "  ", std::move(fields));
   }
-  if (response.dead_letters_size() == static_cast<int>(args.count)) {
+  if (letters.size() == args.count) {
     out << "\n(showing the oldest " << args.count << "; -n shows more)\n";
   }
   return kExitOk;
@@ -254,7 +317,13 @@ void AddDlqCommands(CLI::App& root, CommandEnv env) {
       ->capture_default_str();
   peek->add_option("--max-bytes", peek_args->max_bytes, "Payload bytes shown at most (0 = all)")
       ->capture_default_str();
-  peek->footer("Example:\n  brokerctl dlq peek orders email -n 3 --format base64");
+  peek_args->filter.AddTo(peek, /*with_limit=*/false);
+  peek->footer(
+      "The filters are redrive's and purge's: peek with them to see which letters those would act\n"
+      "on.\n\n"
+      "Examples:\n"
+      "  brokerctl dlq peek orders email -n 3 --format base64\n"
+      "  brokerctl dlq peek orders email --error-contains 'smtp timeout' --older-than 10m");
   OnRun(peek, env, [peek_args](Context& ctx) { return Peek(ctx, *peek_args); });
 
   auto redrive_args = std::make_shared<RedriveArgs>();

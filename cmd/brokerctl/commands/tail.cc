@@ -23,9 +23,10 @@ struct TailArgs {
 };
 
 // Reads partition `p` from `from` up to (not including) `until`, appending to `records`.
-// Returns false after reporting a failure.
+// Returns false after reporting a failure; with `failed`, stores it there instead of reporting.
 bool ReadRange(Context& ctx, const std::string& topic, uint32_t p, uint64_t from, uint64_t until,
-               std::vector<v1::Record>* records, uint64_t* end_offset) {
+               std::vector<v1::Record>* records, uint64_t* end_offset,
+               grpc::Status* failed = nullptr) {
   while (from < until) {
     v1::ReadRequest request;
     request.set_topic(topic);
@@ -33,7 +34,14 @@ bool ReadRange(Context& ctx, const std::string& topic, uint32_t p, uint64_t from
     request.set_from_offset(from);
     request.set_max_records(static_cast<uint32_t>(std::min<uint64_t>(until - from, 1000)));
     v1::ReadResponse response;
-    if (!ctx.Admin(&AdminStub::Read, request, &response)) return false;
+    if (failed != nullptr) {
+      Connection* conn = ctx.Connect();
+      if (conn == nullptr) return false;
+      *failed = conn->Call(conn->admin(), &AdminStub::Read, request, &response);
+      if (!failed->ok()) return false;
+    } else if (!ctx.Admin(&AdminStub::Read, request, &response)) {
+      return false;
+    }
     *end_offset = response.end_offset();
     if (response.records().empty()) break;
     for (auto& r : *response.mutable_records()) {
@@ -135,16 +143,30 @@ int Tail(Context& ctx, const TailArgs& args) {
     return kExitOk;
   }
 
-  // Follow: AdminService.Read cannot wait for new records, so poll; runs until interrupted.
+  // Follow: AdminService.Read cannot wait for new records, so poll; runs until interrupted. While
+  // brokerd is unreachable (restarting) it keeps polling and says so once.
   const auto interval = *ParseDuration(args.poll_interval);
+  bool away = false;
   while (true) {
     bool any = false;
     for (size_t i = 0; i < partitions.size(); ++i) {
       std::vector<v1::Record> fresh;
       uint64_t end = next[i];
-      if (!ReadRange(ctx, args.topic, partitions[i].partition(), next[i], UINT64_MAX, &fresh, &end)) {
-        return kExitFailure;
+      grpc::Status failed;
+      if (!ReadRange(ctx, args.topic, partitions[i].partition(), next[i], UINT64_MAX, &fresh, &end,
+                     &failed)) {
+        // A restarting brokerd refuses connections (UNAVAILABLE) or ends calls it was serving
+        // (CANCELLED: brokerctl never cancels its own).
+        const grpc::StatusCode code = failed.error_code();
+        if (code != grpc::StatusCode::UNAVAILABLE && code != grpc::StatusCode::CANCELLED) {
+          return failed.ok() ? kExitFailure : ctx.RpcFailed(failed);
+        }
+        if (!away) ctx.Note("brokerd at " + ctx.options().addr + " is unavailable; still following");
+        away = true;
+        break;
       }
+      if (away) ctx.Note("brokerd at " + ctx.options().addr + " is back");
+      away = false;
       for (const auto& r : fresh) {
         if (!printer.Print(r)) return kExitFailure;
         next[i] = r.offset() + 1;
@@ -164,7 +186,7 @@ void AddTailCommand(CLI::App& root, CommandEnv env) {
   tail->add_option("-p,--partition", args->partition, "Only this partition (default: all)");
   tail->add_option("-n,--count", args->count, "How many of the latest records to show first")
       ->capture_default_str();
-  tail->add_flag("-f,--follow", args->follow, "Keep printing new records until interrupted");
+  tail->add_flag("-f,--follow", args->follow, "Keep printing new records until interrupted (rides out brokerd restarts)");
   tail->add_option("-g,--group", args->group, "Show this group's state of each record");
   tail->add_option("--poll-interval", args->poll_interval, "With --follow: how often to look")
       ->check(DurationValidator())

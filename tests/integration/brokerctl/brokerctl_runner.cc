@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 extern char** environ;
 
@@ -24,12 +25,14 @@ struct Spawned {
 };
 
 // The current environment without BROKER_* (so a developer's settings never leak into tests),
-// plus `extra`.
+// with `extra` added or replacing a variable of the same name (e.g. PATH).
 std::vector<std::string> ChildEnvironment(const std::map<std::string, std::string>& extra) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     if (std::strncmp(*e, "BROKER_", 7) == 0) continue;
-    env.emplace_back(*e);
+    const std::string_view entry(*e);
+    if (extra.contains(std::string(entry.substr(0, entry.find('='))))) continue;
+    env.emplace_back(entry);
   }
   for (const auto& [name, value] : extra) env.push_back(name + "=" + value);
   return env;

@@ -29,6 +29,63 @@ TEST_F(BrokerctlTest, RedriveFiltersMatchByErrorReasonAndAge) {
   EXPECT_EQ(matched({"--error-contains", "no such text"}), 0);
 }
 
+TEST_F(BrokerctlTest, PeekTakesRedrivesFiltersAndShowsWhatItWouldMove) {
+  const std::vector<std::vector<std::string>> filters = {
+      {},
+      {"--error-contains", "smtp timeout"},
+      {"--reason", "rejected"},
+      {"--reason", "max_deliveries", "--older-than", "1h"},
+      {"--error-contains", "no such text"},
+  };
+  for (const auto& filter : filters) {
+    std::vector<std::string> peek = {"dlq", "peek", "orders", "email", "-n", "100"};
+    std::vector<std::string> dry_run = {"dlq", "redrive", "orders", "email", "--dry-run"};
+    peek.insert(peek.end(), filter.begin(), filter.end());
+    dry_run.insert(dry_run.end(), filter.begin(), filter.end());
+    Json shown = CtlJson(peek);
+    Json matched = CtlJson(dry_run);
+    EXPECT_EQ(shown["dead_letters"].size(), matched["matched"].get<size_t>()) << shown;
+    EXPECT_EQ(shown["filter"], matched["filter"]);
+    for (const Json& d : shown["dead_letters"]) {
+      if (filter.size() >= 2 && filter[0] == "--reason") {
+        EXPECT_EQ(d["reason"], filter[1]) << d;
+      }
+      if (filter.size() >= 2 && filter[0] == "--error-contains" && filter[1] == "smtp timeout") {
+        EXPECT_NE(d["last_error"].get<std::string>().find("smtp timeout"), std::string::npos) << d;
+      }
+    }
+  }
+  // -n still bounds what is shown, now of the matching letters.
+  Json one = CtlJson({"dlq", "peek", "orders", "email", "-n", "1", "--reason", "max_deliveries"});
+  ASSERT_EQ(one["dead_letters"].size(), 1u) << one;
+  EXPECT_EQ(one["dead_letters"][0]["reason"], "max_deliveries");
+
+  CommandResult none = Ctl({"dlq", "peek", "orders", "email", "--error-contains", "no such text"});
+  ASSERT_EQ(none.exit_code, 0) << Describe(none);
+  EXPECT_EQ(none.out,
+            "no dead letters with last error containing 'no such text' for group 'email' of "
+            "'orders'\n");
+}
+
+TEST_F(BrokerctlTest, AnUnknownReasonIsRefusedWithTheValidOnesNamed) {
+  const Json depth_before = Dlq("email")["depth"];
+  for (const char* command : {"peek", "redrive", "purge"}) {
+    CommandResult r = Ctl({"dlq", command, "orders", "email", "--reason", "max_delivery", "--yes"});
+    EXPECT_EQ(r.exit_code, 2) << command << "\n" << Describe(r);
+    EXPECT_NE(r.err.find("'max_delivery' is not a dead-letter reason: use max_deliveries or rejected "
+                         "(did you mean 'max_deliveries'?)"),
+              std::string::npos)
+        << command << "\n" << Describe(r);
+    EXPECT_EQ(r.out, "");
+  }
+  CommandResult far = Ctl({"dlq", "redrive", "orders", "email", "--reason", "timeout"});
+  EXPECT_EQ(far.exit_code, 2) << Describe(far);
+  EXPECT_NE(far.err.find("'timeout' is not a dead-letter reason: use max_deliveries or rejected\n"),
+            std::string::npos)
+      << Describe(far);
+  EXPECT_EQ(Dlq("email")["depth"], depth_before);  // nothing redriven or purged
+}
+
 TEST_F(BrokerctlTest, DryRunChangesNothing) {
   const Json email_before = LagCounts(Group("email"));
   const Json analytics_before = LagCounts(Group("analytics"));

@@ -74,5 +74,27 @@ TEST_F(BrokerctlTest, TailFollowPrintsNewRecords) {
   follow.Stop();
 }
 
+TEST_F(BrokerctlTest, TailFollowRidesOutABrokerdRestart) {
+  BackgroundBrokerctl follow({"--addr", addr_, "tail", "orders", "--follow", "-n", "1", "--json",
+                              "--poll-interval", "20ms"});
+  std::string out = follow.WaitForLines(1, std::chrono::seconds(20));
+  ASSERT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out << follow.Errors();
+
+  // Restart brokerd on the same address while tail keeps polling.
+  const std::string addr = addr_;
+  StopBrokerd();
+  std::string error;
+  brokerd_ = BrokerdProcess::Start(data_dir_, {}, &error, std::chrono::seconds(20), addr);
+  ASSERT_TRUE(brokerd_.has_value()) << error;
+
+  CommandResult published = Ctl({"publish", "orders", "after restart", "--key", "customer-100"});
+  ASSERT_EQ(published.exit_code, 0) << Describe(published);
+  out = follow.WaitForLines(2, std::chrono::seconds(30));
+  ASSERT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << out << follow.Errors();
+  Json second = Json::parse(out.substr(out.find('\n') + 1));
+  EXPECT_EQ(second["record"]["payload"], "after restart");
+  follow.Stop();
+}
+
 }  // namespace
 }  // namespace broker::testing
