@@ -88,6 +88,8 @@ class BrokerImpl final : public Broker {
   Result<std::shared_ptr<storage::TopicState>> FindPartition(std::string_view topic,
                                                              PartitionId partition) const;
   void MaintenanceLoop();
+  // Asks the maintenance thread for a retention pass now (an interest topic hit its cap).
+  void RequestRetention();
 
   const Options options_;
   std::unique_ptr<storage::StorageDb> db_;
@@ -100,6 +102,11 @@ class BrokerImpl final : public Broker {
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;
   bool stopping_ = false;  // guarded by maintenance_mu_
+  bool retention_requested_ = false;  // guarded by maintenance_mu_
+  // Serialises a retention pass with group creation and ResetGroup, so a pass never deletes,
+  // on the strength of the other groups' floors, records a group created or rewound meanwhile
+  // is to read. Never held by the writer thread. Lock order: retention_mu_ -> everything else.
+  std::mutex retention_mu_;
   std::thread maintenance_thread_;
 };
 

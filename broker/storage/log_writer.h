@@ -81,6 +81,9 @@ struct WriterConfig {
   TopicConfig default_topic_config;
   std::chrono::milliseconds dedupe_window{std::chrono::minutes(2)};
   std::shared_ptr<Clock> clock;
+  // Optional. Runs on the committing thread when a publish is refused for an interest topic's
+  // max_bytes, so the owner can run retention early. Must only signal (never wait or write).
+  std::function<void()> on_interest_cap;
 };
 
 class LogWriter {

@@ -63,7 +63,9 @@ struct Options {
 
   // Run retention and dedupe-window cleanup on a background thread every retention_interval
   // (real time; what is deleted is decided by `clock`). Tests switch this off and call
-  // Broker::RunRetention() themselves. Default true, every 10 s.
+  // Broker::RunRetention() themselves. Default true, every 10 s. A publish refused for an
+  // interest topic's max_bytes also starts a pass early (at most one per 100 ms), so the topic
+  // accepts publishes again soon after its groups catch up.
   bool background_work = true;
   std::chrono::milliseconds retention_interval = std::chrono::seconds(10);
 
