@@ -109,14 +109,32 @@ void ToProto(const TopicConfig& in, v1::TopicConfig& out) {
   out.set_retention_age_ms(in.retention_age.count());
   out.set_retention_bytes(in.retention_bytes);
   out.set_max_message_bytes(in.max_message_bytes);
+  switch (in.retention) {
+    case RetentionPolicy::kLimits:
+      out.set_retention(v1::RETENTION_POLICY_LIMITS);
+      break;
+    case RetentionPolicy::kInterest:
+      out.set_retention(v1::RETENTION_POLICY_INTEREST);
+      break;
+  }
+  out.set_max_bytes(in.max_bytes);
 }
 
-TopicConfig FromProto(const v1::TopicConfig& in) {
+Result<TopicConfig> FromProto(const v1::TopicConfig& in) {
   TopicConfig out;
   if (in.partitions() != 0) out.partitions = in.partitions();
   out.retention_age = std::chrono::milliseconds(in.retention_age_ms());
   out.retention_bytes = in.retention_bytes();
   out.max_message_bytes = in.max_message_bytes();
+  // An open proto3 enum: any number may arrive, not only the two named ones.
+  if (in.retention() == v1::RETENTION_POLICY_INTEREST) {
+    out.retention = RetentionPolicy::kInterest;
+  } else if (in.retention() != v1::RETENTION_POLICY_LIMITS) {
+    return Status::InvalidArgument("unknown retention policy " +
+                                   std::to_string(static_cast<int>(in.retention())) +
+                                   "; expected limits (0) or interest (1)");
+  }
+  out.max_bytes = in.max_bytes();
   return out;
 }
 

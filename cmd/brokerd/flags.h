@@ -19,6 +19,9 @@ struct Flags {
   std::string data_dir = "./broker-data";
   std::string durability = "sync";
   bool auto_create_topics = true;
+  // Retention of auto-created topics (broker::Options::default_topic_config).
+  std::string auto_create_retention = "limits";
+  uint64_t auto_create_max_bytes = 0;
   size_t max_message_bytes = 1 << 20;
   size_t max_headers = 64;
   std::string tokens_file;

@@ -69,6 +69,13 @@ void RenderTopics(const std::vector<broker::TopicInfo>& topics, PrometheusText& 
     out.Sample("broker_topic_partitions", {{"topic", t.name}},
                static_cast<uint64_t>(t.config.partitions));
   }
+  out.Family("broker_topic_max_bytes", "gauge",
+             "Interest retention cap of the topic's stored bytes (topics with a cap only).");
+  for (const broker::TopicInfo& t : topics) {
+    if (t.config.retention == broker::RetentionPolicy::kInterest && t.config.max_bytes != 0) {
+      out.Sample("broker_topic_max_bytes", {{"topic", t.name}}, t.config.max_bytes);
+    }
+  }
   struct PartitionFamily {
     const char* name;
     const char* help;

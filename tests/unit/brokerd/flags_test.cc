@@ -76,6 +76,27 @@ TEST_F(FlagsTest, OutOfRangeOrMalformedMemoryFlagsAreRefusedWithTheFlagsName) {
   }
 }
 
+TEST_F(FlagsTest, AutoCreateRetentionSelectsTheDefaultTopicConfig) {
+  ParseArgs({"--auto-create-retention", "interest", "--auto-create-max-bytes", "4096"});
+  const broker::Options options = BrokerOptions(flags_);
+  EXPECT_EQ(options.default_topic_config.retention, broker::RetentionPolicy::kInterest);
+  EXPECT_EQ(options.default_topic_config.max_bytes, 4096u);
+}
+
+TEST_F(FlagsTest, AutoCreateMaxBytesWithoutInterestIsAUsageError) {
+  try {
+    ParseArgs({"--auto-create-max-bytes", "4096"});
+    ADD_FAILURE() << "accepted";
+  } catch (const CLI::ParseError& e) {
+    EXPECT_NE(std::string(e.what()).find("--auto-create-max-bytes"), std::string::npos) << e.what();
+  }
+  Flags flags;
+  CLI::App app{"brokerd", "brokerd"};
+  AddFlags(app, flags);
+  std::vector<const char*> argv{"brokerd", "--auto-create-retention", "forever"};
+  EXPECT_THROW(app.parse(static_cast<int>(argv.size()), argv.data()), CLI::ParseError);
+}
+
 TEST_F(FlagsTest, UnknownConfigKeyIsAnErrorNamingTheKey) {
   try {
     ParseConfig("listen = \"127.0.0.1:7070\"\nmetrics-lisen = \"127.0.0.1:9090\"\n");
