@@ -165,5 +165,33 @@ TEST_F(BrokerdInterestTest, TheCapAnswersResourceExhaustedThenRecovers) {
   EXPECT_TRUE(Eventually([&] { return Publish("capped", 1, payload).ok(); }, 60s));
 }
 
+TEST_F(BrokerdInterestTest, BadRetentionSettingsAreInvalidArgumentAndCreateNothing) {
+  auto create = [&](const v1::TopicConfig& config) {
+    v1::CreateTopicRequest request;
+    request.set_name("bad");
+    *request.mutable_config() = config;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 30s);
+    v1::TopicInfo info;
+    return admin_->CreateTopic(&context, request, &info);
+  };
+  v1::TopicConfig unknown_policy;
+  unknown_policy.set_retention(static_cast<v1::RetentionPolicy>(7));
+  const grpc::Status unknown = create(unknown_policy);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(unknown.error_message().find("retention policy 7"), std::string::npos)
+      << unknown.error_message();
+  v1::TopicConfig capped_limits;
+  capped_limits.set_max_bytes(100);
+  EXPECT_EQ(create(capped_limits).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::ListTopicsRequest list;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 30s);
+  v1::ListTopicsResponse topics;
+  ASSERT_TRUE(admin_->ListTopics(&context, list, &topics).ok());
+  EXPECT_EQ(topics.topics_size(), 0);
+}
+
 }  // namespace
 }  // namespace broker::integration
