@@ -22,6 +22,18 @@ Result<std::unique_ptr<Broker>> BrokerImpl::Open(Options options, rocksdb::Env* 
       !s.ok()) {
     return Status::InvalidArgument("default_topic_config: " + s.message());
   }
+  if (Status s = storage::ValidateTopicConfig(options.dead_letter_topic_config, options.limits);
+      !s.ok()) {
+    return Status::InvalidArgument("dead_letter_topic_config: " + s.message());
+  }
+  if (options.dead_letter_topic_config.partitions != 1) {
+    return Status::InvalidArgument(
+        "dead_letter_topic_config: partitions must be 1 (a dead letter's offset names it)");
+  }
+  if (Status s = storage::ValidateTopicConfig(options.request_topic_config, options.limits);
+      !s.ok()) {
+    return Status::InvalidArgument("request_topic_config: " + s.message());
+  }
   if (options.dedupe_window.count() <= 0) {
     return Status::InvalidArgument("dedupe_window must be positive");
   }
@@ -34,7 +46,7 @@ Result<std::unique_ptr<Broker>> BrokerImpl::Open(Options options, rocksdb::Env* 
   if (Status s = broker->registry_.Load(*broker->db_); !s.ok()) return s;
 
   storage::WriterConfig writer_config{o.limits, o.auto_create_topics, o.default_topic_config,
-                                      o.dedupe_window, o.clock,
+                                      o.dead_letter_topic_config, o.dedupe_window, o.clock,
                                       [b = broker.get()] { b->RequestRetention(); }};
   broker->writer_ = std::make_unique<storage::LogWriter>(*broker->db_, broker->registry_,
                                                          broker->notifier_, writer_config);
@@ -323,8 +335,10 @@ Result<std::unique_ptr<Subscription>> BrokerImpl::Subscribe(std::string_view top
       return Status::NotFound("topic '" + std::string(topic) +
                               "' does not exist (auto-create is off); create it first");
     }
-    Status s = writer_->RunExclusive(
-        [&] { return writer_->CreateTopicOnWriter(topic, options_.default_topic_config); });
+    const TopicConfig& config = options.group.serves_requests ? options_.request_topic_config
+                                                              : options_.default_topic_config;
+    Status s =
+        writer_->RunExclusive([&] { return writer_->CreateTopicOnWriter(topic, config); });
     if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return s;
   }
   std::lock_guard retention_lock(retention_mu_);  // it may create the group

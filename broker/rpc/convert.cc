@@ -81,6 +81,7 @@ void ToProto(const GroupConfig& in, v1::GroupConfig& out) {
   out.set_backoff_max_ms(in.backoff.max.count());
   out.set_backoff_jitter(in.backoff.jitter);
   out.set_backoff_jitter_disabled(in.backoff.jitter == 0);
+  out.set_serves_requests(in.serves_requests);
 }
 
 GroupConfig FromProto(const v1::GroupConfig& in) {
@@ -94,6 +95,7 @@ GroupConfig FromProto(const v1::GroupConfig& in) {
   }
   if (in.ack_timeout_ms() != 0) out.ack_timeout = std::chrono::milliseconds(in.ack_timeout_ms());
   if (in.max_deliveries() != 0) out.max_deliveries = in.max_deliveries();
+  out.serves_requests = in.serves_requests();
   if (in.backoff_initial_ms() != 0) {
     out.backoff.initial = std::chrono::milliseconds(in.backoff_initial_ms());
   }

@@ -256,7 +256,7 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
       // The registry's next id moves only if this group commits.
       // Dead-letter topics have one partition, so a dead letter's offset alone identifies it.
       TopicConfig config = config_.default_topic_config;
-      if (request.internal) config = TopicConfig{.partitions = 1};
+      if (request.internal) config = config_.dead_letter_topic_config;
       topic = NewTopicState(name, config, group.next_topic_id, now, group.batch);
       group.next_topic_id = TopicId(group.next_topic_id.value() + 1);
       group.new_topics.emplace(std::string(name), topic);

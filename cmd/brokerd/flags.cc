@@ -45,6 +45,11 @@ void AddFlags(CLI::App& app, Flags& flags) {
                  "With --auto-create-retention interest: cap on each auto-created topic's stored "
                  "bytes, past which publishes are refused (0: no cap)")
       ->capture_default_str();
+  app.add_option("--dlq-retention-age-ms", flags.dlq_retention_age_ms,
+                 "Delete dead letters older than this from dead-letter topics created from now on "
+                 "(0: keep them until purged)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100} * 365 * 24 * 3600 * 1000))
+      ->capture_default_str();
   app.final_callback([&flags] {
     if (flags.auto_create_max_bytes != 0 && flags.auto_create_retention != "interest") {
       throw CLI::ValidationError("--auto-create-max-bytes",
@@ -101,6 +106,8 @@ broker::Options BrokerOptions(const Flags& flags) {
     options.default_topic_config.retention = broker::RetentionPolicy::kInterest;
   }
   options.default_topic_config.max_bytes = flags.auto_create_max_bytes;
+  options.dead_letter_topic_config.retention_age =
+      std::chrono::milliseconds(flags.dlq_retention_age_ms);
   options.limits.max_message_bytes = flags.max_message_bytes;
   options.limits.max_headers = flags.max_headers;
   options.write_buffer_bytes = flags.write_buffer_mib << 20;

@@ -128,6 +128,10 @@ void RenderGroupCounters(const std::vector<broker::GroupInfo>& groups, Prometheu
       {"broker_group_dead_letters_total",
        "Messages moved to the group's dead-letter topic (max deliveries reached or rejected).",
        &broker::DeliveryCounters::dead_lettered},
+      {"broker_group_expired_requests_total",
+       "Requests past their deadline that the group (a request responder) settled without "
+       "delivering them.",
+       &broker::DeliveryCounters::expired_requests},
   };
   for (const CounterFamily& family : families) {
     out.Family(family.name, "counter", std::string(family.help) + " Since brokerd started.");

@@ -83,6 +83,23 @@ TEST_F(FlagsTest, AutoCreateRetentionSelectsTheDefaultTopicConfig) {
   EXPECT_EQ(options.default_topic_config.max_bytes, 4096u);
 }
 
+TEST_F(FlagsTest, DlqRetentionAgeSetsTheDeadLetterTopicConfig) {
+  ParseArgs({});
+  EXPECT_EQ(BrokerOptions(flags_).dead_letter_topic_config.retention_age.count(), 0);
+  Flags flags;
+  CLI::App app{"brokerd", "brokerd"};
+  AddFlags(app, flags);
+  std::vector<const char*> argv{"brokerd", "--dlq-retention-age-ms", "604800000"};
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  EXPECT_EQ(BrokerOptions(flags).dead_letter_topic_config.retention_age,
+            std::chrono::hours(24 * 7));
+  std::vector<const char*> negative{"brokerd", "--dlq-retention-age-ms", "-1"};
+  Flags flags2;
+  CLI::App app2{"brokerd", "brokerd"};
+  AddFlags(app2, flags2);
+  EXPECT_THROW(app2.parse(static_cast<int>(negative.size()), negative.data()), CLI::ParseError);
+}
+
 TEST_F(FlagsTest, AutoCreateMaxBytesWithoutInterestIsAUsageError) {
   try {
     ParseArgs({"--auto-create-max-bytes", "4096"});
