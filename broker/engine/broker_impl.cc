@@ -257,6 +257,17 @@ Result<Offset> BrokerImpl::WaitForRecords(std::string_view topic, PartitionId pa
 }
 
 Result<uint64_t> BrokerImpl::RunRetention() {
+  std::vector<std::pair<std::string, std::string>> to_compact;
+  auto deleted = ApplyRetentionPass(to_compact);
+  // Outside retention_mu_: a compaction may take a while, and group creation need not wait.
+  for (const auto& [begin, end] : to_compact) {
+    if (Status s = db_->CompactDeletedRange(begin, end); !s.ok()) return s;
+  }
+  return deleted;
+}
+
+Result<uint64_t> BrokerImpl::ApplyRetentionPass(
+    std::vector<std::pair<std::string, std::string>>& to_compact) {
   std::lock_guard retention_lock(retention_mu_);
   // Interest floors are taken (and the groups' state behind them committed) before the writer
   // deletes: the writer must not wait for group writes, which it commits itself.
@@ -277,6 +288,7 @@ Result<uint64_t> BrokerImpl::RunRetention() {
                                           options_.dedupe_window, settled);
     if (!result.ok()) return result.status();
     deleted = result->records_deleted;
+    to_compact = std::move(result->to_compact);
     return Status::Ok();
   });
   if (!s.ok()) return s;

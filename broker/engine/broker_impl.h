@@ -8,7 +8,10 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <rocksdb/env.h>
 
@@ -90,6 +93,9 @@ class BrokerImpl final : public Broker {
   void MaintenanceLoop();
   // Asks the maintenance thread for a retention pass now (an interest topic hit its cap).
   void RequestRetention();
+  // RunRetention without the compaction: floors, deletion; returns records deleted and the
+  // ranges to compact.
+  Result<uint64_t> ApplyRetentionPass(std::vector<std::pair<std::string, std::string>>& to_compact);
 
   const Options options_;
   std::unique_ptr<storage::StorageDb> db_;

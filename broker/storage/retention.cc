@@ -17,7 +17,8 @@ namespace {
 // Deletes the expired front of one partition. Returns the number of records deleted.
 // `settled_floor`: for an interest topic with groups, the partition's settled floor.
 Result<uint64_t> TrimPartition(const StorageDb& db, const TopicState& topic, PartitionId partition,
-                               TimePoint now, std::optional<uint64_t> settled_floor) {
+                               TimePoint now, std::optional<uint64_t> settled_floor,
+                               RetentionResult& result) {
   const TopicConfig& config = topic.record.config;
   PartitionState& state = *topic.partitions[partition.value()];
   PartitionRecord record = state.Snapshot();
@@ -55,6 +56,7 @@ Result<uint64_t> TrimPartition(const StorageDb& db, const TopicState& topic, Par
   rocksdb::Status s = db.db()->Write({}, &batch);
   if (!s.ok()) return FromRocks(s, "applying retention to '" + topic.name + "'");
   state.Store(trimmed);
+  if (record.bytes - trimmed.bytes >= kCompactAfterBytes) result.to_compact.emplace_back(begin, end);
   return trimmed.first_offset.value() - record.first_offset.value();
 }
 
@@ -95,7 +97,7 @@ Result<RetentionResult> ApplyRetention(const StorageDb& db, TopicRegistry& regis
     for (uint32_t p = 0; p < config.partitions; ++p) {
       std::optional<uint64_t> floor;
       if (floors && p < floors->size()) floor = (*floors)[p];
-      auto deleted = TrimPartition(db, *topic, PartitionId(p), now, floor);
+      auto deleted = TrimPartition(db, *topic, PartitionId(p), now, floor, result);
       if (!deleted.ok()) return deleted.status();
       result.records_deleted += *deleted;
     }

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "broker/status.h"
@@ -17,9 +19,16 @@
 
 namespace broker::storage {
 
+// A partition losing at least this many bytes in one pass has the deleted range compacted
+// (StorageDb::CompactDeletedRange) so that a drained topic's disk space returns soon.
+inline constexpr uint64_t kCompactAfterBytes = uint64_t{4} << 20;
+
 struct RetentionResult {
   uint64_t records_deleted = 0;
   uint64_t dedupe_keys_expired = 0;
+  // Log key ranges [first, second) deleted in partitions that lost >= kCompactAfterBytes: the
+  // caller compacts them (outside the writer thread).
+  std::vector<std::pair<std::string, std::string>> to_compact;
 };
 
 // Interest topics that have groups, by topic id: per partition, the offset below which every
