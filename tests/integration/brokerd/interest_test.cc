@@ -139,9 +139,17 @@ TEST_F(BrokerdInterestTest, ADrainedTopicFallsToItsFloor) {
   const v1::TopicInfo drained = Describe("work");
   EXPECT_EQ(drained.partitions(0).first_offset(), static_cast<uint64_t>(messages));
   EXPECT_EQ(drained.partitions(0).records(), 0u);
+  // Disk space: the pass compacts what it deleted, but the write-ahead log and memtables (64 MiB
+  // for the log) keep small volumes around; reported, not asserted.
+  uint64_t dir_after = DirectoryBytes(DataDir());
+  (void)Eventually(
+      [&] {
+        dir_after = DirectoryBytes(DataDir());
+        return dir_after < dir_full / 4;
+      },
+      30s);
   std::cout << "interest drain: " << messages << " messages of 100 B; topic stored bytes " << full
-            << " -> " << after << "; data dir " << dir_full << " -> " << DirectoryBytes(DataDir())
-            << " bytes (files shrink when RocksDB compacts)\n";
+            << " -> " << after << "; data dir " << dir_full << " -> " << dir_after << " bytes\n";
 }
 
 TEST_F(BrokerdInterestTest, TheCapAnswersResourceExhaustedThenRecovers) {
