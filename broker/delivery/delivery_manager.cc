@@ -1,5 +1,6 @@
 #include "delivery/delivery_manager.h"
 
+#include <algorithm>
 #include <future>
 
 #include <rocksdb/iterator.h>
@@ -190,6 +191,23 @@ std::vector<std::shared_ptr<Group>> DeliveryManager::GroupsOf(storage::TopicId t
     out.push_back(it->second);
   }
   return out;
+}
+
+Result<std::optional<std::vector<uint64_t>>> DeliveryManager::SettledFloors(
+    storage::TopicId topic) const {
+  std::optional<std::vector<uint64_t>> lowest;
+  for (const auto& group : GroupsOf(topic)) {
+    auto floors = group->CommittedAckFloors();
+    if (!floors.ok()) return floors.status();
+    if (!lowest) {
+      lowest = std::move(*floors);
+      continue;
+    }
+    for (size_t p = 0; p < lowest->size() && p < floors->size(); ++p) {
+      (*lowest)[p] = std::min((*lowest)[p], (*floors)[p]);
+    }
+  }
+  return lowest;
 }
 
 std::optional<TimePoint> DeliveryManager::RunAllTimers() {

@@ -63,6 +63,10 @@ class DeliveryManager {
   Status DropTopicGroups(std::string_view topic);
   Status RunTimers();
   bool HasSubscribers(std::string_view topic) const;
+  // Interest retention: per partition of `topic`, the lowest ack floor among its groups, with
+  // every group's state behind it committed (Group::CommittedAckFloors). nullopt if the topic has
+  // no group. An error (a group's write failed) means: delete nothing of this topic now.
+  Result<std::optional<std::vector<uint64_t>>> SettledFloors(storage::TopicId topic) const;
 
   // Whether any group has a member now (a hint: it may change at once). Publishes look for a
   // direct hand-off (StageHandOff) only then.

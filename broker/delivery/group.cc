@@ -418,6 +418,7 @@ void Group::Ship(Durability durability, std::function<void(const Status&)> done,
 }
 
 void Group::Remark(const Shipped& shipped) {
+  ++failed_ships_;
   dirty_cursors_.insert(shipped.cursors.begin(), shipped.cursors.end());
   for (const auto& [p, first] : shipped.runs) {
     auto it = cursors_[p].runs.find(first);

@@ -149,6 +149,11 @@ class Group : public std::enable_shared_from_this<Group> {
   Result<uint64_t> Purge(const DeadLetterFilter& filter);
   // Moves every partition's cursor to `positions[p]`, dropping unsettled state. Needs no members.
   Status Reset(const std::vector<uint64_t>& positions);
+  // Interest retention: per partition, the group's ack floor (every offset below it settled),
+  // returned only once the state behind it is committed, so a crash cannot bring back an
+  // unsettled offset below it. kUnavailable if a write of this group failed meanwhile (the floor
+  // may rest on changes that did not reach disk; the next pass tries again).
+  Result<std::vector<uint64_t>> CommittedAckFloors();
 
  private:
   enum class State : uint8_t { kAvailable, kLeased, kDelayed, kDeadPending };
@@ -277,6 +282,7 @@ class Group : public std::enable_shared_from_this<Group> {
   // unsettled and is tried again.
   Result<std::optional<Record>> ReadOne(uint32_t partition, uint64_t offset);
   PartitionLag LagOf(uint32_t partition, TimePoint now);
+  static uint64_t AckFloorOf(const Cursor& c);
   std::chrono::microseconds BackoffFor(uint32_t attempts);
 
   // Constant after construction.
@@ -311,6 +317,7 @@ class Group : public std::enable_shared_from_this<Group> {
   bool leasing_refused_for_space_ = false;        // guarded by mu_
   std::mt19937_64 jitter_rng_{0x5eed};            // guarded by mu_
   DeliveryCounters counters_;                     // guarded by mu_ (GroupInfo::counters)
+  uint64_t failed_ships_ = 0;                     // guarded by mu_: writes undone (Remark)
 };
 
 }  // namespace broker::delivery

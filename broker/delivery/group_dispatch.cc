@@ -1,6 +1,8 @@
 // Group: dispatch (credit-based leasing in the three ordering modes) and settling.
 #include <algorithm>
+#include <charconv>
 #include <future>
+#include <system_error>
 #include <utility>
 
 #include <xxhash.h>
@@ -59,6 +61,26 @@ bool Group::KeyIsFree(const Cursor& c, uint64_t key_hash, uint64_t offset) const
   return true;
 }
 
+namespace {
+
+// Whether `record` is a request whose deadline (kRequestDeadlineHeader) has passed at `now`. A
+// missing or unreadable deadline never expires: the responder decides about those.
+bool RequestExpired(const Record& record, TimePoint now) {
+  for (const auto& [name, value] : record.headers) {
+    if (name != kRequestDeadlineHeader) continue;
+    int64_t deadline_us = 0;
+    const auto [end, error] =
+        std::from_chars(value.data(), value.data() + value.size(), deadline_us);
+    if (error != std::errc() || end != value.data() + value.size() || deadline_us <= 0) {
+      return false;
+    }
+    return now.time_since_epoch().count() > deadline_us;
+  }
+  return false;
+}
+
+}  // namespace
+
 Status Group::SelectDeliveries(const std::string& member, size_t max, std::vector<Delivery>& out) {
   Status read_error;
   const Member& m = members_.at(member);
@@ -102,6 +124,11 @@ Status Group::SelectDeliveries(const std::string& member, size_t max, std::vecto
         Settle(p, offset, true);
         continue;
       }
+      if (record_.config.serves_requests && RequestExpired(**record, now)) {
+        ++counters_.expired_requests;
+        Settle(p, offset, true);
+        continue;
+      }
       Grant(member, p, offset, c.unsettled.at(offset), std::move(**record), now, out);
       --credit;
     }
@@ -118,6 +145,10 @@ Status Group::SelectDeliveries(const std::string& member, size_t max, std::vecto
         if (offset > c.next) c.expired += offset - c.next;  // deleted by retention unread
         c.next = offset + 1;
         MarkCursorDirty(p);
+        if (record_.config.serves_requests && RequestExpired(record, now)) {
+          ++counters_.expired_requests;  // settled by moving past it: no entry, no write of its own
+          continue;
+        }
         const bool key_busy = per_key && record.key &&
                               c.by_key.contains(XXH64(record.key->data(), record.key->size(), 0));
         Entry& e = AddEntry(p, offset, record.key);

@@ -113,7 +113,7 @@ bool ParseGroupKey(std::string_view key, ParsedGroupKey& out) {
 
 std::string EncodeGroupRecord(const GroupRecord& r) {
   std::string out;
-  PutLittle32(out, 1);  // version
+  PutLittle32(out, 2);  // version; 2 added serves_requests at the end
   PutBytes(out, r.topic);
   out.push_back(static_cast<char>(r.config.start));
   out.push_back(static_cast<char>(r.config.ordering));
@@ -124,22 +124,25 @@ std::string EncodeGroupRecord(const GroupRecord& r) {
   PutLittle64(out, static_cast<uint64_t>(r.config.backoff.max.count()));
   PutDouble(out, r.config.backoff.jitter);
   PutTime(out, r.created_at);
+  out.push_back(static_cast<char>(r.config.serves_requests ? 1 : 0));
   return out;
 }
 
 bool DecodeGroupRecord(std::string_view v, GroupRecord& out) {
   ValueReader r(v);
   uint32_t version = 0;
-  uint8_t start = 0, ordering = 0;
+  uint8_t start = 0, ordering = 0, serves_requests = 0;
   uint64_t ack_timeout = 0, initial = 0, max = 0;
-  if (!r.ReadLittle32(version) || version != 1 || !ReadString(r, out.topic) ||
+  if (!r.ReadLittle32(version) || (version != 1 && version != 2) || !ReadString(r, out.topic) ||
       !r.ReadByte(start) || !r.ReadByte(ordering) || !r.ReadLittle64(ack_timeout) ||
       !r.ReadLittle32(out.config.max_deliveries) || !r.ReadLittle64(initial) ||
       !ReadDouble(r, out.config.backoff.multiplier) || !r.ReadLittle64(max) ||
-      !ReadDouble(r, out.config.backoff.jitter) || !ReadTime(r, out.created_at) || !r.done() ||
-      start > 1 || ordering > 2) {
+      !ReadDouble(r, out.config.backoff.jitter) || !ReadTime(r, out.created_at) ||
+      (version == 2 && !r.ReadByte(serves_requests)) || !r.done() || start > 1 || ordering > 2 ||
+      serves_requests > 1) {
     return false;
   }
+  out.config.serves_requests = serves_requests == 1;
   out.config.start = static_cast<StartPosition>(start);
   out.config.ordering = static_cast<Ordering>(ordering);
   out.config.ack_timeout = std::chrono::milliseconds(static_cast<int64_t>(ack_timeout));

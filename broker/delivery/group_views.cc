@@ -11,13 +11,39 @@
 
 namespace broker::delivery {
 
+uint64_t Group::AckFloorOf(const Cursor& c) {
+  return c.unsettled.empty() ? c.next : std::min(c.unsettled.begin()->first, c.next);
+}
+
+Result<std::vector<uint64_t>> Group::CommittedAckFloors() {
+  std::vector<uint64_t> floors;
+  uint64_t failed_before = 0;
+  std::promise<Status> committed;
+  auto future = committed.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (Status s = CheckOpen(); !s.ok()) return s;
+    for (const Cursor& c : cursors_) floors.push_back(AckFloorOf(c));
+    failed_before = failed_ships_;
+    // The barrier commits after every write shipped before it, and this one carries whatever is
+    // unshipped now: once it is committed, the state these floors rest on is on disk.
+    Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); }, true);
+  }
+  if (Status s = future.get(); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  if (failed_ships_ != failed_before) {
+    return Status::Unavailable("a state write of group '" + name_ + "' failed; retrying later");
+  }
+  return floors;
+}
+
 PartitionLag Group::LagOf(uint32_t partition, TimePoint now) {
   Cursor& c = cursors_[partition];
   PartitionLag lag;
   lag.partition = PartitionId(partition);
   const uint64_t end = topic_->partitions[partition]->end_offset.load();
   lag.end_offset = Offset(end);
-  const uint64_t floor = c.unsettled.empty() ? c.next : std::min(c.unsettled.begin()->first, c.next);
+  const uint64_t floor = AckFloorOf(c);
   lag.ack_floor = Offset(floor);
   lag.backlog = (end > c.next ? end - c.next : 0) + c.fresh;
   lag.in_flight = c.leased + c.dead_pending;

@@ -22,6 +22,18 @@ Result<std::unique_ptr<Broker>> BrokerImpl::Open(Options options, rocksdb::Env* 
       !s.ok()) {
     return Status::InvalidArgument("default_topic_config: " + s.message());
   }
+  if (Status s = storage::ValidateTopicConfig(options.dead_letter_topic_config, options.limits);
+      !s.ok()) {
+    return Status::InvalidArgument("dead_letter_topic_config: " + s.message());
+  }
+  if (options.dead_letter_topic_config.partitions != 1) {
+    return Status::InvalidArgument(
+        "dead_letter_topic_config: partitions must be 1 (a dead letter's offset names it)");
+  }
+  if (Status s = storage::ValidateTopicConfig(options.request_topic_config, options.limits);
+      !s.ok()) {
+    return Status::InvalidArgument("request_topic_config: " + s.message());
+  }
   if (options.dedupe_window.count() <= 0) {
     return Status::InvalidArgument("dedupe_window must be positive");
   }
@@ -34,7 +46,8 @@ Result<std::unique_ptr<Broker>> BrokerImpl::Open(Options options, rocksdb::Env* 
   if (Status s = broker->registry_.Load(*broker->db_); !s.ok()) return s;
 
   storage::WriterConfig writer_config{o.limits, o.auto_create_topics, o.default_topic_config,
-                                      o.dedupe_window, o.clock};
+                                      o.dead_letter_topic_config, o.dedupe_window, o.clock,
+                                      [b = broker.get()] { b->RequestRetention(); }};
   broker->writer_ = std::make_unique<storage::LogWriter>(*broker->db_, broker->registry_,
                                                          broker->notifier_, writer_config);
   broker->writer_->Start();
@@ -70,13 +83,29 @@ BrokerImpl::~BrokerImpl() {
 }
 
 void BrokerImpl::MaintenanceLoop() {
+  // Early passes (RequestRetention) are spaced by this much, so a stream of refused publishes
+  // does not turn into a stream of passes (each commits every interest group's state).
+  constexpr auto kMinGap = std::chrono::milliseconds(100);
   std::unique_lock lock(maintenance_mu_);
-  while (!maintenance_cv_.wait_for(lock, options_.retention_interval, [this] { return stopping_; })) {
+  while (true) {
+    maintenance_cv_.wait_for(lock, options_.retention_interval,
+                             [this] { return stopping_ || retention_requested_; });
+    if (stopping_) return;
+    retention_requested_ = false;
     lock.unlock();
     // A failure here (e.g. a full disk) is retried on the next pass; nothing is lost by waiting.
     (void)RunRetention();
     lock.lock();
+    if (maintenance_cv_.wait_for(lock, kMinGap, [this] { return stopping_; })) return;
   }
+}
+
+void BrokerImpl::RequestRetention() {
+  {
+    std::lock_guard lock(maintenance_mu_);
+    retention_requested_ = true;
+  }
+  maintenance_cv_.notify_all();
 }
 
 Status BrokerImpl::CreateTopic(std::string_view name, const TopicConfig& config) {
@@ -229,15 +258,42 @@ Result<Offset> BrokerImpl::WaitForRecords(std::string_view topic, PartitionId pa
 }
 
 Result<uint64_t> BrokerImpl::RunRetention() {
+  std::vector<std::pair<std::string, std::string>> to_compact;
+  auto deleted = ApplyRetentionPass(to_compact);
+  // Outside retention_mu_: a compaction may take a while, and group creation need not wait.
+  for (const auto& [begin, end] : to_compact) {
+    if (Status s = db_->CompactDeletedRange(begin, end); !s.ok()) return s;
+  }
+  return deleted;
+}
+
+Result<uint64_t> BrokerImpl::ApplyRetentionPass(
+    std::vector<std::pair<std::string, std::string>>& to_compact) {
+  std::lock_guard retention_lock(retention_mu_);
+  // Interest floors are taken (and the groups' state behind them committed) before the writer
+  // deletes: the writer must not wait for group writes, which it commits itself.
+  storage::SettledFloors settled;
+  Status floors_status = Status::Ok();
+  for (const auto& topic : registry_.All()) {
+    if (topic->record.config.retention != RetentionPolicy::kInterest) continue;
+    auto floors = delivery_->SettledFloors(topic->record.id);
+    if (!floors.ok()) {
+      if (floors_status.ok()) floors_status = floors.status();
+      continue;  // this topic keeps its records until a pass can trust its floors
+    }
+    if (*floors) settled.emplace(topic->record.id.value(), std::move(**floors));
+  }
   uint64_t deleted = 0;
   Status s = writer_->RunExclusive([&]() -> Status {
     auto result = storage::ApplyRetention(*db_, registry_, options_.clock->Now(),
-                                          options_.dedupe_window);
+                                          options_.dedupe_window, settled);
     if (!result.ok()) return result.status();
     deleted = result->records_deleted;
+    to_compact = std::move(result->to_compact);
     return Status::Ok();
   });
   if (!s.ok()) return s;
+  if (!floors_status.ok()) return floors_status;
   return deleted;
 }
 
@@ -265,6 +321,7 @@ Result<uint64_t> BrokerImpl::Checkpoint(const std::string& dir) {
 
 Status BrokerImpl::CreateGroup(std::string_view topic, std::string_view group,
                                const GroupConfig& config) {
+  std::lock_guard retention_lock(retention_mu_);
   return delivery_->CreateGroup(topic, group, config);
 }
 
@@ -291,15 +348,21 @@ Result<std::unique_ptr<Subscription>> BrokerImpl::Subscribe(std::string_view top
       return Status::NotFound("topic '" + std::string(topic) +
                               "' does not exist (auto-create is off); create it first");
     }
-    Status s = writer_->RunExclusive(
-        [&] { return writer_->CreateTopicOnWriter(topic, options_.default_topic_config); });
+    const TopicConfig& config = options.group.serves_requests ? options_.request_topic_config
+                                                              : options_.default_topic_config;
+    Status s =
+        writer_->RunExclusive([&] { return writer_->CreateTopicOnWriter(topic, config); });
     if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return s;
   }
+  std::lock_guard retention_lock(retention_mu_);  // it may create the group
   return delivery_->Subscribe(topic, group, options);
 }
 
 Result<GroupInfo> BrokerImpl::ResetGroup(std::string_view topic, std::string_view group,
                                          const ResetPosition& position) {
+  // Positions below the first retained offset are clamped to it (an interest topic has deleted
+  // what every group had settled; records are never brought back).
+  std::lock_guard retention_lock(retention_mu_);
   auto found = delivery_->Find(topic, group);
   if (!found.ok()) return found.status();
   auto state = registry_.Find(topic);

@@ -8,7 +8,10 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <rocksdb/env.h>
 
@@ -88,6 +91,11 @@ class BrokerImpl final : public Broker {
   Result<std::shared_ptr<storage::TopicState>> FindPartition(std::string_view topic,
                                                              PartitionId partition) const;
   void MaintenanceLoop();
+  // Asks the maintenance thread for a retention pass now (an interest topic hit its cap).
+  void RequestRetention();
+  // RunRetention without the compaction: floors, deletion; returns records deleted and the
+  // ranges to compact.
+  Result<uint64_t> ApplyRetentionPass(std::vector<std::pair<std::string, std::string>>& to_compact);
 
   const Options options_;
   std::unique_ptr<storage::StorageDb> db_;
@@ -100,6 +108,11 @@ class BrokerImpl final : public Broker {
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;
   bool stopping_ = false;  // guarded by maintenance_mu_
+  bool retention_requested_ = false;  // guarded by maintenance_mu_
+  // Serialises a retention pass with group creation and ResetGroup, so a pass never deletes,
+  // on the strength of the other groups' floors, records a group created or rewound meanwhile
+  // is to read. Never held by the writer thread. Lock order: retention_mu_ -> everything else.
+  std::mutex retention_mu_;
   std::thread maintenance_thread_;
 };
 

@@ -43,7 +43,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateTopic(grpc::CallbackServerCont
                                                         const v1::CreateTopicRequest* req,
                                                         v1::TopicInfo* resp) {
   return Run(c, Right::kAdmin, req->name(), [this, req, resp]() -> Status {
-    if (Status s = broker_.CreateTopic(req->name(), FromProto(req->config())); !s.ok()) return s;
+    auto config = FromProto(req->config());
+    if (!config.ok()) return config.status();
+    if (Status s = broker_.CreateTopic(req->name(), *config); !s.ok()) return s;
     auto info = broker_.DescribeTopic(req->name());
     if (!info.ok()) return info.status();
     ToProto(*info, *resp);

@@ -81,6 +81,7 @@ void ToProto(const GroupConfig& in, v1::GroupConfig& out) {
   out.set_backoff_max_ms(in.backoff.max.count());
   out.set_backoff_jitter(in.backoff.jitter);
   out.set_backoff_jitter_disabled(in.backoff.jitter == 0);
+  out.set_serves_requests(in.serves_requests);
 }
 
 GroupConfig FromProto(const v1::GroupConfig& in) {
@@ -94,6 +95,7 @@ GroupConfig FromProto(const v1::GroupConfig& in) {
   }
   if (in.ack_timeout_ms() != 0) out.ack_timeout = std::chrono::milliseconds(in.ack_timeout_ms());
   if (in.max_deliveries() != 0) out.max_deliveries = in.max_deliveries();
+  out.serves_requests = in.serves_requests();
   if (in.backoff_initial_ms() != 0) {
     out.backoff.initial = std::chrono::milliseconds(in.backoff_initial_ms());
   }
@@ -109,14 +111,32 @@ void ToProto(const TopicConfig& in, v1::TopicConfig& out) {
   out.set_retention_age_ms(in.retention_age.count());
   out.set_retention_bytes(in.retention_bytes);
   out.set_max_message_bytes(in.max_message_bytes);
+  switch (in.retention) {
+    case RetentionPolicy::kLimits:
+      out.set_retention(v1::RETENTION_POLICY_LIMITS);
+      break;
+    case RetentionPolicy::kInterest:
+      out.set_retention(v1::RETENTION_POLICY_INTEREST);
+      break;
+  }
+  out.set_max_bytes(in.max_bytes);
 }
 
-TopicConfig FromProto(const v1::TopicConfig& in) {
+Result<TopicConfig> FromProto(const v1::TopicConfig& in) {
   TopicConfig out;
   if (in.partitions() != 0) out.partitions = in.partitions();
   out.retention_age = std::chrono::milliseconds(in.retention_age_ms());
   out.retention_bytes = in.retention_bytes();
   out.max_message_bytes = in.max_message_bytes();
+  // An open proto3 enum: any number may arrive, not only the two named ones.
+  if (in.retention() == v1::RETENTION_POLICY_INTEREST) {
+    out.retention = RetentionPolicy::kInterest;
+  } else if (in.retention() != v1::RETENTION_POLICY_LIMITS) {
+    return Status::InvalidArgument("unknown retention policy " +
+                                   std::to_string(static_cast<int>(in.retention())) +
+                                   "; expected limits (0) or interest (1)");
+  }
+  out.max_bytes = in.max_bytes();
   return out;
 }
 

@@ -23,7 +23,8 @@ void ToProto(const GroupConfig& in, v1::GroupConfig& out);
 GroupConfig FromProto(const v1::GroupConfig& in);
 
 void ToProto(const TopicConfig& in, v1::TopicConfig& out);
-TopicConfig FromProto(const v1::TopicConfig& in);
+// kInvalidArgument for a retention policy number this broker does not know.
+Result<TopicConfig> FromProto(const v1::TopicConfig& in);
 
 void ToProto(const TopicInfo& in, v1::TopicInfo& out);
 void ToProto(const PartitionLag& in, v1::PartitionLag& out);

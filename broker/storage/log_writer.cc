@@ -81,6 +81,16 @@ struct LogWriter::Group {
     publish_calls = 0;
   }
 
+  // Stored bytes of `topic` with this group's appends so far.
+  uint64_t TopicBytes(const TopicState& topic) const {
+    uint64_t bytes = 0;
+    for (uint32_t p = 0; p < topic.partitions.size(); ++p) {
+      auto it = partitions.find({topic.record.id.value(), p});
+      bytes += it != partitions.end() ? it->second.record.bytes : topic.partitions[p]->bytes.load();
+    }
+    return bytes;
+  }
+
   void FlushEncoder(PartitionAppend& pa, const StorageDb& db) {
     if (pa.encoder.count() == 0) return;
     const std::string key = LogKey(pa.topic->record.id, pa.partition, pa.encoder_base);
@@ -246,7 +256,7 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
       // The registry's next id moves only if this group commits.
       // Dead-letter topics have one partition, so a dead letter's offset alone identifies it.
       TopicConfig config = config_.default_topic_config;
-      if (request.internal) config = TopicConfig{.partitions = 1};
+      if (request.internal) config = config_.dead_letter_topic_config;
       topic = NewTopicState(name, config, group.next_topic_id, now, group.batch);
       group.next_topic_id = TopicId(group.next_topic_id.value() + 1);
       group.new_topics.emplace(std::string(name), topic);
@@ -289,6 +299,26 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
     DedupeRecord record;
     if (DecodeDedupeRecord(value, record) && now - record.first_seen < config_.dedupe_window) {
       stored_duplicate[i] = PublishResult{record.partition, record.offset, true};
+    }
+  }
+
+  if (const TopicConfig& config = topic->record.config;
+      config.retention == RetentionPolicy::kInterest && config.max_bytes != 0) {
+    // The interest cap: what is not a stored duplicate must fit (duplicates append nothing).
+    uint64_t incoming = 0;
+    for (size_t i = 0; i < request.messages.size(); ++i) {
+      if (i >= stored_duplicate.size() || !stored_duplicate[i]) {
+        incoming += MessageSize(request.messages[i]);
+      }
+    }
+    const uint64_t stored = group.TopicBytes(*topic);
+    if (stored + incoming > config.max_bytes) {
+      if (config_.on_interest_cap) config_.on_interest_cap();
+      return fail(Status::ResourceExhausted(
+          "topic '" + std::string(name) + "' holds " + std::to_string(stored) +
+          " bytes and is capped at max_bytes " + std::to_string(config.max_bytes) +
+          " (interest retention): publishes succeed again once its groups settle (ack or "
+          "dead-letter) what they hold (nothing of this batch was written)"));
     }
   }
 

@@ -83,8 +83,12 @@ struct WriterConfig {
   Limits limits;
   bool auto_create_topics = true;
   TopicConfig default_topic_config;
+  TopicConfig dead_letter_topic_config;  // for topics an `internal` append creates
   std::chrono::milliseconds dedupe_window{std::chrono::minutes(2)};
   std::shared_ptr<Clock> clock;
+  // Optional. Runs on the committing thread when a publish is refused for an interest topic's
+  // max_bytes, so the owner can run retention early. Must only signal (never wait or write).
+  std::function<void()> on_interest_cap;
 };
 
 class LogWriter {

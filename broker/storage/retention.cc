@@ -1,6 +1,7 @@
 #include "storage/retention.h"
 
 #include <memory>
+#include <optional>
 
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
@@ -14,8 +15,10 @@ namespace broker::storage {
 namespace {
 
 // Deletes the expired front of one partition. Returns the number of records deleted.
+// `settled_floor`: for an interest topic with groups, the partition's settled floor.
 Result<uint64_t> TrimPartition(const StorageDb& db, const TopicState& topic, PartitionId partition,
-                               TimePoint now) {
+                               TimePoint now, std::optional<uint64_t> settled_floor,
+                               RetentionResult& result) {
   const TopicConfig& config = topic.record.config;
   PartitionState& state = *topic.partitions[partition.value()];
   PartitionRecord record = state.Snapshot();
@@ -34,7 +37,9 @@ Result<uint64_t> TrimPartition(const StorageDb& db, const TopicState& topic, Par
     const bool too_old = config.retention_age.count() > 0 &&
                          now - entry.max_timestamp > config.retention_age;
     const bool too_big = config.retention_bytes > 0 && trimmed.bytes > config.retention_bytes;
-    if (!too_old && !too_big) break;
+    const bool settled =
+        settled_floor && parts.base_offset.value() + entry.count <= *settled_floor;
+    if (!too_old && !too_big && !settled) break;
     trimmed.first_offset = parts.base_offset + entry.count;
     trimmed.bytes -= std::min(trimmed.bytes, entry.bytes);
   }
@@ -51,6 +56,7 @@ Result<uint64_t> TrimPartition(const StorageDb& db, const TopicState& topic, Par
   rocksdb::Status s = db.db()->Write({}, &batch);
   if (!s.ok()) return FromRocks(s, "applying retention to '" + topic.name + "'");
   state.Store(trimmed);
+  if (record.bytes - trimmed.bytes >= kCompactAfterBytes) result.to_compact.emplace_back(begin, end);
   return trimmed.first_offset.value() - record.first_offset.value();
 }
 
@@ -77,13 +83,21 @@ Result<uint64_t> ExpireDedupeKeys(const StorageDb& db, TimePoint now,
 }  // namespace
 
 Result<RetentionResult> ApplyRetention(const StorageDb& db, TopicRegistry& registry, TimePoint now,
-                                       std::chrono::milliseconds dedupe_window) {
+                                       std::chrono::milliseconds dedupe_window,
+                                       const SettledFloors& settled) {
   RetentionResult result;
   for (const auto& topic : registry.All()) {
     const TopicConfig& config = topic->record.config;
-    if (config.retention_age.count() == 0 && config.retention_bytes == 0) continue;
+    const std::vector<uint64_t>* floors = nullptr;
+    if (config.retention == RetentionPolicy::kInterest) {
+      auto it = settled.find(topic->record.id.value());
+      if (it != settled.end()) floors = &it->second;
+    }
+    if (config.retention_age.count() == 0 && config.retention_bytes == 0 && !floors) continue;
     for (uint32_t p = 0; p < config.partitions; ++p) {
-      auto deleted = TrimPartition(db, *topic, PartitionId(p), now);
+      std::optional<uint64_t> floor;
+      if (floors && p < floors->size()) floor = (*floors)[p];
+      auto deleted = TrimPartition(db, *topic, PartitionId(p), now, floor, result);
       if (!deleted.ok()) return deleted.status();
       result.records_deleted += *deleted;
     }

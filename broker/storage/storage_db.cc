@@ -160,6 +160,18 @@ class InfoLog final : public rocksdb::Logger {
 };
 }  // namespace
 
+Status StorageDb::CompactDeletedRange(const std::string& begin, const std::string& end) const {
+  rocksdb::CompactRangeOptions options;
+  // The bottommost files hold the old records: without this they would be left as they are.
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  const rocksdb::Slice b(begin), e(end);
+  for (rocksdb::ColumnFamilyHandle* cf : {log_, log_index_}) {
+    rocksdb::Status s = db_->CompactRange(options, cf, &b, &e);
+    if (!s.ok()) return FromRocks(s, "compacting deleted records");
+  }
+  return Status::Ok();
+}
+
 Result<uint64_t> StorageDb::Checkpoint(const std::string& dir) const {
   const std::filesystem::path path(dir);
   if (dir.empty() || !path.is_absolute()) {

@@ -14,26 +14,35 @@ TimePoint FromMicros(uint64_t us) {
 
 std::string EncodeTopicRecord(const TopicRecord& r) {
   std::string out;
-  PutLittle32(out, 1);  // record version
+  // Version 1 ends after created_at; version 2 adds the retention policy and max_bytes.
+  PutLittle32(out, 2);  // record version
   PutLittle32(out, r.id.value());
   PutLittle32(out, r.config.partitions);
   PutLittle64(out, static_cast<uint64_t>(r.config.retention_age.count()));
   PutLittle64(out, r.config.retention_bytes);
   PutLittle32(out, r.config.max_message_bytes);
   PutLittle64(out, Micros(r.created_at));
+  PutLittle32(out, static_cast<uint32_t>(r.config.retention));
+  PutLittle64(out, r.config.max_bytes);
   return out;
 }
 
 bool DecodeTopicRecord(std::string_view value, TopicRecord& out) {
   ValueReader r(value);
-  uint32_t version = 0, id = 0;
+  uint32_t version = 0, id = 0, policy = 0;
   uint64_t age = 0, created = 0;
-  if (!r.ReadLittle32(version) || version != 1 || !r.ReadLittle32(id) ||
+  if (!r.ReadLittle32(version) || (version != 1 && version != 2) || !r.ReadLittle32(id) ||
       !r.ReadLittle32(out.config.partitions) || !r.ReadLittle64(age) ||
       !r.ReadLittle64(out.config.retention_bytes) || !r.ReadLittle32(out.config.max_message_bytes) ||
-      !r.ReadLittle64(created) || !r.done()) {
+      !r.ReadLittle64(created)) {
     return false;
   }
+  out.config.max_bytes = 0;
+  if (version == 2 && (!r.ReadLittle32(policy) || !r.ReadLittle64(out.config.max_bytes))) {
+    return false;
+  }
+  if (!r.done() || policy > static_cast<uint32_t>(RetentionPolicy::kInterest)) return false;
+  out.config.retention = static_cast<RetentionPolicy>(policy);
   out.id = TopicId(id);
   out.config.retention_age = std::chrono::milliseconds(static_cast<int64_t>(age));
   out.created_at = FromMicros(created);

@@ -59,6 +59,22 @@ Status ValidateTopicConfig(const TopicConfig& config, const Limits& limits) {
     return Status::InvalidArgument(
         "retention age must be at most 100 years (0 keeps records forever)");
   }
+  switch (config.retention) {
+    case RetentionPolicy::kLimits:
+      if (config.max_bytes != 0) {
+        return Status::InvalidArgument(
+            "max_bytes applies to interest retention only; a limits topic caps its size with "
+            "retention_bytes (which deletes the oldest records instead of refusing publishes)");
+      }
+      break;
+    case RetentionPolicy::kInterest:
+      if (config.retention_bytes != 0) {
+        return Status::InvalidArgument(
+            "retention_bytes applies to limits retention only; an interest topic deletes what "
+            "every group settled and caps its size with max_bytes");
+      }
+      break;
+  }
   if (config.max_message_bytes > limits.max_message_bytes) {
     return Status::InvalidArgument("topic max message size " +
                                    std::to_string(config.max_message_bytes) +

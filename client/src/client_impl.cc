@@ -128,7 +128,11 @@ class ClientImpl final : public Client {
     if (!handler) return Status::InvalidArgument("serve needs a handler");
     auto clock = options_.clock ? options_.clock : Clock::System();
     // The consumer may outlive the client: it keeps the transport alive.
-    return Start(topic, group, options,
+    // The broker drops requests past their deadline before delivering them, and a request topic
+    // this creates gets interest retention (Options::request_topic_config).
+    ConsumerOptions serving = options;
+    serving.group.serves_requests = true;
+    return Start(topic, group, serving,
                  [handler = std::move(handler), clock, transport = transport_](InFlight& flight) {
                    ServeOne(*transport, *clock, handler, flight);
                  });

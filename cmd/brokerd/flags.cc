@@ -36,6 +36,27 @@ void AddFlags(CLI::App& app, Flags& flags) {
   app.add_option("--auto-create-topics", flags.auto_create_topics,
                  "Create topics on first publish/subscribe")
       ->capture_default_str();
+  app.add_option("--auto-create-retention", flags.auto_create_retention,
+                 "Retention policy of auto-created topics: limits (kept forever unless limited) "
+                 "or interest (deleted once every group settled them)")
+      ->check(CLI::IsMember({"limits", "interest"}))
+      ->capture_default_str();
+  app.add_option("--auto-create-max-bytes", flags.auto_create_max_bytes,
+                 "With --auto-create-retention interest: cap on each auto-created topic's stored "
+                 "bytes, past which publishes are refused (0: no cap)")
+      ->capture_default_str();
+  app.add_option("--dlq-retention-age-ms", flags.dlq_retention_age_ms,
+                 "Delete dead letters older than this from dead-letter topics created from now on "
+                 "(0: keep them until purged)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100} * 365 * 24 * 3600 * 1000))
+      ->capture_default_str();
+  app.final_callback([&flags] {
+    if (flags.auto_create_max_bytes != 0 && flags.auto_create_retention != "interest") {
+      throw CLI::ValidationError("--auto-create-max-bytes",
+                                 "applies to --auto-create-retention interest only (a limits "
+                                 "topic deletes old records instead of refusing publishes)");
+    }
+  });
   app.add_option("--max-message-bytes", flags.max_message_bytes, "Largest message accepted")
       ->capture_default_str();
   app.add_option("--max-headers", flags.max_headers, "Most headers per message")
@@ -89,6 +110,12 @@ broker::Options BrokerOptions(const Flags& flags) {
   options.durability =
       flags.durability == "async" ? broker::Durability::kAsync : broker::Durability::kSync;
   options.auto_create_topics = flags.auto_create_topics;
+  if (flags.auto_create_retention == "interest") {
+    options.default_topic_config.retention = broker::RetentionPolicy::kInterest;
+  }
+  options.default_topic_config.max_bytes = flags.auto_create_max_bytes;
+  options.dead_letter_topic_config.retention_age =
+      std::chrono::milliseconds(flags.dlq_retention_age_ms);
   options.limits.max_message_bytes = flags.max_message_bytes;
   options.limits.max_headers = flags.max_headers;
   options.write_buffer_bytes = flags.write_buffer_mib << 20;

@@ -19,6 +19,11 @@ struct Flags {
   std::string data_dir = "./broker-data";
   std::string durability = "sync";
   bool auto_create_topics = true;
+  // Retention of auto-created topics (broker::Options::default_topic_config).
+  std::string auto_create_retention = "limits";
+  uint64_t auto_create_max_bytes = 0;
+  // Age past which dead letters are deleted from dead-letter topics created from now on; 0: kept.
+  int64_t dlq_retention_age_ms = 0;
   size_t max_message_bytes = 1 << 20;
   size_t max_headers = 64;
   std::string tokens_file;

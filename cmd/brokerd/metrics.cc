@@ -69,6 +69,13 @@ void RenderTopics(const std::vector<broker::TopicInfo>& topics, PrometheusText& 
     out.Sample("broker_topic_partitions", {{"topic", t.name}},
                static_cast<uint64_t>(t.config.partitions));
   }
+  out.Family("broker_topic_max_bytes", "gauge",
+             "Interest retention cap of the topic's stored bytes (topics with a cap only).");
+  for (const broker::TopicInfo& t : topics) {
+    if (t.config.retention == broker::RetentionPolicy::kInterest && t.config.max_bytes != 0) {
+      out.Sample("broker_topic_max_bytes", {{"topic", t.name}}, t.config.max_bytes);
+    }
+  }
   struct PartitionFamily {
     const char* name;
     const char* help;
@@ -121,6 +128,10 @@ void RenderGroupCounters(const std::vector<broker::GroupInfo>& groups, Prometheu
       {"broker_group_dead_letters_total",
        "Messages moved to the group's dead-letter topic (max deliveries reached or rejected).",
        &broker::DeliveryCounters::dead_lettered},
+      {"broker_group_expired_requests_total",
+       "Requests past their deadline that the group (a request responder) settled without "
+       "delivering them.",
+       &broker::DeliveryCounters::expired_requests},
   };
   for (const CounterFamily& family : families) {
     out.Family(family.name, "counter", std::string(family.help) + " Since brokerd started.");

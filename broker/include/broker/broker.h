@@ -165,7 +165,10 @@ class Broker {
   // FakeClock and background_work off.
   virtual Status RunDeliveryTimers() = 0;
   // Applies retention and expires dedupe keys now, as the background thread does. Returns once
-  // done. Records deleted are counted in the returned value.
+  // done. Records deleted are counted in the returned value. For interest topics it first
+  // commits every group's pending acks (one write per group, not per message); if a group's
+  // write fails, that topic keeps its records this time and the error is returned after the rest
+  // of the pass.
   virtual Result<uint64_t> RunRetention() = 0;
   virtual WriteStats GetWriteStats() const = 0;
   // Waits for writes refused for a full disk to resume by themselves (RocksDB checks the free

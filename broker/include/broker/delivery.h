@@ -56,7 +56,17 @@ struct GroupConfig {
   // Deliveries before a message is dead-lettered with reason "max_deliveries". Default 5.
   uint32_t max_deliveries = 5;
   BackoffPolicy backoff;
+  // The group answers requests (client::Client::Serve sets it). A message with a
+  // kRequestDeadlineHeader that has passed when the group would lease it is settled without
+  // being delivered (nobody waits for its answer any more) and counted in
+  // DeliveryCounters::expired_requests. A topic that subscribing such a group auto-creates gets
+  // Options::request_topic_config. Default false.
+  bool serves_requests = false;
 };
+
+// Request-reply: the header holding a request's absolute deadline, in microseconds since the Unix
+// epoch (decimal), as client::Client::Request writes it.
+inline constexpr std::string_view kRequestDeadlineHeader = "deadline";
 
 struct SubscribeOptions {
   // Member name, unique within the group while subscribed. Empty: the broker makes one up.
@@ -221,6 +231,8 @@ struct DeliveryCounters {
   uint64_t lease_expired = 0;  // leases that ran out before a settle (each counts as a nack)
   uint64_t rejected = 0;       // rejects accepted (each dead-letters its message)
   uint64_t dead_lettered = 0;  // messages appended to the dead-letter topic, for any reason
+  // serves_requests groups: requests past their deadline settled without being delivered
+  uint64_t expired_requests = 0;
 };
 
 struct MemberInfo {

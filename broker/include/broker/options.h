@@ -56,6 +56,16 @@ struct Options {
   bool auto_create_topics = true;
   // Configuration of auto-created topics. Default: 1 partition, no retention limits.
   TopicConfig default_topic_config;
+  // Configuration of the dead-letter topics `<topic>.<group>.dlq` the broker creates. partitions
+  // must be 1 (a dead letter's offset alone names it). Default: limits retention with no limits,
+  // so dead letters stay until `dlq purge` and the topic is deleted, or until a retention_age set
+  // here deletes them (a deleted one no longer lists, peeks or redrives). Read when the broker
+  // creates a dead-letter topic; existing ones keep the configuration they were created with.
+  TopicConfig dead_letter_topic_config;
+  // Configuration of a topic auto-created by subscribing a group with GroupConfig::serves_requests
+  // (client::Client::Serve): request topics. Default: interest retention without a cap, so
+  // answered (and expired) requests are deleted rather than kept forever.
+  TopicConfig request_topic_config{.retention = RetentionPolicy::kInterest};
 
   // Producer dedupe: how long after its first sight an idempotency key is remembered.
   // Default 2 minutes.
@@ -63,7 +73,9 @@ struct Options {
 
   // Run retention and dedupe-window cleanup on a background thread every retention_interval
   // (real time; what is deleted is decided by `clock`). Tests switch this off and call
-  // Broker::RunRetention() themselves. Default true, every 10 s.
+  // Broker::RunRetention() themselves. Default true, every 10 s. A publish refused for an
+  // interest topic's max_bytes also starts a pass early (at most one per 100 ms), so the topic
+  // accepts publishes again soon after its groups catch up.
   bool background_work = true;
   std::chrono::milliseconds retention_interval = std::chrono::seconds(10);
 

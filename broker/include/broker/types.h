@@ -86,14 +86,34 @@ struct ReadLimits {
   size_t max_bytes = 4 << 20;
 };
 
+// How a topic's records leave it (docs/operations.md, "Retention").
+enum class RetentionPolicy : uint8_t {
+  // By age and/or size (TopicConfig::retention_age, retention_bytes); unsettled records deleted
+  // this way are counted per group as `expired`.
+  kLimits = 0,
+  // A record is deleted once every group of the topic has settled it (acked or dead-lettered),
+  // in whole batches, by the background retention pass. A topic without groups keeps everything.
+  // Publishes past TopicConfig::max_bytes are refused with kResourceExhausted.
+  kInterest = 1,
+};
+
 struct TopicConfig {
   // Number of partitions, fixed at creation. Default 1.
   uint32_t partitions = 1;
+  // Default kLimits. Fixed at creation.
+  RetentionPolicy retention = RetentionPolicy::kLimits;
   // Retention by age: records older than this are deleted in whole batches. 0 (default) = keep.
+  // Also honoured by kInterest topics (as JetStream's MaxAge is), counting unsettled deletions as
+  // `expired`.
   std::chrono::milliseconds retention_age{0};
   // Retention by size per partition: oldest batches are deleted while a partition holds more than
-  // this many bytes. 0 (default) = unlimited.
+  // this many bytes. 0 (default) = unlimited. kLimits only (kInterest uses max_bytes).
   uint64_t retention_bytes = 0;
+  // kInterest only: hard cap on the stored bytes of the whole topic (all partitions). A publish
+  // that would take the topic past it is refused with kResourceExhausted, and succeeds again once
+  // groups settle records and retention deletes them; nothing unsettled is deleted to make room.
+  // 0 (default) = no cap.
+  uint64_t max_bytes = 0;
   // Largest accepted message (key + payload + headers). 0 (default) = the broker's limit.
   uint32_t max_message_bytes = 0;
   friend bool operator==(const TopicConfig&, const TopicConfig&) = default;

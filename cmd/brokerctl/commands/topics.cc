@@ -15,7 +15,28 @@ std::string Retention(const v1::TopicConfig& c) {
     if (!out.empty()) out += ", ";
     out += HumanBytes(c.retention_bytes()) + "/partition";
   }
+  if (c.retention() == v1::RETENTION_POLICY_INTEREST) {
+    return out.empty() ? "interest" : "interest, " + out;
+  }
   return out.empty() ? "forever" : out;
+}
+
+// The interest cap and how much of it is used, e.g. "1.0 MiB (42% used)".
+std::string Cap(const v1::TopicConfig& c, uint64_t bytes) {
+  if (c.retention() != v1::RETENTION_POLICY_INTEREST) return "none (limits retention)";
+  if (c.max_bytes() == 0) return "none";
+  const uint64_t percent = bytes >= c.max_bytes() ? 100 : bytes * 100 / c.max_bytes();
+  return HumanBytes(c.max_bytes()) + " (" + std::to_string(percent) + "% used)";
+}
+
+// --retention: a policy name, or (as before policies existed) an age for limits retention.
+CLI::Validator RetentionValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text == "limits" || text == "interest" || ParseDuration(text)) return "";
+        return "'" + text + "' is neither a policy (limits, interest) nor a duration (e.g. 7d)";
+      },
+      "POLICY|DURATION");
 }
 
 uint64_t Sum(const v1::TopicInfo& t, uint64_t (v1::PartitionInfo::*field)() const) {
@@ -57,7 +78,9 @@ struct CreateArgs {
   std::string name;
   uint32_t partitions = 1;
   std::string retention;
+  std::string retention_age;
   uint64_t retention_bytes = 0;
+  uint64_t max_bytes = 0;
   uint32_t max_message_bytes = 0;
 };
 
@@ -65,10 +88,16 @@ int Create(Context& ctx, const CreateArgs& args) {
   v1::CreateTopicRequest request;
   request.set_name(args.name);
   request.mutable_config()->set_partitions(args.partitions);
-  if (!args.retention.empty()) {
+  if (args.retention == "interest") {
+    request.mutable_config()->set_retention(v1::RETENTION_POLICY_INTEREST);
+  } else if (!args.retention.empty() && args.retention != "limits") {
     request.mutable_config()->set_retention_age_ms(ParseDuration(args.retention)->count());
   }
+  if (!args.retention_age.empty()) {
+    request.mutable_config()->set_retention_age_ms(ParseDuration(args.retention_age)->count());
+  }
   request.mutable_config()->set_retention_bytes(args.retention_bytes);
+  request.mutable_config()->set_max_bytes(args.max_bytes);
   request.mutable_config()->set_max_message_bytes(args.max_message_bytes);
   v1::TopicInfo topic;
   if (!ctx.Admin(&AdminStub::CreateTopic, request, &topic)) return kExitFailure;
@@ -113,6 +142,7 @@ int Describe(Context& ctx, const std::string& name) {
   fields.Add("records", std::to_string(Sum(topic, &v1::PartitionInfo::records)) + " (" +
                             HumanBytes(Sum(topic, &v1::PartitionInfo::bytes)) + ")");
   fields.Add("retention", Retention(c));
+  fields.Add("max bytes", Cap(c, Sum(topic, &v1::PartitionInfo::bytes)));
   fields.Add("max message",
              c.max_message_bytes() == 0 ? "broker default" : HumanBytes(c.max_message_bytes()));
   fields.Add("created", FormatUtc(topic.created_at_us()));
@@ -175,6 +205,7 @@ void AddTopicsCommands(CLI::App& root, CommandEnv env) {
       "Examples:\n"
       "  brokerctl topics list\n"
       "  brokerctl topics create orders --partitions 4 --retention 7d\n"
+      "  brokerctl topics create emails --retention interest --max-bytes 1073741824\n"
       "  brokerctl topics describe orders\n"
       "  brokerctl topics delete orders --yes");
 
@@ -189,13 +220,22 @@ void AddTopicsCommands(CLI::App& root, CommandEnv env) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 100000u));
   create->add_option("--retention", create_args->retention,
-                     "Delete records older than this (e.g. 7d); default: keep forever")
+                     "limits (default), interest (delete once every group settled a record), or "
+                     "an age for limits (e.g. 7d; default: keep forever)")
+      ->check(RetentionValidator());
+  create->add_option("--retention-age", create_args->retention_age,
+                     "Delete records older than this (e.g. 7d), with either policy")
       ->check(DurationValidator());
   create->add_option("--retention-bytes", create_args->retention_bytes,
-                     "Keep at most this many bytes per partition; default: unlimited");
+                     "limits: keep at most this many bytes per partition; default: unlimited");
+  create->add_option("--max-bytes", create_args->max_bytes,
+                     "interest: refuse publishes past this many stored bytes (whole topic); "
+                     "default: no cap");
   create->add_option("--max-message-bytes", create_args->max_message_bytes,
                      "Largest message accepted; default: the broker's limit");
-  create->footer("Example:\n  brokerctl topics create orders --partitions 4 --retention 7d");
+  create->footer(
+      "Examples:\n  brokerctl topics create orders --partitions 4 --retention 7d\n"
+      "  brokerctl topics create emails --retention interest --max-bytes 1073741824");
   OnRun(create, env, [create_args](Context& ctx) { return Create(ctx, *create_args); });
 
   auto describe_name = std::make_shared<std::string>();

@@ -43,6 +43,10 @@ Json TopicJson(const broker::v1::TopicInfo& topic) {
   j["config"] = {{"partitions", c.partitions()},
                  {"retention_age_ms", c.retention_age_ms()},
                  {"retention_bytes", c.retention_bytes()},
+                 {"retention", c.retention() == broker::v1::RETENTION_POLICY_INTEREST
+                                   ? "interest"
+                                   : "limits"},
+                 {"max_bytes", c.max_bytes()},
                  {"max_message_bytes", c.max_message_bytes()}};
   AddTime(j, "created_at", topic.created_at_us());
   uint64_t records = 0, bytes = 0;

@@ -216,6 +216,36 @@ TEST_F(BrokerctlTest, TopicsListAndDescribe) {
   EXPECT_NE(FindLine(r.out, "email +0 +4 +\\S+ +5"), "") << r.out;
 }
 
+TEST_F(BrokerctlTest, InterestTopicCreateAndDescribe) {
+  CommandResult created =
+      Ctl({"topics", "create", "emails", "--retention", "interest", "--max-bytes", "1048576"});
+  ASSERT_EQ(created.exit_code, 0) << Describe(created);
+  EXPECT_NE(created.out.find("retention interest"), std::string::npos) << created.out;
+  ASSERT_EQ(Ctl({"publish", "emails", "hello"}).exit_code, 0);
+
+  Json described = CtlJson({"topics", "describe", "emails"});
+  EXPECT_EQ(described["config"]["retention"], "interest");
+  EXPECT_EQ(described["config"]["max_bytes"], 1048576);
+  EXPECT_GT(described["bytes"].get<int>(), 0);
+  CommandResult table = Ctl({"topics", "describe", "emails"});
+  ASSERT_EQ(table.exit_code, 0) << Describe(table);
+  EXPECT_NE(FindLine(table.out, "retention: +interest"), "") << table.out;
+  EXPECT_NE(FindLine(table.out, "max bytes: +1\\.0 MiB \\(0% used\\)"), "") << table.out;
+  EXPECT_NE(FindLine(Ctl({"topics", "describe", "orders"}).out,
+                     "max bytes: +none \\(limits retention\\)"),
+            "");
+
+  // Bad input: a cap on a limits topic, an unknown policy; neither creates anything.
+  CommandResult capped_limits = Ctl({"topics", "create", "bad1", "--max-bytes", "100"});
+  EXPECT_EQ(capped_limits.exit_code, 1) << Describe(capped_limits);
+  EXPECT_NE(capped_limits.err.find("invalid_argument"), std::string::npos) << capped_limits.err;
+  CommandResult unknown = Ctl({"topics", "create", "bad2", "--retention", "whenever"});
+  EXPECT_EQ(unknown.exit_code, 2) << Describe(unknown);
+  Json topics = CtlJson({"topics", "list"});
+  EXPECT_TRUE(Find(topics["topics"], "name", "bad1").is_null());
+  EXPECT_TRUE(Find(topics["topics"], "name", "bad2").is_null());
+}
+
 TEST_F(BrokerctlTest, StatsAndHealth) {
   Json stats = CtlJson({"stats"});
   EXPECT_EQ(stats["groups"], 2);

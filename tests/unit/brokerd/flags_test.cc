@@ -76,6 +76,44 @@ TEST_F(FlagsTest, OutOfRangeOrMalformedMemoryFlagsAreRefusedWithTheFlagsName) {
   }
 }
 
+TEST_F(FlagsTest, AutoCreateRetentionSelectsTheDefaultTopicConfig) {
+  ParseArgs({"--auto-create-retention", "interest", "--auto-create-max-bytes", "4096"});
+  const broker::Options options = BrokerOptions(flags_);
+  EXPECT_EQ(options.default_topic_config.retention, broker::RetentionPolicy::kInterest);
+  EXPECT_EQ(options.default_topic_config.max_bytes, 4096u);
+}
+
+TEST_F(FlagsTest, DlqRetentionAgeSetsTheDeadLetterTopicConfig) {
+  ParseArgs({});
+  EXPECT_EQ(BrokerOptions(flags_).dead_letter_topic_config.retention_age.count(), 0);
+  Flags flags;
+  CLI::App app{"brokerd", "brokerd"};
+  AddFlags(app, flags);
+  std::vector<const char*> argv{"brokerd", "--dlq-retention-age-ms", "604800000"};
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  EXPECT_EQ(BrokerOptions(flags).dead_letter_topic_config.retention_age,
+            std::chrono::hours(24 * 7));
+  std::vector<const char*> negative{"brokerd", "--dlq-retention-age-ms", "-1"};
+  Flags flags2;
+  CLI::App app2{"brokerd", "brokerd"};
+  AddFlags(app2, flags2);
+  EXPECT_THROW(app2.parse(static_cast<int>(negative.size()), negative.data()), CLI::ParseError);
+}
+
+TEST_F(FlagsTest, AutoCreateMaxBytesWithoutInterestIsAUsageError) {
+  try {
+    ParseArgs({"--auto-create-max-bytes", "4096"});
+    ADD_FAILURE() << "accepted";
+  } catch (const CLI::ParseError& e) {
+    EXPECT_NE(std::string(e.what()).find("--auto-create-max-bytes"), std::string::npos) << e.what();
+  }
+  Flags flags;
+  CLI::App app{"brokerd", "brokerd"};
+  AddFlags(app, flags);
+  std::vector<const char*> argv{"brokerd", "--auto-create-retention", "forever"};
+  EXPECT_THROW(app.parse(static_cast<int>(argv.size()), argv.data()), CLI::ParseError);
+}
+
 TEST_F(FlagsTest, UnknownConfigKeyIsAnErrorNamingTheKey) {
   try {
     ParseConfig("listen = \"127.0.0.1:7070\"\nmetrics-lisen = \"127.0.0.1:9090\"\n");

@@ -51,5 +51,43 @@ TEST_F(DeadLetterTopicTest, ADeadLetterTopicCannotBeDeletedWhileItsGroupExists) 
   DELIVERY_EXPECT_OK(broker().DeleteTopic(dlq));
 }
 
+// Options::dead_letter_topic_config: the default keeps dead letters (limits with no limits);
+// a configured retention is what the broker creates dead-letter topics with.
+TEST_F(DeadLetterTopicTest, DeadLetterTopicsAreCreatedWithTheConfiguredRetention) {
+  Options options = TestOptions();
+  options.dead_letter_topic_config.retention_age = std::chrono::hours(24 * 7);
+  Open(options);
+  CreateTopic(kTopic, 1);
+  auto sub = Subscribe(kTopic, kGroup, "m1");
+  Publish(kTopic, "poison");
+  const Delivery d = PollOne(*sub);
+  DELIVERY_ASSERT_OK(sub->Reject(d.record.partition, d.record.offset, "bad"));
+  RunTimers();
+  const TopicInfo dlq = Must(broker().DescribeTopic(Describe().dlq_topic));
+  EXPECT_EQ(dlq.config.retention, RetentionPolicy::kLimits);
+  EXPECT_EQ(dlq.config.retention_age, std::chrono::hours(24 * 7));
+  EXPECT_EQ(dlq.config.partitions, 1u);
+}
+
+TEST_F(DeadLetterTopicTest, TheDefaultDeadLetterTopicConfigKeepsEverything) {
+  const TopicConfig config = Options{}.dead_letter_topic_config;
+  EXPECT_EQ(config.partitions, 1u);
+  EXPECT_EQ(config.retention, RetentionPolicy::kLimits);
+  EXPECT_EQ(config.retention_age.count(), 0);
+  EXPECT_EQ(config.retention_bytes, 0u);
+}
+
+TEST_F(DeadLetterTopicTest, ABadDeadLetterTopicConfigIsRefusedAtOpen) {
+  Options partitions = TestOptions();
+  partitions.dead_letter_topic_config.partitions = 2;
+  const Status refused = Broker::Open(partitions).status();
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("dead_letter_topic_config"), std::string::npos)
+      << refused.message();
+  Options cap_on_limits = TestOptions();
+  cap_on_limits.dead_letter_topic_config.max_bytes = 10;
+  EXPECT_EQ(Broker::Open(cap_on_limits).status().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace broker::testing

@@ -43,7 +43,39 @@ TEST(TopicMetaTest, TopicRecordOfWrongLengthIsRejected) {
 
 TEST(TopicMetaTest, TopicRecordOfUnknownVersionIsRejected) {
   std::string value = EncodeTopicRecord({.id = TopicId(1), .config = {}, .created_at = {}});
-  value[0] = 2;  // record version, little-endian u32
+  value[0] = 3;  // record version, little-endian u32
+  TopicRecord out;
+  EXPECT_FALSE(DecodeTopicRecord(value, out));
+}
+
+TEST(TopicMetaTest, InterestRetentionRoundTrips) {
+  const TopicRecord record{
+      .id = TopicId(7),
+      .config = {.retention = RetentionPolicy::kInterest, .max_bytes = uint64_t{3} << 30},
+      .created_at = Micros(5)};
+  TopicRecord out;
+  ASSERT_TRUE(DecodeTopicRecord(EncodeTopicRecord(record), out));
+  EXPECT_EQ(out.config, record.config);
+}
+
+// Written before interest retention existed: version 1, without the policy and the cap.
+TEST(TopicMetaTest, VersionOneReadsAsLimitsWithoutCap) {
+  const TopicRecord record{.id = TopicId(3),
+                           .config = {.partitions = 2, .retention_bytes = 100},
+                           .created_at = Micros(9)};
+  std::string value = EncodeTopicRecord(record);
+  value.resize(value.size() - 12);  // policy:u32 | max_bytes:u64
+  value[0] = 1;
+  TopicRecord out;
+  out.config.max_bytes = 77;
+  ASSERT_TRUE(DecodeTopicRecord(value, out));
+  EXPECT_EQ(out.config, record.config);
+  EXPECT_EQ(out.config.retention, RetentionPolicy::kLimits);
+}
+
+TEST(TopicMetaTest, UnknownRetentionPolicyIsRejected) {
+  std::string value = EncodeTopicRecord({.id = TopicId(1), .config = {}, .created_at = {}});
+  value[value.size() - 12] = 2;  // policy, little-endian u32
   TopicRecord out;
   EXPECT_FALSE(DecodeTopicRecord(value, out));
 }

@@ -72,6 +72,24 @@ TEST(ValidateTopicConfigTest, RetentionAgeIsAtMost100Years) {
             StatusCode::kInvalidArgument);
 }
 
+TEST(ValidateTopicConfigTest, EachRetentionPolicyTakesOnlyItsOwnSizeSetting) {
+  EXPECT_TRUE(ValidateTopicConfig({.retention_bytes = 10}, Limits{}).ok());
+  EXPECT_TRUE(
+      ValidateTopicConfig({.retention = RetentionPolicy::kInterest, .max_bytes = 10}, Limits{})
+          .ok());
+  EXPECT_TRUE(ValidateTopicConfig({.retention = RetentionPolicy::kInterest,
+                                   .retention_age = std::chrono::hours(1)},
+                                  Limits{})
+                  .ok());
+  const Status cap_on_limits = ValidateTopicConfig({.max_bytes = 10}, Limits{});
+  EXPECT_EQ(cap_on_limits.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(cap_on_limits.message().find("interest"), std::string::npos);
+  EXPECT_EQ(ValidateTopicConfig(
+                {.retention = RetentionPolicy::kInterest, .retention_bytes = 10}, Limits{})
+                .code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(ValidateTopicConfigTest, TopicMaxMessageSizeMayNotExceedTheBrokerLimit) {
   const Limits limits{.max_message_bytes = 1000};
   EXPECT_TRUE(ValidateTopicConfig({.max_message_bytes = 1000}, limits).ok());
