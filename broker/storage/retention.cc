@@ -56,7 +56,12 @@ Result<uint64_t> TrimPartition(const StorageDb& db, const TopicState& topic, Par
   rocksdb::Status s = db.db()->Write({}, &batch);
   if (!s.ok()) return FromRocks(s, "applying retention to '" + topic.name + "'");
   state.Store(trimmed);
-  if (record.bytes - trimmed.bytes >= kCompactAfterBytes) result.to_compact.emplace_back(begin, end);
+  // Counted across passes: a consumer that drains a topic while passes run deletes it in slices.
+  state.deleted_since_compaction += record.bytes - trimmed.bytes;
+  if (state.deleted_since_compaction >= kCompactAfterBytes) {
+    state.deleted_since_compaction = 0;
+    result.to_compact.emplace_back(begin, end);
+  }
   return trimmed.first_offset.value() - record.first_offset.value();
 }
 

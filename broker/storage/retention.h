@@ -19,8 +19,8 @@
 
 namespace broker::storage {
 
-// A partition losing at least this many bytes in one pass has the deleted range compacted
-// (StorageDb::CompactDeletedRange) so that a drained topic's disk space returns soon.
+// A partition that lost at least this many bytes (in one pass or over several) has the deleted
+// range compacted (StorageDb::CompactDeletedRange), so a drained topic's disk space returns soon.
 inline constexpr uint64_t kCompactAfterBytes = uint64_t{4} << 20;
 
 struct RetentionResult {

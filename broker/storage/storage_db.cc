@@ -164,6 +164,15 @@ Status StorageDb::CompactDeletedRange(const std::string& begin, const std::strin
   rocksdb::CompactRangeOptions options;
   // The bottommost files hold the old records: without this they would be left as they are.
   options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  // A write-ahead log file stays until every column family with data in it has flushed. Group and
+  // meta state are written with every commit but fill their 16 MiB memtables slowly, so without
+  // this the WAL files holding the deleted records (as large as the records) would outlive them.
+  rocksdb::FlushOptions flush;
+  flush.allow_write_stall = true;
+  if (rocksdb::Status s = db_->Flush(flush, {default_, log_, log_index_, meta_, dedupe_, groups_});
+      !s.ok()) {
+    return FromRocks(s, "flushing before compacting deleted records");
+  }
   const rocksdb::Slice b(begin), e(end);
   for (rocksdb::ColumnFamilyHandle* cf : {log_, log_index_}) {
     rocksdb::Status s = db_->CompactRange(options, cf, &b, &e);
@@ -278,6 +287,11 @@ Result<std::unique_ptr<StorageDb>> StorageDb::Open(const Options& options, rocks
 
   // Memory bounds (Options, "Memory RocksDB may hold"); 0 is "no overall bound" to RocksDB too.
   db_options.db_write_buffer_size = options.memtable_budget_bytes;
+  // Disk the write-ahead log may take before RocksDB flushes the column families holding its
+  // oldest file: twice the log's memtable. RocksDB's default is four times every memtable
+  // together (about 1.1 GiB with the defaults), all of it kept alive by the rarely flushed group
+  // and meta state even after retention deleted the records.
+  db_options.max_total_wal_size = 2 * static_cast<uint64_t>(options.write_buffer_bytes);
   // One block cache for every column family, so that block_cache_bytes bounds them together:
   // left alone, RocksDB gives each table factory a cache of its own (8 MiB each).
   rocksdb::BlockBasedTableOptions table_options;

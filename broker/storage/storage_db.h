@@ -52,8 +52,9 @@ class StorageDb {
   // A RocksDB checkpoint of the whole DB in `dir` (Broker::Checkpoint); returns its size in bytes.
   // Any thread: RocksDB checkpoints run alongside writes.
   Result<uint64_t> Checkpoint(const std::string& dir) const;
-  // Compacts the log and log_index key range [begin, end) that retention deleted, so the files
-  // holding it are rewritten without it and its disk space returns now rather than whenever
+  // Flushes every column family (so the write-ahead log files holding the range can be deleted),
+  // then compacts the log and log_index key range [begin, end) that retention deleted, so the
+  // files holding it are rewritten without it and its disk space returns now rather than whenever
   // RocksDB's own compactions reach it. Blocks for the compaction: call it from a background
   // thread, never the writer thread, an I/O thread or a gRPC reaction.
   Status CompactDeletedRange(const std::string& begin, const std::string& end) const;

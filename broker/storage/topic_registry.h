@@ -27,6 +27,9 @@ struct PartitionState {
   std::atomic<uint64_t> first_offset{0};
   std::atomic<uint64_t> end_offset{0};
   std::atomic<uint64_t> bytes{0};
+  // Retention passes only (one at a time): bytes deleted since the deleted range was last
+  // compacted. In memory: after a restart RocksDB's own compactions reclaim what was counted.
+  uint64_t deleted_since_compaction = 0;
 
   PartitionRecord Snapshot() const {
     return {Offset(first_offset.load()), Offset(end_offset.load()), bytes.load()};
