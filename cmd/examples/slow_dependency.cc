@@ -99,9 +99,11 @@ int main(int argc, char** argv) {
       static_cast<long long>(kSlowCall.count()));
   const uint64_t dropped_by_broker = info.ok() ? info->counters.expired_requests : 0;
   std::printf(
-      "responder: handled %d; expired requests dropped without running the handler: %llu by the "
-      "broker, %llu by the responder\n",
-      handled.load(), static_cast<unsigned long long>(dropped_by_broker),
+      "responder: handled %d; expired requests dropped without running the handler: %llu (%llu by "
+      "the broker before delivery, %llu by the responder)\n",
+      handled.load(),
+      static_cast<unsigned long long>(dropped_by_broker + stats.dropped_expired_requests),
+      static_cast<unsigned long long>(dropped_by_broker),
       static_cast<unsigned long long>(stats.dropped_expired_requests));
   std::printf("caller: %llu late reply dropped\n",
               static_cast<unsigned long long>(client->stats().late_replies));
