@@ -46,6 +46,13 @@ void BrokerctlTest::StartBrokerd(const std::vector<std::string>& extra_args) {
   addr_ = brokerd_->address();
 }
 
+void BrokerctlTest::RestartBrokerdOnTheSameAddress() {
+  StopBrokerd();
+  std::string error;
+  brokerd_ = BrokerdProcess::Start(data_dir_, {}, &error, std::chrono::seconds(20), addr_);
+  ASSERT_TRUE(brokerd_.has_value()) << error;
+}
+
 void BrokerctlTest::StopBrokerd() {
   if (brokerd_) {
     EXPECT_EQ(brokerd_->Stop(), 0) << brokerd_->Output();

@@ -46,6 +46,9 @@ class BrokerctlTest : public ::testing::Test {
   // (Re)starts brokerd on the scenario's data directory with `extra_args`.
   void StartBrokerd(const std::vector<std::string>& extra_args = {});
   void StopBrokerd();
+  // Stops brokerd and starts it again on the same data directory and address, as a restart of
+  // the daemon looks to a client that keeps running.
+  void RestartBrokerdOnTheSameAddress();
 
   // brokerctl --addr <brokerd> args...
   CommandResult Ctl(std::vector<std::string> args, const std::map<std::string, std::string>& env = {},

@@ -131,11 +131,7 @@ TEST_F(BrokerctlTest, ConsumeFollowRejoinsAcrossABrokerdRestart) {
   ASSERT_EQ(std::count(out.begin(), out.end(), '\n'), 4) << out << follow.Errors();
 
   // Restart brokerd on the same address; the consume keeps running and rejoins.
-  const std::string addr = addr_;
-  StopBrokerd();
-  std::string error;
-  brokerd_ = BrokerdProcess::Start(data_dir_, {}, &error, std::chrono::seconds(20), addr);
-  ASSERT_TRUE(brokerd_.has_value()) << error;
+  ASSERT_NO_FATAL_FAILURE(RestartBrokerdOnTheSameAddress());
 
   CommandResult published = Ctl({"publish", "orders", "after restart", "--key", "customer-100"});
   ASSERT_EQ(published.exit_code, 0) << Describe(published);

@@ -131,6 +131,14 @@ inline Result<std::vector<Record>> ReadAll(Broker& broker, std::string_view topi
 }
 
 // A key that PartitionForKey maps to `partition` of `partitions`.
+// One retention pass (Broker::RunRetention): the records it deleted, or UINT64_MAX (and a test
+// failure) if it failed.
+inline uint64_t RetentionPass(Broker& broker) {
+  auto deleted = broker.RunRetention();
+  EXPECT_OK(deleted);
+  return deleted.ok() ? *deleted : UINT64_MAX;
+}
+
 inline std::string KeyForPartition(PartitionId partition, uint32_t partitions) {
   for (int i = 0;; ++i) {
     std::string key = "key-" + std::to_string(i);

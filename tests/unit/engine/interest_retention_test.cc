@@ -67,11 +67,7 @@ class InterestRetentionTest : public ::testing::Test {
   void PublishEach(std::string_view topic, int n) {
     for (int i = 0; i < n; ++i) ASSERT_OK(broker_->Publish(topic, {.payload = "m" + std::to_string(i)}));
   }
-  uint64_t RunRetention() {
-    auto deleted = broker_->RunRetention();
-    EXPECT_OK(deleted);
-    return deleted.ok() ? *deleted : UINT64_MAX;
-  }
+  uint64_t RunRetention() { return testing::RetentionPass(*broker_); }
 
   std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
   std::unique_ptr<Broker> broker_;
