@@ -39,19 +39,28 @@ class Reports : public RdKafka::DeliveryReportCb {
   std::map<int, Delivery> deliveries;  // by message id; polled on the test's thread
 };
 
+// A producer with `settings` whose delivery reports go to `reports`; null (and a test failure)
+// if librdkafka refuses the configuration.
+std::unique_ptr<RdKafka::Producer> MakeProducer(const std::map<std::string, std::string>& settings,
+                                                Reports& reports) {
+  auto conf = Config(settings);
+  std::string err;
+  EXPECT_EQ(conf->set("dr_cb", &reports, err), RdKafka::Conf::CONF_OK) << err;
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+  EXPECT_TRUE(producer) << err;
+  return producer;
+}
+
 class RdKafkaTest : public KafkaBrokerdTest {};
 
 TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
   ASSERT_EQ(CreateTopic("payments", 3), "");
   Reports reports;
-  auto conf = Config({{"bootstrap.servers", bootstrap()},
+  auto producer = MakeProducer({{"bootstrap.servers", bootstrap()},
                       {"acks", "all"},
                       {"enable.idempotence", "false"},
-                      {"compression.codec", "gzip"}});
-  std::string err;
-  ASSERT_EQ(conf->set("dr_cb", &reports, err), RdKafka::Conf::CONF_OK) << err;
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
-  ASSERT_TRUE(producer) << err;
+                      {"compression.codec", "gzip"}}, reports);
+  ASSERT_TRUE(producer);
 
   constexpr int kMessages = 30;
   std::vector<int> ids(kMessages);
@@ -87,6 +96,7 @@ TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
   auto consumer_conf = Config({{"bootstrap.servers", bootstrap()},
                                {"group.id", "unused"},
                                {"enable.auto.commit", "false"}});
+  std::string err;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(consumer_conf.get(), err));
   ASSERT_TRUE(consumer) << err;
@@ -135,12 +145,8 @@ TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
 TEST_F(RdKafkaTest, ProduceToAPartitionThatDoesNotExistFails) {
   ASSERT_EQ(CreateTopic("small", 1), "");
   Reports reports;
-  auto conf = Config(
-      {{"bootstrap.servers", bootstrap()}, {"acks", "all"}, {"message.timeout.ms", "10000"}});
-  std::string err;
-  ASSERT_EQ(conf->set("dr_cb", &reports, err), RdKafka::Conf::CONF_OK) << err;
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
-  ASSERT_TRUE(producer) << err;
+  auto producer = MakeProducer({{"bootstrap.servers", bootstrap()}, {"acks", "all"}, {"message.timeout.ms", "10000"}}, reports);
+  ASSERT_TRUE(producer);
   int id = 0;
   std::string value = "x";
   const RdKafka::ErrorCode queued =
@@ -161,11 +167,8 @@ TEST_F(RdKafkaTest, ProduceToAPartitionThatDoesNotExistFails) {
 TEST_F(RdKafkaTest, AcknowledgedRecordsSurviveKillNine) {
   ASSERT_EQ(CreateTopic("durable", 2), "");
   Reports reports;
-  auto conf = Config({{"bootstrap.servers", bootstrap()}, {"acks", "all"}, {"linger.ms", "1"}});
-  std::string err;
-  ASSERT_EQ(conf->set("dr_cb", &reports, err), RdKafka::Conf::CONF_OK) << err;
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
-  ASSERT_TRUE(producer) << err;
+  auto producer = MakeProducer({{"bootstrap.servers", bootstrap()}, {"acks", "all"}, {"linger.ms", "1"}}, reports);
+  ASSERT_TRUE(producer);
   constexpr int kMessages = 200;
   std::vector<int> ids(kMessages);
   for (int i = 0; i < kMessages; ++i) {
@@ -185,6 +188,7 @@ TEST_F(RdKafkaTest, AcknowledgedRecordsSurviveKillNine) {
   auto consumer_conf = Config({{"bootstrap.servers", bootstrap()},
                                {"group.id", "unused"},
                                {"enable.auto.commit", "false"}});
+  std::string err;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(consumer_conf.get(), err));
   ASSERT_TRUE(consumer) << err;
