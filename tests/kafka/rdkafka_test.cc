@@ -51,6 +51,18 @@ std::unique_ptr<RdKafka::Producer> MakeProducer(const std::map<std::string, std:
   return producer;
 }
 
+// A consumer for assign() (its group id is never used to join: no commits, no rebalance); null
+// (and a test failure) if librdkafka refuses it.
+std::unique_ptr<RdKafka::KafkaConsumer> MakeAssigningConsumer(const std::string& bootstrap) {
+  auto conf = Config(
+      {{"bootstrap.servers", bootstrap}, {"group.id", "unused"}, {"enable.auto.commit", "false"}});
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf.get(), err));
+  EXPECT_TRUE(consumer) << err;
+  return consumer;
+}
+
 class RdKafkaTest : public KafkaBrokerdTest {};
 
 TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
@@ -93,13 +105,8 @@ TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
   EXPECT_EQ(high, 10);
 
   // Consume every partition from the beginning (assign, no group).
-  auto consumer_conf = Config({{"bootstrap.servers", bootstrap()},
-                               {"group.id", "unused"},
-                               {"enable.auto.commit", "false"}});
-  std::string err;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
-      RdKafka::KafkaConsumer::create(consumer_conf.get(), err));
-  ASSERT_TRUE(consumer) << err;
+  auto consumer = MakeAssigningConsumer(bootstrap());
+  ASSERT_TRUE(consumer);
   std::vector<RdKafka::TopicPartition*> partitions;
   for (int p = 0; p < 3; ++p) {
     partitions.push_back(
@@ -185,13 +192,8 @@ TEST_F(RdKafkaTest, AcknowledgedRecordsSurviveKillNine) {
 
   KillAndRestart();
 
-  auto consumer_conf = Config({{"bootstrap.servers", bootstrap()},
-                               {"group.id", "unused"},
-                               {"enable.auto.commit", "false"}});
-  std::string err;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
-      RdKafka::KafkaConsumer::create(consumer_conf.get(), err));
-  ASSERT_TRUE(consumer) << err;
+  auto consumer = MakeAssigningConsumer(bootstrap());
+  ASSERT_TRUE(consumer);
   std::vector<RdKafka::TopicPartition*> partitions = {
       RdKafka::TopicPartition::create("durable", 0, RdKafka::Topic::OFFSET_BEGINNING),
       RdKafka::TopicPartition::create("durable", 1, RdKafka::Topic::OFFSET_BEGINNING)};
