@@ -8,7 +8,20 @@
 namespace broker::testing {
 namespace {
 
-class DeadLetterTopicTest : public DeliveryTest {};
+class DeadLetterTopicTest : public DeliveryTest {
+ protected:
+  // Creates kTopic (one partition) and a member of kGroup, which rejects one message into the
+  // group's dead-letter topic; returns the member.
+  std::unique_ptr<Subscription> RejectOneIntoTheDeadLetterTopic() {
+    CreateTopic(kTopic, 1);
+    auto sub = Subscribe(kTopic, kGroup, "m1");
+    Publish(kTopic, "poison");
+    const Delivery d = PollOne(*sub);
+    EXPECT_TRUE(sub->Reject(d.record.partition, d.record.offset, "bad").ok());
+    RunTimers();
+    return sub;
+  }
+};
 
 TEST_F(DeadLetterTopicTest, AGroupThatWouldShareADeadLetterTopicIsRefused) {
   CreateTopic("shop", 1);
@@ -29,12 +42,7 @@ TEST_F(DeadLetterTopicTest, AGroupThatWouldShareADeadLetterTopicIsRefused) {
 }
 
 TEST_F(DeadLetterTopicTest, ADeadLetterTopicCannotBeDeletedWhileItsGroupExists) {
-  CreateTopic(kTopic, 1);
-  auto sub = Subscribe(kTopic, kGroup, "m1");
-  Publish(kTopic, "poison");
-  const Delivery d = PollOne(*sub);
-  DELIVERY_ASSERT_OK(sub->Reject(d.record.partition, d.record.offset, "bad"));
-  RunTimers();
+  auto sub = RejectOneIntoTheDeadLetterTopic();
   const std::string dlq = Describe().dlq_topic;
   ASSERT_EQ(dlq, "orders.billing.dlq");
   ASSERT_EQ(Describe().dlq_depth, 1u);
@@ -57,12 +65,7 @@ TEST_F(DeadLetterTopicTest, DeadLetterTopicsAreCreatedWithTheConfiguredRetention
   Options options = TestOptions();
   options.dead_letter_topic_config.retention_age = std::chrono::hours(24 * 7);
   Open(options);
-  CreateTopic(kTopic, 1);
-  auto sub = Subscribe(kTopic, kGroup, "m1");
-  Publish(kTopic, "poison");
-  const Delivery d = PollOne(*sub);
-  DELIVERY_ASSERT_OK(sub->Reject(d.record.partition, d.record.offset, "bad"));
-  RunTimers();
+  auto sub = RejectOneIntoTheDeadLetterTopic();
   const TopicInfo dlq = Must(broker().DescribeTopic(Describe().dlq_topic));
   EXPECT_EQ(dlq.config.retention, RetentionPolicy::kLimits);
   EXPECT_EQ(dlq.config.retention_age, std::chrono::hours(24 * 7));
