@@ -23,6 +23,28 @@ TEST_P(PublishConformance, SinglePublishesGetConsecutiveOffsets) {
   }
 }
 
+// PublishOptions::partition (for Kafka producers): honoured in process; refused with
+// invalid_argument where the wire carries no partition (gRPC, NATS), and then nothing is written.
+TEST_P(PublishConformance, AnExplicitPartitionIsHonouredOrRefusedWithNothingWritten) {
+  const std::string topic = Topic("orders");
+  PublishOptions options;
+  options.partition = PartitionId(0);
+  auto chosen = client().Publish(topic, {.payload = "chosen"}, options).get();
+  if (GetParam().name == "in_process") {
+    CONFORMANCE_ASSERT_OK(chosen);
+    EXPECT_EQ(chosen->partition, PartitionId(0));
+    options.partition = PartitionId(7);  // the auto-created topic has one partition
+    auto missing = client().Publish(topic, {.payload = "nowhere"}, options).get();
+    EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument) << missing.status().ToString();
+  } else {
+    EXPECT_EQ(chosen.status().code(), StatusCode::kInvalidArgument) << chosen.status().ToString();
+  }
+  // Whatever was refused wrote nothing: the next publish follows only what was accepted.
+  auto next = client().Publish(topic, {.payload = "next"}).get();
+  CONFORMANCE_ASSERT_OK(next);
+  EXPECT_EQ(next->offset, Offset(GetParam().name == "in_process" ? 1 : 0));
+}
+
 TEST_P(PublishConformance, BatchReturnsOnePositionPerMessageInOrder) {
   const std::string topic = Topic("orders");
   CONFORMANCE_ASSERT_OK(client().Publish(topic, {.payload = "first"}).get());
