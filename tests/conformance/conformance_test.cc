@@ -42,6 +42,7 @@ void ConformanceTest::SetUp() {
 }
 
 void ConformanceTest::TearDown() {
+  work_.Stop();
   client_.reset();
   if (fixture_) fixture_->TearDown();
 }

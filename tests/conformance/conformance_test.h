@@ -33,7 +33,7 @@ using testing::Eventually;
 using testing::Gate;
 using testing::kWait;
 using testing::Recorder;
-using testing::SimulateWork;
+using testing::SimulatedWork;
 using testing::StatsReach;
 
 inline const Status& StatusOf(const Status& s) { return s; }
@@ -70,6 +70,8 @@ class ConformanceTest : public ::testing::TestWithParam<TransportParam> {
   client::Client& client() { return *client_; }
   std::unique_ptr<client::Client> NewClient(client::ClientOptions options = {});
   Broker* admin() { return fixture_->admin(); }
+  // Handlers' slow work; stopped first thing in TearDown.
+  SimulatedWork& work() { return work_; }
   // The attempt number a message delivered with `attempt` and released unhandled comes back with.
   uint32_t AttemptAfterRelease(uint32_t attempt) const {
     return fixture_->release_restores_attempt() ? attempt : attempt + 1;
@@ -85,6 +87,7 @@ class ConformanceTest : public ::testing::TestWithParam<TransportParam> {
                                                        milliseconds timeout = kWait);
 
  private:
+  SimulatedWork work_;
   std::unique_ptr<TransportFixture> fixture_;
   std::unique_ptr<client::Client> client_;
   int next_name_ = 0;

@@ -61,8 +61,9 @@ void ExpectCleanGroup(Broker* broker, const std::string& topic, const std::strin
 // `ack_timeout` handles them, each taking `work`: every message is handled once, on its first
 // attempt, no lease is lost and the group ends clean. Returns the consumer's final stats.
 client::ConsumerStats HandleEachOnceSlowly(client::Client& client, Broker* admin,
-                                           const std::string& topic, int messages,
-                                           milliseconds ack_timeout, milliseconds work) {
+                                           SimulatedWork& simulated, const std::string& topic,
+                                           int messages, milliseconds ack_timeout,
+                                           milliseconds work) {
   PublishNumbered(client, topic, messages);
   Recorder<Seen> seen;
   ConsumerOptions options;
@@ -70,7 +71,7 @@ client::ConsumerStats HandleEachOnceSlowly(client::Client& client, Broker* admin
   auto consumer = Must(client.Subscribe(
       topic, "payments",
       [&](const ReceivedMessage& m) {
-        SimulateWork(work);  // the charge
+        simulated.For(work);  // the charge
         seen.Add({m.record.payload, m.attempt});
       },
       options));
@@ -90,7 +91,8 @@ client::ConsumerStats HandleEachOnceSlowly(client::Client& client, Broker* admin
 // handler taking a sixth of it, 40 messages waiting before the consumer starts.
 TEST_P(LeaseConformance, SlowHandlerHandlesEachMessageOnceWithDefaultOptions) {
   constexpr auto kAckTimeout = milliseconds(600);
-  HandleEachOnceSlowly(client(), admin(), Topic("orders"), 40, kAckTimeout, kAckTimeout / 6);
+  HandleEachOnceSlowly(client(), admin(), work(), Topic("orders"), 40, kAckTimeout,
+                       kAckTimeout / 6);
 }
 
 TEST_P(LeaseConformance, TwoMembersWithConcurrencyFourHandleEachMessageOnce) {
@@ -102,7 +104,7 @@ TEST_P(LeaseConformance, TwoMembersWithConcurrencyFourHandleEachMessageOnce) {
   std::atomic<uint64_t> handled_by_a{0}, handled_by_b{0};
   auto handler_counting = [&](std::atomic<uint64_t>& handled) {
     return [&](const ReceivedMessage& m) {
-      SimulateWork(kAckTimeout / 6);
+      work().For(kAckTimeout / 6);
       ++handled;
       seen.Add({m.record.payload, m.attempt});
     };
@@ -131,7 +133,8 @@ TEST_P(LeaseConformance, TwoMembersWithConcurrencyFourHandleEachMessageOnce) {
 TEST_P(LeaseConformance, HandlerLongerThanTheLeaseIsHandledOnce) {
   constexpr auto kAckTimeout = milliseconds(500);
   const client::ConsumerStats stats =
-      HandleEachOnceSlowly(client(), admin(), Topic("orders"), 2, kAckTimeout, kAckTimeout * 3);
+      HandleEachOnceSlowly(client(), admin(), work(), Topic("orders"), 2, kAckTimeout,
+                           kAckTimeout * 3);
   EXPECT_GE(stats.lease_extensions, 4u) << "each lease outlived several ack timeouts";
 }
 

@@ -113,7 +113,7 @@ TEST_P(ManualConformance, ExtendKeepsTheLeaseBeyondTheAckTimeout) {
         // Work three ack timeouts long, renewing the lease as it goes.
         TimePoint previous{};
         for (int step = 0; step < 9; ++step) {
-          SimulateWork(kAckTimeout / 3);
+          work().For(kAckTimeout / 3);
           auto extended = ctx.Extend();
           ASSERT_TRUE(extended.ok()) << extended.status().ToString();
           EXPECT_GT(*extended, previous);
@@ -165,7 +165,7 @@ TEST_P(ManualConformance, AckAfterTheLeaseExpiredFails) {
   auto consumer = Must(client().SubscribeManual(
       topic, "billing",
       [&](MessageContext& ctx) {
-        SimulateWork(kAckTimeout * 3);  // the lease runs out meanwhile
+        work().For(kAckTimeout * 3);  // the lease runs out meanwhile
         acks.Add(ctx.Ack());
       },
       options));

@@ -47,12 +47,6 @@ inline bool Eventually(const std::function<bool()>& condition,
   return true;
 }
 
-// Stands in for a handler's slow work (a call that takes `duration`). Not a way to wait for a
-// condition: use Gate, Recorder or Eventually for that.
-inline void SimulateWork(std::chrono::milliseconds duration) {
-  std::this_thread::sleep_for(duration);
-}
-
 // A one-shot latch: Wait blocks until Open is called (or the timeout passes).
 class Gate {
  public:
@@ -76,6 +70,19 @@ class Gate {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool open_ = false;  // guarded by mu_
+};
+
+// A handler's slow work (the seed's payment charge that takes seconds), owned by a test: For()
+// works until `duration` passes or the test calls Stop(), which ends every current and later
+// For() at once, so a test that is over does not wait out its handlers. Not a way to wait for a
+// condition: use Gate, Recorder or Eventually for that.
+class SimulatedWork {
+ public:
+  void For(std::chrono::milliseconds duration) { (void)stopped_.Wait(duration); }
+  void Stop() { stopped_.Open(); }
+
+ private:
+  Gate stopped_;
 };
 
 // Collects values from handler threads; tests wait for a number of them.
