@@ -22,6 +22,7 @@
 #include "commands/publish.h"
 #include "commands/status.h"
 #include "commands/tail.h"
+#include "commands/top.h"
 #include "commands/topics.h"
 #include "global_options.h"
 #include "rpc/host_port.h"
@@ -129,6 +130,7 @@ int main(int argc, char** argv) {
   AddTailCommand(app, env);
   AddConsumeCommand(app, env);
   AddStatusCommands(app, env);
+  AddTopCommand(app, env);
   AddBackupCommand(app, env);
 
   try {

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <memory>
 
 #include "broker/client/grpc_transport.h"
+#include "commands/stop_signal.h"
 #include "output/payload.h"
 #include "output/record_text.h"
 #include "rpc/convert.h"
@@ -37,19 +37,6 @@ struct ConsumeArgs {
     return Settle::kAck;
   }
 };
-
-// Set by SIGINT/SIGTERM: finish the message in hand, leave the group, exit 0.
-volatile std::sig_atomic_t stop_requested = 0;
-
-void RequestStop(int) { stop_requested = 1; }
-
-void StopOnSignals() {
-  struct sigaction action = {};
-  action.sa_handler = RequestStop;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
 
 // Polls wait at most this long, so an interrupt is noticed promptly.
 constexpr std::chrono::milliseconds kPollSlice{250};
@@ -167,7 +154,7 @@ int Consume(Context& ctx, const ConsumeArgs& args) {
   const auto idle = *ParseDuration(args.wait);
   auto give_up_at = std::chrono::steady_clock::now() + idle;
   uint64_t handled = 0;
-  while (stop_requested == 0 && (args.count == 0 || handled < args.count)) {
+  while (!StopRequested() && (args.count == 0 || handled < args.count)) {
     auto slice = kPollSlice;
     if (!args.follow) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -189,7 +176,7 @@ int Consume(Context& ctx, const ConsumeArgs& args) {
     }
     if (!polled->empty()) give_up_at = std::chrono::steady_clock::now() + idle;
   }
-  if (handled == 0 && !ctx.json() && stop_requested == 0) {
+  if (handled == 0 && !ctx.json() && !StopRequested()) {
     ctx.out() << "no messages for group '" << args.group << "' of '" << args.topic << "' within "
               << args.wait << "\n";
   }

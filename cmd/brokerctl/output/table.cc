@@ -5,9 +5,17 @@
 namespace brokerctl {
 namespace {
 
+// Code points on screen: UTF-8 lead bytes, not counting ANSI colour sequences (ESC '[' ...
+// final byte), which take no room.
 size_t DisplayWidth(const std::string& s) {
   size_t width = 0;
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0x1b && i + 1 < s.size() && s[i + 1] == '[') {
+      i += 2;
+      while (i < s.size() && !(s[i] >= 0x40 && s[i] <= 0x7e)) ++i;
+      continue;
+    }
     if ((c & 0xC0) != 0x80) ++width;  // count lead bytes only
   }
   return width;

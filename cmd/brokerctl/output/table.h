@@ -5,7 +5,8 @@
 //   t.Print(std::cout);
 //
 // Cells must be single-line text (see SafeOneLine in output/payload.h for untrusted bytes).
-// Widths count UTF-8 code points, so names in other scripts still line up in a terminal.
+// Widths count UTF-8 code points, so names in other scripts still line up in a terminal; ANSI
+// colour sequences in a cell take no width.
 #pragma once
 
 #include <ostream>

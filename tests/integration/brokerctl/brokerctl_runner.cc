@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -195,6 +196,79 @@ int BackgroundBrokerctl::Stop() {
   kill(pid_, SIGTERM);
   int status = 0;
   waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return DecodeStatus(status);
+}
+
+TerminalBrokerctl::TerminalBrokerctl(const std::vector<std::string>& args,
+                                     const std::map<std::string, std::string>& env) {
+  std::vector<std::string> arg_strings = {BrokerctlPath()};
+  arg_strings.insert(arg_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : arg_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings = ChildEnvironment(env);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  winsize size = {};
+  size.ws_row = 40;
+  size.ws_col = 160;
+  pid_ = forkpty(&master_fd_, nullptr, nullptr, &size);
+  if (pid_ == 0) {
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+}
+
+TerminalBrokerctl::~TerminalBrokerctl() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+  if (master_fd_ >= 0) close(master_fd_);
+}
+
+std::string TerminalBrokerctl::WaitFor(const std::string& text, size_t times,
+                                       std::chrono::milliseconds timeout) {
+  auto count = [&] {
+    size_t n = 0;
+    for (size_t at = received_.find(text); at != std::string::npos;
+         at = received_.find(text, at + text.size())) {
+      ++n;
+    }
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (master_fd_ >= 0 && count() < times && std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd = {master_fd_, POLLIN, 0};
+    if (poll(&pfd, 1, 50) <= 0) continue;  // returns as soon as output arrives
+    char buffer[4096];
+    const ssize_t n = read(master_fd_, buffer, sizeof(buffer));
+    if (n <= 0) break;  // EIO once the child has exited and closed the terminal
+    received_.append(buffer, static_cast<size_t>(n));
+  }
+  return received_;
+}
+
+int TerminalBrokerctl::Interrupt(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGINT);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (true) {
+    const pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) break;
+    if (std::chrono::steady_clock::now() >= deadline) return -1;  // the destructor kills it
+    // Keep the terminal drained so the child never blocks writing to it while it exits.
+    pollfd pfd = {master_fd_, POLLIN, 0};
+    if (poll(&pfd, 1, 20) > 0) {
+      char buffer[4096];
+      const ssize_t n = read(master_fd_, buffer, sizeof(buffer));
+      if (n > 0) received_.append(buffer, static_cast<size_t>(n));
+    }
+  }
   pid_ = -1;
   return DecodeStatus(status);
 }

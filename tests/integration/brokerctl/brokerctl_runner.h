@@ -58,4 +58,27 @@ class BackgroundBrokerctl {
   std::string err_;
 };
 
+// brokerctl in a pseudo-terminal, as a person runs it (isatty is true, so colour and screen
+// clearing are on unless NO_COLOR says otherwise). The destructor kills it (SIGKILL) and reaps it.
+class TerminalBrokerctl {
+ public:
+  TerminalBrokerctl(const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env = {});
+  ~TerminalBrokerctl();
+  TerminalBrokerctl(const TerminalBrokerctl&) = delete;
+  TerminalBrokerctl& operator=(const TerminalBrokerctl&) = delete;
+
+  // Waits until what the terminal received contains `text` at least `times` times, or `timeout`
+  // passes; returns everything received so far.
+  std::string WaitFor(const std::string& text, size_t times, std::chrono::milliseconds timeout);
+  // SIGINT (Ctrl-C) and reap; returns the exit code (128 + signal), or -1 if it did not exit
+  // within `timeout` (then it is killed).
+  int Interrupt(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  pid_t pid_ = -1;
+  int master_fd_ = -1;
+  std::string received_;
+};
+
 }  // namespace broker::testing
