@@ -6,7 +6,8 @@ RequestHandler::RequestHandler(Broker& broker, HandlerConfig config)
     : broker_(broker),
       config_(std::move(config)),
       coordinator_(config_.clock, config_.coordinator),
-      offsets_(broker) {}
+      offsets_(broker),
+      sequences_(config_.clock) {}
 
 void RequestHandler::Handle(std::string frame, Done done) {
   Reader in(frame);
@@ -49,6 +50,8 @@ void RequestHandler::Handle(std::string frame, Done done) {
       return done(OffsetFetch(header, in));
     case ApiKey::kDescribeGroups:
       return done(DescribeGroups(header, in));
+    case ApiKey::kInitProducerId:
+      return done(InitProducerId(header, in));
   }
   done(Reply{});
 }

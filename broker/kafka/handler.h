@@ -18,6 +18,7 @@
 #include "kafka/group_coordinator.h"
 #include "kafka/messages.h"
 #include "kafka/offset_store.h"
+#include "kafka/producer_sequences.h"
 
 namespace broker::kafka {
 
@@ -73,6 +74,7 @@ class RequestHandler {
   Reply ListOffsets(const RequestHeader& header, Reader& in);
   Reply Fetch(const RequestHeader& header, Reader& in);
   void Produce(const RequestHeader& header, Reader& in, Done done);
+  Reply InitProducerId(const RequestHeader& header, Reader& in);
   // Group APIs (group_handlers.cc).
   Reply FindCoordinator(const RequestHeader& header, Reader& in);
   void JoinGroup(const RequestHeader& header, Reader& in, Done done);
@@ -87,6 +89,7 @@ class RequestHandler {
   const HandlerConfig config_;
   GroupCoordinator coordinator_;
   OffsetStore offsets_;
+  ProducerSequences sequences_;
 };
 
 }  // namespace broker::kafka

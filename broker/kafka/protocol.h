@@ -26,6 +26,7 @@ enum class ApiKey : int16_t {
   kDescribeGroups = 15,
   kApiVersions = 18,
   kCreateTopics = 19,
+  kInitProducerId = 22,
 };
 
 struct ApiRange {
@@ -34,7 +35,7 @@ struct ApiRange {
   int16_t max_version;
 };
 
-inline constexpr std::array<ApiRange, 14> kSupportedApis = {{
+inline constexpr std::array<ApiRange, 15> kSupportedApis = {{
     {ApiKey::kProduce, 3, 7},
     {ApiKey::kFetch, 4, 11},
     {ApiKey::kListOffsets, 1, 3},
@@ -49,6 +50,7 @@ inline constexpr std::array<ApiRange, 14> kSupportedApis = {{
     {ApiKey::kDescribeGroups, 0, 4},
     {ApiKey::kApiVersions, 0, 3},
     {ApiKey::kCreateTopics, 0, 4},
+    {ApiKey::kInitProducerId, 0, 1},
 }};
 
 // The supported range of `api_key`, or nullptr for an API not implemented here.

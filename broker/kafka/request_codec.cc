@@ -123,4 +123,11 @@ bool DecodeListOffsetsRequest(Reader& in, int16_t version, ListOffsetsRequest& o
   return Done(in);
 }
 
+bool DecodeInitProducerIdRequest(Reader& in, int16_t version, InitProducerIdRequest& out) {
+  (void)version;  // v0 and v1 have the same fields
+  out.transactional_id = in.NullableString();
+  out.transaction_timeout_ms = in.Int32();
+  return Done(in);
+}
+
 }  // namespace broker::kafka

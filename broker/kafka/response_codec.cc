@@ -127,4 +127,15 @@ std::string EncodeListOffsetsResponse(int32_t correlation_id, int16_t version,
   return Finish(w);
 }
 
+std::string EncodeInitProducerIdResponse(int32_t correlation_id, int16_t version, int16_t error,
+                                         int64_t producer_id, int16_t producer_epoch) {
+  (void)version;  // v0 and v1 have the same fields
+  Writer w = Begin(correlation_id);
+  w.Int32(0);  // ThrottleTimeMs
+  w.Int16(error);
+  w.Int64(producer_id);
+  w.Int16(producer_epoch);
+  return Finish(w);
+}
+
 }  // namespace broker::kafka

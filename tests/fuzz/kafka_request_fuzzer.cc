@@ -121,6 +121,11 @@ void CheckRequest(std::string_view frame) {
       DecodeDescribeGroupsRequest(in, v, r);
       return;
     }
+    case ApiKey::kInitProducerId: {
+      InitProducerIdRequest r;
+      DecodeInitProducerIdRequest(in, v, r);
+      return;
+    }
   }
 }
 

@@ -149,6 +149,41 @@ TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
   RdKafka::TopicPartition::destroy(times);
 }
 
+// enable.idempotence=true: InitProducerId, then batches numbered per partition; every record is
+// acknowledged once at dense offsets in the order produced.
+TEST_F(RdKafkaTest, IdempotentProducerAppendsEachRecordOnceInOrder) {
+  ASSERT_EQ(CreateTopic("idempotent", 2), "");
+  Reports reports;
+  auto producer = MakeProducer({{"bootstrap.servers", bootstrap()},
+                                {"enable.idempotence", "true"},
+                                {"linger.ms", "2"},
+                                {"batch.num.messages", "7"}},
+                               reports);
+  ASSERT_TRUE(producer);
+  constexpr int kMessages = 300;
+  std::vector<int> ids(kMessages);
+  for (int i = 0; i < kMessages; ++i) {
+    ids[i] = i;
+    const std::string value = "i" + std::to_string(i);
+    ASSERT_EQ(producer->produce("idempotent", i % 2, RdKafka::Producer::RK_MSG_COPY,
+                                const_cast<char*>(value.data()), value.size(), nullptr, 0, 0,
+                                nullptr, &ids[i]),
+              RdKafka::ERR_NO_ERROR);
+  }
+  ASSERT_EQ(producer->flush(kTimeoutMs), RdKafka::ERR_NO_ERROR);
+  ASSERT_EQ(reports.deliveries.size(), static_cast<size_t>(kMessages));
+  std::map<int32_t, int64_t> next_offset;
+  for (int i = 0; i < kMessages; ++i) {
+    const Delivery& d = reports.deliveries[i];
+    ASSERT_EQ(d.error, RdKafka::ERR_NO_ERROR) << RdKafka::err2str(d.error);
+    EXPECT_EQ(d.offset, next_offset[d.partition]++) << i;
+  }
+  int64_t low = -1, high = -1;
+  ASSERT_EQ(producer->query_watermark_offsets("idempotent", 0, &low, &high, kTimeoutMs),
+            RdKafka::ERR_NO_ERROR);
+  EXPECT_EQ(high, kMessages / 2) << "nothing appended twice";
+}
+
 TEST_F(RdKafkaTest, ProduceToAPartitionThatDoesNotExistFails) {
   ASSERT_EQ(CreateTopic("small", 1), "");
   Reports reports;

@@ -13,6 +13,7 @@ namespace {
 
 using testing::Call;
 using testing::Parse;
+using testing::ProduceFrame;
 using testing::RequestFrame;
 
 struct ProducePartitionResult {
@@ -45,16 +46,9 @@ class HandlerTest : public ::testing::Test {
 
   Reply Produce(int16_t acks, const std::string& topic, int32_t partition,
                 const std::optional<std::string>& records, int16_t version = 7) {
-    return Call(*handler_, RequestFrame(ApiKey::kProduce, version, 5, [&](Writer& w) {
-      w.NullableString(std::nullopt);  // transactional id
-      w.Int16(acks);
-      w.Int32(30000);
-      w.Int32(1);
-      w.String(topic);
-      w.Int32(1);
-      w.Int32(partition);
-      w.NullableBytes(records ? std::optional<std::string_view>(*records) : std::nullopt);
-    }));
+    return Call(*handler_,
+                ProduceFrame(version, acks, topic, partition,
+                             records ? std::optional<std::string_view>(*records) : std::nullopt));
   }
 
   ProducePartitionResult ProduceResult(const Reply& reply) {
@@ -178,7 +172,7 @@ TEST_F(HandlerTest, ApiVersionsAdvertisesExactlyTheImplementedApis) {
     const std::map<int16_t, std::pair<int16_t, int16_t>> expected = {
         {0, {3, 7}},  {1, {4, 11}}, {2, {1, 3}},  {3, {0, 6}},  {8, {2, 7}},
         {9, {1, 5}},  {10, {0, 2}}, {11, {0, 5}}, {12, {0, 3}}, {13, {0, 3}},
-        {14, {0, 3}}, {15, {0, 4}}, {18, {0, 3}}, {19, {0, 4}}};
+        {14, {0, 3}}, {15, {0, 4}}, {18, {0, 3}}, {19, {0, 4}}, {22, {0, 1}}};
     EXPECT_EQ(apis, expected) << version;
   }
 }
