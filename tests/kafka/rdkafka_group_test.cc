@@ -21,21 +21,12 @@ constexpr int kPartitions = 4;
 constexpr char kTopic[] = "events";
 constexpr char kGroup[] = "workers";
 
-std::unique_ptr<RdKafka::Conf> Config(const std::map<std::string, std::string>& settings) {
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string err;
-  for (const auto& [k, v] : settings) {
-    EXPECT_EQ(conf->set(k, v, err), RdKafka::Conf::CONF_OK) << k << ": " << err;
-  }
-  return conf;
-}
-
 class RdKafkaGroupTest : public KafkaBrokerdTest {
  protected:
   // Produces values prefix0..prefix{n-1} round-robin over the partitions with acks=all; each is
   // acknowledged (flush returns only when every delivery report came).
   void Produce(const std::string& prefix, int n) {
-    auto conf = Config({{"bootstrap.servers", bootstrap()}, {"acks", "all"}});
+    auto conf = RdKafkaConfig({{"bootstrap.servers", bootstrap()}, {"acks", "all"}});
     std::string err;
     std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
     ASSERT_TRUE(producer) << err;
@@ -50,7 +41,7 @@ class RdKafkaGroupTest : public KafkaBrokerdTest {
   }
 
   std::unique_ptr<RdKafka::KafkaConsumer> Member() {
-    auto conf = Config({{"bootstrap.servers", bootstrap()},
+    auto conf = RdKafkaConfig({{"bootstrap.servers", bootstrap()},
                         {"group.id", kGroup},
                         {"enable.auto.commit", "false"},
                         {"auto.offset.reset", "earliest"},
@@ -61,7 +52,9 @@ class RdKafkaGroupTest : public KafkaBrokerdTest {
     std::unique_ptr<RdKafka::KafkaConsumer> consumer(
         RdKafka::KafkaConsumer::create(conf.get(), err));
     EXPECT_TRUE(consumer) << err;
-    if (consumer) EXPECT_EQ(consumer->subscribe({kTopic}), RdKafka::ERR_NO_ERROR);
+    if (consumer) {
+      EXPECT_EQ(consumer->subscribe({kTopic}), RdKafka::ERR_NO_ERROR);
+    }
     return consumer;
   }
 
