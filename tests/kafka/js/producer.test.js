@@ -1,5 +1,6 @@
 // kafkajs producers against a real brokerd's Kafka listener: plain and idempotent (InitProducerId,
-// sequence numbers); every message is acknowledged once, at dense offsets, and reads back.
+// sequence numbers); every message is acknowledged once, at dense offsets, and reads back. Then
+// kafkajs' admin moves the reading group's committed offsets once the group is empty.
 'use strict';
 
 const assert = require('node:assert');
@@ -58,4 +59,18 @@ test('a plain producer appends every message once', async () => {
 
 test('an idempotent producer appends every message once', async () => {
   await produceAndReadBack('idempotent', { idempotent: true, maxInFlightRequests: 1 });
+});
+
+test('admin sets and resets an empty group\'s offsets', async () => {
+  const groupId = 'plain-reader';  // read every message of 'plain' above, then left
+  const committed = async () => (await admin.fetchOffsets({ groupId, topics: ['plain'] }))[0]
+    .partitions.map((p) => [p.partition, p.offset]).sort();
+  assert.deepStrictEqual(await committed(), [[0, '50'], [1, '50']]);
+  const [group] = (await admin.describeGroups([groupId])).groups;
+  assert.strictEqual(group.state, 'Empty', 'the last member left');
+
+  await admin.setOffsets({ groupId, topic: 'plain', partitions: [{ partition: 1, offset: '20' }] });
+  assert.deepStrictEqual(await committed(), [[0, '50'], [1, '20']], 'partition 1 moved back');
+  await admin.resetOffsets({ groupId, topic: 'plain', earliest: true });
+  assert.deepStrictEqual(await committed(), [[0, '0'], [1, '0']]);
 });
