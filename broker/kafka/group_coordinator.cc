@@ -5,6 +5,19 @@
 #include <set>
 
 namespace broker::kafka {
+namespace {
+
+// The answer to a JoinGroup that did not join: no generation, no leader.
+JoinOutcome JoinFailure(ErrorCode error, std::string member_id) {
+  return JoinOutcome{.error = error,
+                     .generation = -1,
+                     .protocol_name = {},
+                     .leader = {},
+                     .member_id = std::move(member_id),
+                     .members = {}};
+}
+
+}  // namespace
 
 GroupCoordinator::GroupCoordinator(std::shared_ptr<Clock> clock, CoordinatorConfig config)
     : clock_(std::move(clock)), config_(config), random_(std::random_device{}()) {}
@@ -66,14 +79,10 @@ JoinOutcome GroupCoordinator::CurrentGeneration(const Group& g,
 }
 
 void GroupCoordinator::Join(JoinArgs args, JoinDone done) {
-  auto failure = [](ErrorCode error, std::string member_id) {
-    return JoinOutcome{.error = error, .generation = -1, .protocol_name = {}, .leader = {},
-                       .member_id = std::move(member_id), .members = {}};
-  };
-  if (args.group.empty()) return done(failure(ErrorCode::kInvalidGroupId, args.member_id));
+  if (args.group.empty()) return done(JoinFailure(ErrorCode::kInvalidGroupId, args.member_id));
   if (args.session_timeout < config_.min_session_timeout ||
       args.session_timeout > config_.max_session_timeout) {
-    return done(failure(ErrorCode::kInvalidSessionTimeout, args.member_id));
+    return done(JoinFailure(ErrorCode::kInvalidSessionTimeout, args.member_id));
   }
   if (args.rebalance_timeout.count() <= 0) args.rebalance_timeout = args.session_timeout;
   Effects effects;
@@ -83,20 +92,20 @@ void GroupCoordinator::Join(JoinArgs args, JoinDone done) {
     const TimePoint now = clock_->Now();
     Group& g = groups_[args.group];
     if (shut_down_) {
-      answer = failure(ErrorCode::kNotCoordinator, args.member_id);
+      answer = JoinFailure(ErrorCode::kNotCoordinator, args.member_id);
     } else if (!SupportsProtocols(g, args)) {
-      answer = failure(ErrorCode::kInconsistentGroupProtocol, args.member_id);
+      answer = JoinFailure(ErrorCode::kInconsistentGroupProtocol, args.member_id);
     } else if (args.member_id.empty()) {
       const std::string id = NewMemberId(args.client_id);
       ++next_seq_;
       if (args.require_known_member) {
         g.pending[id] = now + args.session_timeout;
-        answer = failure(ErrorCode::kMemberIdRequired, id);
+        answer = JoinFailure(ErrorCode::kMemberIdRequired, id);
       } else {
         args.member_id = id;
       }
     } else if (g.members.count(args.member_id) == 0 && g.pending.count(args.member_id) == 0) {
-      answer = failure(ErrorCode::kUnknownMemberId, args.member_id);
+      answer = JoinFailure(ErrorCode::kUnknownMemberId, args.member_id);
     }
     if (!answer) {
       g.pending.erase(args.member_id);
@@ -118,16 +127,14 @@ void GroupCoordinator::Join(JoinArgs args, JoinDone done) {
       if (g.members.size() == 1) g.protocol_type = args.protocol_type;
       // A known member rejoining with the same protocols after the rebalance completed gets the
       // current generation back; the leader rejoining, or anything new, starts a rebalance.
-      const bool settled =
-          g.state == State::kCompletingRebalance ||
-          (g.state == State::kStable && args.member_id != g.leader);
+      const bool settled = g.state == State::kCompletingRebalance ||
+                           (g.state == State::kStable && args.member_id != g.leader);
       if (!added && !protocols_changed && settled) {
         answer = CurrentGeneration(g, args.member_id);
       } else {
         if (m.awaiting_join) {  // a duplicate JoinGroup: the older one is superseded
           effects.push_back([old = std::move(m.awaiting_join), id = args.member_id] {
-            old(JoinOutcome{.error = ErrorCode::kUnknownMemberId, .generation = -1,
-                            .protocol_name = {}, .leader = {}, .member_id = id, .members = {}});
+            old(JoinFailure(ErrorCode::kUnknownMemberId, id));
           });
         }
         m.awaiting_join = std::move(done);
@@ -177,10 +184,10 @@ void GroupCoordinator::CompleteJoin(Group& g, TimePoint now, Effects& effects) {
     return;
   }
   if (g.members.count(g.leader) == 0) {
-    g.leader = std::min_element(g.members.begin(), g.members.end(), [](const auto& a,
-                                                                      const auto& b) {
-                 return a.second.seq < b.second.seq;
-               })->first;
+    g.leader =
+        std::min_element(g.members.begin(), g.members.end(), [](const auto& a, const auto& b) {
+          return a.second.seq < b.second.seq;
+        })->first;
   }
   // Every member votes for the first of its protocols that all members support; the most votes
   // win, ties going to the leader's order (Kafka's selectProtocol).
@@ -214,10 +221,8 @@ void GroupCoordinator::CompleteJoin(Group& g, TimePoint now, Effects& effects) {
   for (auto& [id, m] : g.members) {
     m.assignment.clear();
     m.last_seen = now;
-    effects.push_back(
-        [cb = std::move(m.awaiting_join), outcome = CurrentGeneration(g, id)]() mutable {
-          cb(std::move(outcome));
-        });
+    effects.push_back([cb = std::move(m.awaiting_join),
+                       outcome = CurrentGeneration(g, id)]() mutable { cb(std::move(outcome)); });
     m.awaiting_join = nullptr;
   }
 }
@@ -229,8 +234,7 @@ void GroupCoordinator::RemoveMember(Group& g, const std::string& member_id, Time
   Member& m = it->second;
   if (m.awaiting_join) {
     effects.push_back([cb = std::move(m.awaiting_join), member_id] {
-      cb(JoinOutcome{.error = ErrorCode::kUnknownMemberId, .generation = -1, .protocol_name = {},
-                     .leader = {}, .member_id = member_id, .members = {}});
+      cb(JoinFailure(ErrorCode::kUnknownMemberId, member_id));
     });
   }
   if (m.awaiting_sync) {
@@ -421,8 +425,7 @@ void GroupCoordinator::Shutdown() {
       for (auto& [id, m] : g.members) {
         if (m.awaiting_join) {
           effects.push_back([cb = std::move(m.awaiting_join), id] {
-            cb(JoinOutcome{.error = ErrorCode::kNotCoordinator, .generation = -1,
-                           .protocol_name = {}, .leader = {}, .member_id = id, .members = {}});
+            cb(JoinFailure(ErrorCode::kNotCoordinator, id));
           });
         }
         if (m.awaiting_sync) {

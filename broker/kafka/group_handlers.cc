@@ -13,8 +13,8 @@ namespace {
 bool ValidGroupName(const std::string& name) {
   if (name.empty() || name.size() > 100) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -33,7 +33,8 @@ Reply RequestHandler::FindCoordinator(const RequestHeader& header, Reader& in) {
   } else {  // transactions are not supported
     response.error = Wire(ErrorCode::kCoordinatorNotAvailable);
   }
-  return Respond(EncodeFindCoordinatorResponse(header.correlation_id, header.api_version, response));
+  return Respond(
+      EncodeFindCoordinatorResponse(header.correlation_id, header.api_version, response));
 }
 
 void RequestHandler::JoinGroup(const RequestHeader& header, Reader& in, Done done) {
@@ -48,8 +49,12 @@ void RequestHandler::JoinGroup(const RequestHeader& header, Reader& in, Done don
                         .members = o.members};
     done(Respond(EncodeJoinGroupResponse(header.correlation_id, header.api_version, r)));
   };
-  JoinOutcome refused{.error = ErrorCode::kNone, .generation = -1, .protocol_name = {},
-                      .leader = {}, .member_id = request.member_id, .members = {}};
+  JoinOutcome refused{.error = ErrorCode::kNone,
+                      .generation = -1,
+                      .protocol_name = {},
+                      .leader = {},
+                      .member_id = request.member_id,
+                      .members = {}};
   if (!ValidGroupName(request.group_id)) {
     refused.error = ErrorCode::kInvalidGroupId;
     return reply(refused);
@@ -58,8 +63,8 @@ void RequestHandler::JoinGroup(const RequestHeader& header, Reader& in, Done don
   // OffsetCommit refuses while native members hold it).
   if (request.protocol_type == "consumer") {
     for (const auto& [name, metadata] : request.protocols) {
-      for (const std::string& topic : DecodeSubscriptionTopics(metadata).value_or(
-               std::vector<std::string>{})) {
+      for (const std::string& topic :
+           DecodeSubscriptionTopics(metadata).value_or(std::vector<std::string>{})) {
         if (offsets_.HasNativeMembers(topic, request.group_id)) {
           refused.error = ErrorCode::kInconsistentGroupProtocol;
           return reply(refused);
@@ -85,11 +90,10 @@ void RequestHandler::JoinGroup(const RequestHeader& header, Reader& in, Done don
 void RequestHandler::SyncGroup(const RequestHeader& header, Reader& in, Done done) {
   SyncGroupRequest request;
   if (!DecodeSyncGroupRequest(in, header.api_version, request)) return done(Reply{});
-  coordinator_.Sync(request.group_id, request.generation_id, request.member_id,
-                    request.assignments, [header, done](const SyncOutcome& o) {
-                      done(Respond(EncodeSyncGroupResponse(header.correlation_id,
-                                                           header.api_version, Wire(o.error),
-                                                           o.assignment)));
+  coordinator_.Sync(request.group_id, request.generation_id, request.member_id, request.assignments,
+                    [header, done](const SyncOutcome& o) {
+                      done(Respond(EncodeSyncGroupResponse(
+                          header.correlation_id, header.api_version, Wire(o.error), o.assignment)));
                     });
 }
 
@@ -129,7 +133,8 @@ Reply RequestHandler::OffsetCommit(const RequestHeader& header, Reader& in) {
     std::vector<OffsetStore::Commit> commits;
     for (const auto& p : t.partitions) commits.push_back({p.index, p.offset, p.metadata});
     std::vector<ErrorCode> errors(commits.size(), group_error);
-    if (group_error == ErrorCode::kNone) errors = offsets_.CommitTopic(request.group_id, t.name, commits);
+    if (group_error == ErrorCode::kNone)
+      errors = offsets_.CommitTopic(request.group_id, t.name, commits);
     for (size_t i = 0; i < commits.size(); ++i) {
       out.partitions.emplace_back(commits[i].partition, Wire(errors[i]));
     }
@@ -157,8 +162,8 @@ Reply RequestHandler::OffsetFetch(const RequestHeader& header, Reader& in) {
     out.name = t.name;
     if (response.error != 0) {
       for (int32_t p : t.partitions) {
-        out.partitions.push_back({.index = p, .offset = -1, .metadata = std::string(),
-                                  .error = response.error});
+        out.partitions.push_back(
+            {.index = p, .offset = -1, .metadata = std::string(), .error = response.error});
       }
       continue;
     }
@@ -195,8 +200,7 @@ Reply RequestHandler::DescribeGroups(const RequestHeader& header, Reader& in) {
                              .assignment = std::move(m.assignment)});
     }
   }
-  return Respond(
-      EncodeDescribeGroupsResponse(header.correlation_id, header.api_version, response));
+  return Respond(EncodeDescribeGroupsResponse(header.correlation_id, header.api_version, response));
 }
 
 }  // namespace broker::kafka

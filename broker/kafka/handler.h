@@ -3,8 +3,9 @@
 // connection.h.
 //
 // Thread safety: Handle may run on any number of threads at once; the handler holds constants,
-// the engine, the group coordinator and the offset store (all thread-safe). Handle blocks (topic creation, reads, a fetch's
-// wait of up to its MaxWaitMs), so it runs on the listener's worker pool, never on an I/O thread.
+// the engine, the group coordinator, the offset store and the producer sequences (all
+// thread-safe). Handle blocks (topic creation, reads, a fetch's wait of up to its MaxWaitMs, a
+// commit's group write), so it runs on the listener's worker pool, never on an I/O thread.
 #pragma once
 
 #include <cstdint>
@@ -56,12 +57,12 @@ class RequestHandler {
 
   RequestHandler(Broker& broker, HandlerConfig config);
 
-  // Handles one request frame (without its size prefix). `done` runs exactly once: on this thread,
-  // for a Produce on the broker's writer thread, for a JoinGroup or SyncGroup that waits for the
-  // rebalance on the thread of the request (or coordinator tick) that completes it. A frame that cannot be parsed, an unknown API
-  // key, or an unsupported version of an API other than ApiVersions closes the connection, as
-  // Apache Kafka does; ApiVersions of an unknown version answers UNSUPPORTED_VERSION in v0 with
-  // the supported ranges.
+  // Handles one request frame (without its size prefix). `done` runs exactly once: on this
+  // thread; for a Produce on the broker's writer thread; for a JoinGroup or SyncGroup that waits
+  // for a rebalance on the thread of the request (or coordinator tick) that completes it. A frame
+  // that cannot be parsed, an unknown API key, or an unsupported version of an API other than
+  // ApiVersions closes the connection, as Apache Kafka does; ApiVersions of an unknown version
+  // answers UNSUPPORTED_VERSION in v0 with the supported ranges.
   void Handle(std::string frame, Done done);
 
   // The listener ticks it (timeouts) and shuts it down (waiting requests) when it stops.

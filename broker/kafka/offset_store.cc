@@ -24,8 +24,7 @@ bool OffsetStore::HasNativeMembers(const std::string& topic, const std::string& 
   return info.ok() && !info->members.empty();
 }
 
-std::vector<ErrorCode> OffsetStore::CommitTopic(const std::string& group,
-                                                const std::string& topic,
+std::vector<ErrorCode> OffsetStore::CommitTopic(const std::string& group, const std::string& topic,
                                                 const std::vector<Commit>& commits) {
   std::vector<ErrorCode> errors(commits.size(), ErrorCode::kNone);
   auto fail_all = [&](ErrorCode e) {

@@ -54,7 +54,7 @@ class ProducerSequences {
   };
   const std::shared_ptr<Clock> clock_;
   std::mutex mu_;
-  int64_t last_id_ = 0;                                                    // guarded by mu_
+  int64_t last_id_ = 0;                                                   // guarded by mu_
   std::map<std::tuple<int64_t, std::string, int32_t>, State> sequences_;  // guarded by mu_
 };
 

@@ -42,12 +42,12 @@ class RdKafkaGroupTest : public KafkaBrokerdTest {
 
   std::unique_ptr<RdKafka::KafkaConsumer> Member() {
     auto conf = RdKafkaConfig({{"bootstrap.servers", bootstrap()},
-                        {"group.id", kGroup},
-                        {"enable.auto.commit", "false"},
-                        {"auto.offset.reset", "earliest"},
-                        {"session.timeout.ms", "6000"},
-                        {"heartbeat.interval.ms", "500"},
-                        {"reconnect.backoff.max.ms", "500"}});
+                               {"group.id", kGroup},
+                               {"enable.auto.commit", "false"},
+                               {"auto.offset.reset", "earliest"},
+                               {"session.timeout.ms", "6000"},
+                               {"heartbeat.interval.ms", "500"},
+                               {"reconnect.backoff.max.ms", "500"}});
     std::string err;
     std::unique_ptr<RdKafka::KafkaConsumer> consumer(
         RdKafka::KafkaConsumer::create(conf.get(), err));
@@ -177,9 +177,8 @@ TEST_F(RdKafkaGroupTest, TwoMembersShareThePartitionsAndCommitsSurviveAKill) {
   for (auto& member : members) member->close();
 
   // The group is an engine group: brokerctl shows it with its lag (none left).
-  testing::CommandResult described =
-      testing::RunBrokerctl({"--addr", brokerd_->address(), "groups", "describe", kGroup,
-                             "--topic", kTopic, "--json"});
+  testing::CommandResult described = testing::RunBrokerctl(
+      {"--addr", brokerd_->address(), "groups", "describe", kGroup, "--topic", kTopic, "--json"});
   ASSERT_EQ(described.exit_code, 0) << described.err;
   EXPECT_NE(described.out.find("\"per_partition\""), std::string::npos) << described.out;
   auto count = [&](const std::string& needle) {

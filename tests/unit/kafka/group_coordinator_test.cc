@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
 #include <optional>
+#include <thread>
 
 #include "broker/testing/fake_clock.h"
 
@@ -122,8 +125,7 @@ TEST_F(GroupCoordinatorTest, UnknownMemberIdsAndOldGenerationsAreRefused) {
 }
 
 TEST_F(GroupCoordinatorTest, SessionTimeoutOutsideTheBoundsIsRefused) {
-  EXPECT_EQ(Join(Args("", "m", milliseconds(5999))).get().error,
-            ErrorCode::kInvalidSessionTimeout);
+  EXPECT_EQ(Join(Args("", "m", milliseconds(5999))).get().error, ErrorCode::kInvalidSessionTimeout);
   EXPECT_EQ(Join(Args("", "m", milliseconds(1800001))).get().error,
             ErrorCode::kInvalidSessionTimeout);
   JoinArgs empty_group = Args("");
@@ -315,6 +317,61 @@ TEST_F(GroupCoordinatorTest, ShutdownAnswersWaitingRequestsAndLaterOnesAtOnce) {
   EXPECT_EQ(join_b.get().error, ErrorCode::kNotCoordinator);
   EXPECT_EQ(Join(Args("")).get().error, ErrorCode::kNotCoordinator);
   EXPECT_EQ(Sync(1, a).get().error, ErrorCode::kNotCoordinator);
+}
+
+// Members on their own threads join, sync, heartbeat, leave and tick over and over:
+// every JoinGroup and SyncGroup is answered (a rebalance never waits for a member that is gone),
+// and the group ends Empty. Also run under TSan (the tsan preset builds kafka_unit_tests).
+TEST_F(GroupCoordinatorTest, ConcurrentMembersAreAllAnsweredAndTheGroupEndsEmpty) {
+  constexpr int kMembers = 4;
+  constexpr int kRounds = 30;
+  // Generous: an answer that never comes fails the test instead of hanging it.
+  constexpr auto kAnswerWithin = std::chrono::seconds(60);
+  std::atomic<int> stable_rounds{0};
+  std::atomic<int> unanswered{0};
+  auto member = [&] {
+    for (int round = 0; round < kRounds; ++round) {
+      std::promise<JoinOutcome> first;
+      coordinator_.Join(Args(""), [&first](JoinOutcome o) { first.set_value(std::move(o)); });
+      const std::string id = first.get_future().get().member_id;
+      // Rejoin until a generation completes with this member synced in it.
+      for (bool synced = false; !synced;) {
+        std::promise<JoinOutcome> joined;
+        coordinator_.Join(Args(id), [&joined](JoinOutcome o) { joined.set_value(std::move(o)); });
+        auto join_future = joined.get_future();
+        if (join_future.wait_for(kAnswerWithin) != std::future_status::ready) {
+          ++unanswered;
+          return;
+        }
+        const JoinOutcome j = join_future.get();
+        if (j.error != ErrorCode::kNone) continue;
+        std::vector<std::pair<std::string, std::string>> assignments;
+        for (const auto& [m, metadata] : j.members) assignments.emplace_back(m, "p");
+        std::promise<SyncOutcome> sync;
+        coordinator_.Sync(kGroup, j.generation, id, assignments,
+                          [&sync](SyncOutcome o) { sync.set_value(std::move(o)); });
+        auto sync_future = sync.get_future();
+        if (sync_future.wait_for(kAnswerWithin) != std::future_status::ready) {
+          ++unanswered;
+          return;
+        }
+        synced = sync_future.get().error == ErrorCode::kNone;
+        if (synced && coordinator_.Heartbeat(kGroup, j.generation, id) == ErrorCode::kNone) {
+          ++stable_rounds;
+        }
+      }
+      EXPECT_EQ(coordinator_.Leave(kGroup, id), ErrorCode::kNone);
+      coordinator_.Tick();  // timeouts checked while the others join and sync
+    }
+  };
+  std::vector<std::thread> members;
+  for (int i = 0; i < kMembers; ++i) members.emplace_back(member);
+  for (std::thread& t : members) t.join();
+  EXPECT_EQ(unanswered.load(), 0);
+  EXPECT_GT(stable_rounds.load(), 0);
+  const GroupDescription d = coordinator_.Describe(kGroup);
+  EXPECT_EQ(d.state, "Empty");
+  EXPECT_TRUE(d.members.empty());
 }
 
 }  // namespace

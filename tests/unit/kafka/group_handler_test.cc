@@ -61,19 +61,19 @@ class GroupHandlerTest : public ::testing::Test {
 
   Joined Join(const std::string& member_id, const std::string& group = kGroup,
               int16_t version = 5) {
-    const Response response = Parse(Call(*handler_, RequestFrame(ApiKey::kJoinGroup, version, 1,
-                                                                 [&](Writer& w) {
-      w.String(group);
-      w.Int32(10000);
-      if (version >= 1) w.Int32(30000);
-      w.String(member_id);
-      if (version >= 5) w.NullableString(std::nullopt);
-      w.String("consumer");
-      w.Int32(1);
-      w.String("range");
-      const std::string metadata = Subscription({kTopic});
-      w.NullableBytes(std::string_view(metadata));
-    })));
+    const Response response =
+        Parse(Call(*handler_, RequestFrame(ApiKey::kJoinGroup, version, 1, [&](Writer& w) {
+          w.String(group);
+          w.Int32(10000);
+          if (version >= 1) w.Int32(30000);
+          w.String(member_id);
+          if (version >= 5) w.NullableString(std::nullopt);
+          w.String("consumer");
+          w.Int32(1);
+          w.String("range");
+          const std::string metadata = Subscription({kTopic});
+          w.NullableBytes(std::string_view(metadata));
+        })));
     Reader r(response.body);
     if (version >= 2) r.Int32();  // throttle
     Joined out;
@@ -242,7 +242,8 @@ TEST_F(GroupHandlerTest, JoinSyncCommitFetchAndLeaveMoveTheEngineGroup) {
   EXPECT_EQ(joined.protocol, "range");
   EXPECT_EQ(joined.members, 1u);
   const std::string& me = joined.member_id;
-  EXPECT_EQ(Sync(1, me, "both-partitions"), std::make_pair(int16_t{0}, std::string("both-partitions")));
+  EXPECT_EQ(Sync(1, me, "both-partitions"),
+            std::make_pair(int16_t{0}, std::string("both-partitions")));
   EXPECT_EQ(Heartbeat(1, me), 0);
   EXPECT_EQ(DescribeState(), "Stable");
 
@@ -266,14 +267,16 @@ TEST_F(GroupHandlerTest, JoinSyncCommitFetchAndLeaveMoveTheEngineGroup) {
   EXPECT_EQ(AckFloor(1), 5u);
   EXPECT_EQ(Commit(1, me, 1, -2), 0);
   EXPECT_EQ(AckFloor(1), 0u) << "-2 is the earliest offset";
-  EXPECT_EQ(Fetch(), (std::vector<std::pair<int64_t, std::string>>{{1, "seek back"}, {0, "<null>"}}));
+  EXPECT_EQ(Fetch(),
+            (std::vector<std::pair<int64_t, std::string>>{{1, "seek back"}, {0, "<null>"}}));
 
-  const Response left = Parse(Call(*handler_, RequestFrame(ApiKey::kLeaveGroup, 3, 7, [&](Writer& w) {
-    w.String(kGroup);
-    w.Int32(1);
-    w.String(me);
-    w.NullableString(std::nullopt);
-  })));
+  const Response left =
+      Parse(Call(*handler_, RequestFrame(ApiKey::kLeaveGroup, 3, 7, [&](Writer& w) {
+        w.String(kGroup);
+        w.Int32(1);
+        w.String(me);
+        w.NullableString(std::nullopt);
+      })));
   Reader r(left.body);
   r.Int32();
   EXPECT_EQ(r.Int16(), 0);

@@ -2,7 +2,6 @@
 // retried batch is answered with its first offsets and appends nothing (also after the broker
 // reopens: the engine's persisted dedupe), and a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
