@@ -21,6 +21,24 @@ packages=(
   kcat librdkafka-dev
 )
 
+# kafkajs runs on Node.js (tests/kafka/js). A machine whose node comes from elsewhere (NodeSource's
+# nodejs package bundles npm) keeps it; otherwise bookworm's nodejs and npm.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+
+# npm packages of the kafkajs tests, exactly as package-lock.json pins them; reinstalled only when
+# the lock file changed since the last install.
+install_node_packages() {
+  local dir tests_dir
+  tests_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/kafka/js"
+  dir="$tests_dir/node_modules"
+  if [[ -f "$dir/.package-lock.json" && "$dir/.package-lock.json" -nt "$tests_dir/package-lock.json" ]]; then
+    echo "install-deps: npm packages of tests/kafka/js already installed"
+    return
+  fi
+  echo "install-deps: npm ci in tests/kafka/js"
+  (cd "$tests_dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -30,6 +48,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages already installed"
+  install_node_packages
   exit 0
 fi
 
@@ -39,3 +58,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_node_packages

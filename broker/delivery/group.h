@@ -147,8 +147,9 @@ class Group : public std::enable_shared_from_this<Group> {
   Result<std::vector<DeadLetter>> ListDeadLetters(Offset from, size_t limit);
   Result<RedriveResult> Redrive(const RedriveOptions& options);
   Result<uint64_t> Purge(const DeadLetterFilter& filter);
-  // Moves every partition's cursor to `positions[p]`, dropping unsettled state. Needs no members.
-  Status Reset(const std::vector<uint64_t>& positions);
+  // Moves partition p's cursor to `positions[p]`, dropping its unsettled state; a partition
+  // without a position is left alone. Needs no members.
+  Status Reset(const std::vector<std::optional<uint64_t>>& positions);
   // Interest retention: per partition, the group's ack floor (every offset below it settled),
   // returned only once the state behind it is committed, so a crash cannot bring back an
   // unsettled offset below it. kUnavailable if a write of this group failed meanwhile (the floor

@@ -263,7 +263,7 @@ Result<uint64_t> Group::Purge(const DeadLetterFilter& filter) {
   return purged;
 }
 
-Status Group::Reset(const std::vector<uint64_t>& positions) {
+Status Group::Reset(const std::vector<std::optional<uint64_t>>& positions) {
   std::promise<Status> committed;
   auto future = committed.get_future();
   {
@@ -280,11 +280,12 @@ Status Group::Reset(const std::vector<uint64_t>& positions) {
       }
     }
     for (uint32_t p = 0; p < cursors_.size() && p < positions.size(); ++p) {
+      if (!positions[p]) continue;
       Cursor& c = cursors_[p];
       std::vector<uint64_t> offsets;
       for (const auto& [offset, entry] : c.unsettled) offsets.push_back(offset);
       for (uint64_t offset : offsets) Settle(p, offset, true);
-      c.next = positions[p];
+      c.next = *positions[p];
       MarkCursorDirty(p);
     }
     Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); }, true);

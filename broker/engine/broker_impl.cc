@@ -367,24 +367,29 @@ Result<GroupInfo> BrokerImpl::ResetGroup(std::string_view topic, std::string_vie
   if (!found.ok()) return found.status();
   auto state = registry_.Find(topic);
   if (!state) return Status::NotFound("topic '" + std::string(topic) + "' does not exist");
-  std::vector<uint64_t> positions;
+  if (position.partition && position.partition->value() >= state->partitions.size()) {
+    return Status::InvalidArgument("topic '" + std::string(topic) + "' has no partition " +
+                                   std::to_string(position.partition->value()));
+  }
+  std::vector<std::optional<uint64_t>> positions(state->partitions.size());
   for (uint32_t p = 0; p < state->partitions.size(); ++p) {
+    if (position.partition && position.partition->value() != p) continue;
     const uint64_t first = state->partitions[p]->first_offset.load();
     const uint64_t end = state->partitions[p]->end_offset.load();
     switch (position.kind) {
       case ResetPosition::Kind::kEarliest:
-        positions.push_back(first);
+        positions[p] = first;
         break;
       case ResetPosition::Kind::kLatest:
-        positions.push_back(end);
+        positions[p] = end;
         break;
       case ResetPosition::Kind::kOffset:
-        positions.push_back(std::clamp(position.offset, first, end));
+        positions[p] = std::clamp(position.offset, first, end);
         break;
       case ResetPosition::Kind::kTime: {
         auto offset = storage::OffsetForTime(*db_, *state, PartitionId(p), position.time);
         if (!offset.ok()) return offset.status();
-        positions.push_back(std::clamp(offset->value(), first, end));
+        positions[p] = std::clamp(offset->value(), first, end);
         break;
       }
     }

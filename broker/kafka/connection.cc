@@ -18,7 +18,10 @@ void InFlight::WaitIdle() {
 }
 
 Connection::Connection(asio::ip::tcp::socket socket, Shared shared)
-    : socket_(std::move(socket)), strand_(socket_.get_executor()), shared_(shared) {}
+    : socket_(std::move(socket)),
+      strand_(socket_.get_executor()),
+      produce_strand_(asio::make_strand(shared.workers->get_executor())),
+      shared_(shared) {}
 
 void Connection::Start() {
   asio::dispatch(strand_, [self = shared_from_this()] { self->ReadSize(); });
@@ -68,15 +71,21 @@ void Connection::Dispatch(std::string frame) {
   const uint64_t seq = first_seq_ + slots_.size();
   slots_.emplace_back();
   shared_.in_flight->Begin();
-  asio::post(*shared_.workers,
-             [self = shared_from_this(), seq, frame = std::move(frame)]() mutable {
-               self->shared_.handler->Handle(std::move(frame), [self, seq](Reply reply) {
-                 asio::post(self->strand_, [self, seq, reply = std::move(reply)]() mutable {
-                   self->Complete(seq, std::move(reply));
-                   self->shared_.in_flight->End();
-                 });
-               });
-             });
+  // The API key is the frame's first two bytes (the frame is at least 10 bytes long).
+  const bool produce = frame[0] == 0 && frame[1] == static_cast<char>(ApiKey::kProduce);
+  auto handle = [self = shared_from_this(), seq, frame = std::move(frame)]() mutable {
+    self->shared_.handler->Handle(std::move(frame), [self, seq](Reply reply) {
+      asio::post(self->strand_, [self, seq, reply = std::move(reply)]() mutable {
+        self->Complete(seq, std::move(reply));
+        self->shared_.in_flight->End();
+      });
+    });
+  };
+  if (produce) {
+    asio::post(produce_strand_, std::move(handle));
+  } else {
+    asio::post(*shared_.workers, std::move(handle));
+  }
 }
 
 void Connection::Complete(uint64_t seq, Reply reply) {

@@ -1,5 +1,7 @@
 // Connection: one Kafka client's TCP connection. Reads size-prefixed frames, hands each to the
-// worker pool, and writes the responses back in request order.
+// worker pool, and writes the responses back in request order. Produce requests of a connection
+// are handled one after another (a strand on the pool), so their appends to a partition keep the
+// order the client sent them in: an idempotent producer pipelines batches and numbers them.
 //
 // Thread safety: every member is touched only on the connection's strand (the socket's executor);
 // Complete may be called from any thread and posts to it.
@@ -65,6 +67,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::ip::tcp::socket socket_;
   // The socket's strand, kept apart so that other threads post to it without touching socket_.
   const asio::any_io_executor strand_;
+  // Produce requests of this connection, in order, on the worker pool.
+  asio::strand<asio::thread_pool::executor_type> produce_strand_;
   const Shared shared_;
   std::array<char, 4> size_buf_{};
   std::string body_;

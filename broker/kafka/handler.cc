@@ -3,7 +3,11 @@
 namespace broker::kafka {
 
 RequestHandler::RequestHandler(Broker& broker, HandlerConfig config)
-    : broker_(broker), config_(std::move(config)) {}
+    : broker_(broker),
+      config_(std::move(config)),
+      coordinator_(config_.clock, config_.coordinator),
+      offsets_(broker),
+      sequences_(config_.clock) {}
 
 void RequestHandler::Handle(std::string frame, Done done) {
   Reader in(frame);
@@ -30,6 +34,24 @@ void RequestHandler::Handle(std::string frame, Done done) {
       return done(Fetch(header, in));
     case ApiKey::kProduce:
       return Produce(header, in, std::move(done));
+    case ApiKey::kFindCoordinator:
+      return done(FindCoordinator(header, in));
+    case ApiKey::kJoinGroup:
+      return JoinGroup(header, in, std::move(done));
+    case ApiKey::kSyncGroup:
+      return SyncGroup(header, in, std::move(done));
+    case ApiKey::kHeartbeat:
+      return done(Heartbeat(header, in));
+    case ApiKey::kLeaveGroup:
+      return done(LeaveGroup(header, in));
+    case ApiKey::kOffsetCommit:
+      return done(OffsetCommit(header, in));
+    case ApiKey::kOffsetFetch:
+      return done(OffsetFetch(header, in));
+    case ApiKey::kDescribeGroups:
+      return done(DescribeGroups(header, in));
+    case ApiKey::kInitProducerId:
+      return done(InitProducerId(header, in));
   }
   done(Reply{});
 }

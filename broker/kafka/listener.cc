@@ -15,6 +15,7 @@ struct KafkaListener::Impl {
   explicit Impl(const ListenerConfig& config)
       : workers(config.worker_threads),
         acceptor(io),
+        tick_timer(io),
         max_request_bytes(config.max_request_bytes),
         max_in_flight(config.max_in_flight_per_connection) {}
 
@@ -40,10 +41,22 @@ struct KafkaListener::Impl {
         });
   }
 
+  // Ticks the group coordinator every 100 ms until Stop cancels it (on the io thread).
+  void Tick() {
+    tick_timer.expires_after(std::chrono::milliseconds(100));
+    tick_timer.async_wait([this](asio::error_code ec) {
+      if (ec || ticks_stopped) return;
+      handler->coordinator().Tick();
+      Tick();
+    });
+  }
+
   std::unique_ptr<RequestHandler> handler;  // set before the first accept
   asio::io_context io;
   asio::thread_pool workers;
   asio::ip::tcp::acceptor acceptor;  // used on the io thread after Start
+  asio::steady_timer tick_timer;     // used on the io thread
+  bool ticks_stopped = false;        // used on the io thread
   const size_t max_request_bytes;
   const size_t max_in_flight;
   InFlight in_flight;
@@ -102,9 +115,12 @@ Result<std::unique_ptr<KafkaListener>> KafkaListener::Start(Broker& broker,
   handler_config.auto_create_topics = config.auto_create_topics;
   handler_config.advertised_host = advertise->host;
   handler_config.advertised_port = advertise->port;
+  handler_config.clock = config.clock;
+  handler_config.coordinator = config.coordinator;
   impl->handler = std::make_unique<RequestHandler>(broker, std::move(handler_config));
 
   impl->Accept();
+  impl->Tick();
   for (size_t i = 0; i < std::max<size_t>(config.io_threads, 1); ++i) {
     impl->io_threads.emplace_back([io = &impl->io] {
       auto guard = asio::make_work_guard(*io);
@@ -130,6 +146,8 @@ void KafkaListener::Stop() {
   asio::post(impl_->io, [impl = impl_.get(), &acceptor_closed] {
     asio::error_code ignored;
     impl->acceptor.close(ignored);
+    impl->ticks_stopped = true;
+    impl->tick_timer.cancel();
     acceptor_closed.set_value();
   });
   acceptor_closed.get_future().wait();
@@ -145,6 +163,8 @@ void KafkaListener::Stop() {
     connection->Close(&closed);
     closed.get_future().wait();
   }
+  // Requests waiting for a rebalance are answered (to closed connections), and none waits again.
+  impl_->handler->coordinator().Shutdown();
   // Completions post to connection strands, so the io threads run until none is left.
   impl_->in_flight.WaitIdle();
   impl_->workers.join();

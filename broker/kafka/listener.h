@@ -5,8 +5,9 @@
 // I/O; each connection's reads, writes and response queue run on its own strand, so requests of a
 // connection are answered in the order they came, whatever order they finish in. Requests are
 // handled on a separate pool of `worker_threads` (they may block on engine calls, and a Fetch
-// waits up to its MaxWaitMs); a Produce completes on the broker's writer thread. Asio stays behind
-// the pimpl.
+// waits up to its MaxWaitMs); a Produce completes on the broker's writer thread. A timer on the
+// io_context ticks the group coordinator every 100 ms (session and rebalance timeouts); a
+// JoinGroup or SyncGroup waiting for a rebalance holds no thread. Asio stays behind the pimpl.
 //
 // Thread safety: Start, address and Stop are called by one thread (brokerd's main).
 #pragma once
@@ -17,7 +18,9 @@
 #include <string>
 
 #include "broker/broker.h"
+#include "broker/clock.h"
 #include "broker/status.h"
+#include "kafka/group_coordinator.h"
 
 namespace broker::kafka {
 
@@ -41,6 +44,10 @@ struct ListenerConfig {
   int32_t node_id = 1;
   // Metadata creates unknown topics it is asked about (brokerd: --auto-create-topics).
   bool auto_create_topics = true;
+  // Consumer groups: session timeout bounds, and the clock their timeouts run on (checked every
+  // 100 ms). Default: the system clock.
+  CoordinatorConfig coordinator;
+  std::shared_ptr<Clock> clock = Clock::System();
 };
 
 class KafkaListener {
@@ -56,8 +63,9 @@ class KafkaListener {
   // The address Metadata advertises.
   const std::string& advertised_address() const;
 
-  // Stops accepting, closes every connection, waits for requests in progress (a Produce's publish,
-  // a Fetch's wait) to finish, then joins the threads. Idempotent.
+  // Stops accepting, closes every connection, answers JoinGroup and SyncGroup requests waiting for
+  // a rebalance, waits for requests in progress (a Produce's publish, a Fetch's wait) to finish,
+  // then joins the threads. Idempotent.
   void Stop();
 
  private:

@@ -93,6 +93,11 @@ struct ListOffsetsRequest {
   std::vector<Topic> topics;
 };
 
+struct InitProducerIdRequest {
+  std::optional<std::string> transactional_id;  // non-null: transactions (refused)
+  int32_t transaction_timeout_ms = 0;
+};
+
 // Each decoder reads the whole body of `version` and returns false if it is malformed or has
 // bytes left over.
 bool DecodeRequestHeader(Reader& in, RequestHeader& header);
@@ -102,6 +107,7 @@ bool DecodeProduceRequest(Reader& in, int16_t version, ProduceRequest& out);
 bool DecodeFetchRequest(Reader& in, int16_t version, FetchRequest& out);
 bool DecodeListOffsetsRequest(Reader& in, int16_t version, ListOffsetsRequest& out);
 bool DecodeApiVersionsRequest(Reader& in, int16_t version);
+bool DecodeInitProducerIdRequest(Reader& in, int16_t version, InitProducerIdRequest& out);
 
 // ---- Responses ------------------------------------------------------------------------------
 
@@ -191,5 +197,7 @@ std::string EncodeProduceResponse(int32_t correlation_id, int16_t version,
 std::string EncodeFetchResponse(int32_t correlation_id, int16_t version, const FetchResponse& r);
 std::string EncodeListOffsetsResponse(int32_t correlation_id, int16_t version,
                                       const ListOffsetsResponse& r);
+std::string EncodeInitProducerIdResponse(int32_t correlation_id, int16_t version, int16_t error,
+                                         int64_t producer_id, int16_t producer_epoch);
 
 }  // namespace broker::kafka

@@ -1,6 +1,8 @@
 // Produce: each partition's batch is decoded completely (CRC, gzip, every record) and published
 // to that partition in one atomic PublishAsync, so a partition is appended all or nothing. The
-// response is sent once every partition's publish has completed; acks=0 sends none.
+// response is sent once every partition's publish has completed; acks=0 sends none. An idempotent
+// producer's batch is checked for sequence gaps and published with one dedupe key per record
+// (producer_sequences.h); InitProducerId hands out the producer ids.
 #include <mutex>
 
 #include "kafka/handler.h"
@@ -121,6 +123,20 @@ void RequestHandler::Produce(const RequestHeader& header, Reader& in, Done done)
         fail(ErrorCode::kInvalidRecord);
         continue;
       }
+      if (batch.producer_id >= 0) {
+        const ErrorCode sequence =
+            sequences_.Check(batch.producer_id, batch.producer_epoch, t.name, p.index,
+                             batch.base_sequence, static_cast<int32_t>(messages.size()));
+        if (sequence != ErrorCode::kNone) {
+          fail(sequence);
+          continue;
+        }
+        for (size_t i = 0; i < messages.size(); ++i) {
+          messages[i].idempotency_key = ProducerSequences::DedupeKey(
+              batch.producer_id, batch.producer_epoch, t.name, p.index,
+              static_cast<int64_t>(batch.base_sequence) + static_cast<int64_t>(i));
+        }
+      }
       options.partition = PartitionId(static_cast<uint32_t>(p.index));
       broker_.PublishAsync(
           t.name, std::move(messages), options,
@@ -135,6 +151,19 @@ void RequestHandler::Produce(const RequestHeader& header, Reader& in, Done done)
   }
   std::unique_lock lock(pending->mu);
   pending->Release(lock);
+}
+
+Reply RequestHandler::InitProducerId(const RequestHeader& header, Reader& in) {
+  InitProducerIdRequest request;
+  if (!DecodeInitProducerIdRequest(in, header.api_version, request)) return Reply{};
+  // Transactions are not supported: a transactional id is refused (kafkajs and librdkafka treat
+  // INVALID_REQUEST as fatal, so the producer fails at once instead of retrying).
+  const bool transactional = request.transactional_id.has_value();
+  return {Reply::Kind::kRespond,
+          EncodeInitProducerIdResponse(
+              header.correlation_id, header.api_version,
+              Wire(transactional ? ErrorCode::kInvalidRequest : ErrorCode::kNone),
+              transactional ? -1 : sequences_.NewProducerId(), transactional ? -1 : 0)};
 }
 
 }  // namespace broker::kafka

@@ -197,9 +197,9 @@ DecodedBatch DecodeProduceBatch(std::string_view bytes, size_t max_inflated_byte
   const int32_t last_offset_delta = header.Int32();
   header.Int64();  // baseTimestamp
   header.Int64();  // maxTimestamp
-  header.Int64();  // producerId
-  header.Int16();  // producerEpoch
-  header.Int32();  // baseSequence
+  const int64_t producer_id = header.Int64();
+  const int16_t producer_epoch = header.Int16();
+  const int32_t base_sequence = header.Int32();
   const int32_t count = header.Int32();
   if ((attributes & (kTransactional | kControl)) != 0) {
     return Error(ErrorCode::kInvalidRecord, "transactional and control batches are not supported");
@@ -234,6 +234,9 @@ DecodedBatch DecodeProduceBatch(std::string_view bytes, size_t max_inflated_byte
     return Error(ErrorCode::kCorruptMessage, "record batch holds fewer bytes than its count needs");
   }
   DecodedBatch out;
+  out.producer_id = producer_id;
+  out.producer_epoch = producer_epoch;
+  out.base_sequence = base_sequence;
   out.records.resize(static_cast<size_t>(count));
   Reader records(section);
   bool bad_delta = false;

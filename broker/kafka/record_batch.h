@@ -32,6 +32,11 @@ struct DecodedBatch {
   ErrorCode error = ErrorCode::kNone;
   std::string error_message;  // why, for the log and ProduceResponse v8+'s ErrorMessage
   std::vector<KafkaRecord> records;
+  // An idempotent producer's batch: its id (-1: not idempotent), epoch and the sequence number of
+  // the first record (the others follow one by one).
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
 };
 
 // Decodes the `Records` of one partition of a ProduceRequest: exactly one v2 batch, as Apache

@@ -1,23 +1,11 @@
 // Decoders of messages.h. Minimum element sizes passed to ArrayLength are the fewest bytes an
 // element can take on the wire, so a hostile count fails before anything is reserved.
+#include "kafka/codec_util.h"
 #include "kafka/messages.h"
 
 namespace broker::kafka {
-namespace {
-
-bool Done(const Reader& in) { return !in.failed() && in.remaining() == 0; }
-
-template <typename T, typename Fn>
-void ReadArray(Reader& in, size_t min_bytes, std::vector<T>& out, Fn&& read_one) {
-  const int32_t n = in.ArrayLength(min_bytes);
-  out.resize(static_cast<size_t>(n));
-  for (T& element : out) {
-    if (in.failed()) return;
-    read_one(element);
-  }
-}
-
-}  // namespace
+using codec::Done;
+using codec::ReadArray;
 
 bool DecodeRequestHeader(Reader& in, RequestHeader& header) {
   header.api_key = in.Int16();
@@ -132,6 +120,13 @@ bool DecodeListOffsetsRequest(Reader& in, int16_t version, ListOffsetsRequest& o
       p.timestamp = in.Int64();
     });
   });
+  return Done(in);
+}
+
+bool DecodeInitProducerIdRequest(Reader& in, int16_t version, InitProducerIdRequest& out) {
+  (void)version;  // v0 and v1 have the same fields
+  out.transactional_id = in.NullableString();
+  out.transaction_timeout_ms = in.Int32();
   return Done(in);
 }
 

@@ -1,30 +1,12 @@
 // Encoders of messages.h. Every response here uses response header v0 (the correlation id alone):
 // ApiVersions always does, and no other supported version is flexible.
+#include "kafka/codec_util.h"
 #include "kafka/messages.h"
 
 namespace broker::kafka {
-namespace {
-
-// Starts a frame: a size placeholder and the correlation id.
-Writer Begin(int32_t correlation_id) {
-  Writer w;
-  w.Int32(0);
-  w.Int32(correlation_id);
-  return w;
-}
-
-std::string Finish(Writer& w) {
-  w.PatchInt32(0, static_cast<int32_t>(w.size() - 4));
-  return w.Take();
-}
-
-template <typename T, typename Fn>
-void WriteArray(Writer& w, const std::vector<T>& items, Fn&& write_one) {
-  w.Int32(static_cast<int32_t>(items.size()));
-  for (const T& item : items) write_one(item);
-}
-
-}  // namespace
+using codec::Begin;
+using codec::Finish;
+using codec::WriteArray;
 
 std::string EncodeApiVersionsResponse(int32_t correlation_id, int16_t version, int16_t error) {
   Writer w = Begin(correlation_id);
@@ -142,6 +124,17 @@ std::string EncodeListOffsetsResponse(int32_t correlation_id, int16_t version,
       w.Int64(p.offset);
     });
   });
+  return Finish(w);
+}
+
+std::string EncodeInitProducerIdResponse(int32_t correlation_id, int16_t version, int16_t error,
+                                         int64_t producer_id, int16_t producer_epoch) {
+  (void)version;  // v0 and v1 have the same fields
+  Writer w = Begin(correlation_id);
+  w.Int32(0);  // ThrottleTimeMs
+  w.Int16(error);
+  w.Int64(producer_id);
+  w.Int16(producer_epoch);
   return Finish(w);
 }
 

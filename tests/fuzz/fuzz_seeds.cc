@@ -332,7 +332,8 @@ void RegressionSeeds(SeedWriter& w) {
   }
 }
 
-// Kafka request frames (header v1, v2 for ApiVersions v3) of each supported API, and batches.
+// Kafka request frames (header v1, v2 for ApiVersions v3) of the supported APIs (of the group APIs
+// JoinGroup and OffsetCommit), and batches.
 void KafkaSeeds(SeedWriter& w) {
   const std::string t = "kafka_request_fuzzer";
   auto frame = [](kafka::ApiKey key, int16_t version, auto&& body) {
@@ -431,6 +432,42 @@ void KafkaSeeds(SeedWriter& w) {
                   b.Int32(1);
                   b.Int32(0);
                   b.Int64(-2);
+                }),
+          0);
+  kafka::Writer subscription;  // ConsumerProtocolSubscription v0: topics "orders"
+  subscription.Int16(0);
+  subscription.Int32(1);
+  subscription.String("orders");
+  subscription.NullableBytes(std::nullopt);
+  const std::string metadata = subscription.Take();
+  w.Write(t, "join_group_v5",
+          frame(kafka::ApiKey::kJoinGroup, 5,
+                [&](kafka::Writer& b) {
+                  b.String("billing");
+                  b.Int32(30000);
+                  b.Int32(60000);
+                  b.String("");
+                  b.NullableString(std::nullopt);
+                  b.String("consumer");
+                  b.Int32(1);
+                  b.String("range");
+                  b.NullableBytes(std::string_view(metadata));
+                }),
+          0);
+  w.Write(t, "offset_commit_v7",
+          frame(kafka::ApiKey::kOffsetCommit, 7,
+                [](kafka::Writer& b) {
+                  b.String("billing");
+                  b.Int32(3);
+                  b.String("member-1");
+                  b.NullableString(std::nullopt);
+                  b.Int32(1);
+                  b.String("orders");
+                  b.Int32(1);
+                  b.Int32(0);
+                  b.Int64(42);
+                  b.Int32(-1);
+                  b.NullableString(std::string("meta"));
                 }),
           0);
 }

@@ -4,7 +4,8 @@
 //
 // Input: byte 0 picks what the rest is:
 //   0: a request frame (without its size prefix): the header, then the body of its API and
-//      version, and for a Produce every partition's record batch
+//      version (group APIs included), for a Produce every partition's record batch, and for a
+//      JoinGroup every protocol's metadata as a consumer subscription
 //   1: the records of one produce partition, straight to the batch decoder
 // Property beyond "no crash": a batch that decodes re-encodes to one that decodes to the same
 // records.
@@ -13,6 +14,7 @@
 #include <string_view>
 
 #include "fuzz_check.h"
+#include "kafka/group_messages.h"
 #include "kafka/messages.h"
 #include "kafka/record_batch.h"
 
@@ -76,6 +78,52 @@ void CheckRequest(std::string_view frame) {
           if (partition.records) CheckBatch(*partition.records);
         }
       }
+      return;
+    }
+    case ApiKey::kFindCoordinator: {
+      FindCoordinatorRequest r;
+      DecodeFindCoordinatorRequest(in, v, r);
+      return;
+    }
+    case ApiKey::kJoinGroup: {
+      JoinGroupRequest r;
+      if (!DecodeJoinGroupRequest(in, v, r)) return;
+      for (const auto& protocol : r.protocols) DecodeSubscriptionTopics(protocol.second);
+      return;
+    }
+    case ApiKey::kSyncGroup: {
+      SyncGroupRequest r;
+      DecodeSyncGroupRequest(in, v, r);
+      return;
+    }
+    case ApiKey::kHeartbeat: {
+      HeartbeatRequest r;
+      DecodeHeartbeatRequest(in, v, r);
+      return;
+    }
+    case ApiKey::kLeaveGroup: {
+      LeaveGroupRequest r;
+      DecodeLeaveGroupRequest(in, v, r);
+      return;
+    }
+    case ApiKey::kOffsetCommit: {
+      OffsetCommitRequest r;
+      DecodeOffsetCommitRequest(in, v, r);
+      return;
+    }
+    case ApiKey::kOffsetFetch: {
+      OffsetFetchRequest r;
+      DecodeOffsetFetchRequest(in, v, r);
+      return;
+    }
+    case ApiKey::kDescribeGroups: {
+      DescribeGroupsRequest r;
+      DecodeDescribeGroupsRequest(in, v, r);
+      return;
+    }
+    case ApiKey::kInitProducerId: {
+      InitProducerIdRequest r;
+      DecodeInitProducerIdRequest(in, v, r);
       return;
     }
   }

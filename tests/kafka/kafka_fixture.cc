@@ -15,6 +15,15 @@ std::string KcatBinary() {
   return "kcat";
 }
 
+std::unique_ptr<RdKafka::Conf> RdKafkaConfig(const std::map<std::string, std::string>& settings) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  for (const auto& [k, v] : settings) {
+    EXPECT_EQ(conf->set(k, v, err), RdKafka::Conf::CONF_OK) << k << ": " << err;
+  }
+  return conf;
+}
+
 void KafkaBrokerdTest::SetUp() { StartBrokerd("127.0.0.1:0", "127.0.0.1:0"); }
 
 void KafkaBrokerdTest::StartBrokerd(const std::string& kafka_listen, const std::string& listen) {

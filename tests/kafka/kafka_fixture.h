@@ -3,7 +3,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +18,9 @@ namespace broker::kafka_tests {
 
 // The kcat binary: "kcat" on bookworm; older Debian releases named it kafkacat.
 std::string KcatBinary();
+
+// A librdkafka global configuration with `settings` (a test failure names a refused one).
+std::unique_ptr<RdKafka::Conf> RdKafkaConfig(const std::map<std::string, std::string>& settings);
 
 class KafkaBrokerdTest : public ::testing::Test {
  protected:

@@ -1,5 +1,6 @@
 // kcat (Debian's kafkacat package) against a real brokerd: -L, -P with keys and headers (and
-// nulls), -C -o beginning -e, including an empty partition (kcat -e waits for the high watermark).
+// nulls), -C -o beginning -e, including an empty partition (kcat -e waits for the high watermark),
+// and -G (a balanced consumer group that commits, so a second run starts where the first ended).
 #include <gtest/gtest.h>
 
 #include "brokerctl_runner.h"
@@ -70,6 +71,24 @@ TEST_F(KcatTest, ConsumingFromTheEndOfAnEmptyTopicExits) {
   CommandResult consumed = Kcat({"-C", "-t", "empty", "-o", "end", "-e"});
   EXPECT_EQ(consumed.exit_code, 0) << consumed.err;
   EXPECT_EQ(consumed.out, "");
+}
+
+TEST_F(KcatTest, GroupConsumerCommitsAndTheNextRunResumesThere) {
+  ASSERT_EQ(CreateTopic("jobs", 2), "");
+  ASSERT_EQ(Kcat({"-P", "-t", "jobs", "-p", "0"}, "a\nb\n").exit_code, 0);
+  ASSERT_EQ(Kcat({"-P", "-t", "jobs", "-p", "1"}, "c\n").exit_code, 0);
+  const std::vector<std::string> group = {"-G", "kcat-group", "-X", "auto.offset.reset=earliest",
+                                          "-e", "-f", "%p:%s\n", "jobs"};
+  CommandResult first = Kcat(group);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("0:a\n0:b\n"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("1:c\n"), std::string::npos) << first.out;
+  EXPECT_EQ(first.out.size(), std::string("0:a\n0:b\n1:c\n").size()) << first.out;
+
+  ASSERT_EQ(Kcat({"-P", "-t", "jobs", "-p", "1"}, "d\n").exit_code, 0);
+  CommandResult second = Kcat(group);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out, "1:d\n") << "the first run's commits hold";
 }
 
 TEST_F(KcatTest, ProducingToAnUnknownTopicAutoCreatesIt) {

@@ -15,15 +15,6 @@ namespace {
 
 constexpr int kTimeoutMs = 60000;  // per client call; generous for a loaded machine
 
-std::unique_ptr<RdKafka::Conf> Config(const std::map<std::string, std::string>& settings) {
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string err;
-  for (const auto& [k, v] : settings) {
-    EXPECT_EQ(conf->set(k, v, err), RdKafka::Conf::CONF_OK) << k << ": " << err;
-  }
-  return conf;
-}
-
 struct Delivery {
   RdKafka::ErrorCode error = RdKafka::ERR_NO_ERROR;
   int32_t partition = -1;
@@ -43,7 +34,7 @@ class Reports : public RdKafka::DeliveryReportCb {
 // if librdkafka refuses the configuration.
 std::unique_ptr<RdKafka::Producer> MakeProducer(const std::map<std::string, std::string>& settings,
                                                 Reports& reports) {
-  auto conf = Config(settings);
+  auto conf = RdKafkaConfig(settings);
   std::string err;
   EXPECT_EQ(conf->set("dr_cb", &reports, err), RdKafka::Conf::CONF_OK) << err;
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
@@ -54,7 +45,7 @@ std::unique_ptr<RdKafka::Producer> MakeProducer(const std::map<std::string, std:
 // A consumer for assign() (its group id is never used to join: no commits, no rebalance); null
 // (and a test failure) if librdkafka refuses it.
 std::unique_ptr<RdKafka::KafkaConsumer> MakeAssigningConsumer(const std::string& bootstrap) {
-  auto conf = Config(
+  auto conf = RdKafkaConfig(
       {{"bootstrap.servers", bootstrap}, {"group.id", "unused"}, {"enable.auto.commit", "false"}});
   std::string err;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
@@ -63,7 +54,23 @@ std::unique_ptr<RdKafka::KafkaConsumer> MakeAssigningConsumer(const std::string&
   return consumer;
 }
 
-class RdKafkaTest : public KafkaBrokerdTest {};
+class RdKafkaTest : public KafkaBrokerdTest {
+ protected:
+  // Produces `prefix`0..`prefix`{n-1} to `topic`, alternating over its 2 partitions, with the
+  // message index as each delivery report's id, and flushes.
+  static void ProduceNumbered(RdKafka::Producer& producer, const std::string& topic,
+                              const std::string& prefix, std::vector<int>& ids) {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      ids[i] = static_cast<int>(i);
+      const std::string value = prefix + std::to_string(i);
+      ASSERT_EQ(producer.produce(topic, static_cast<int32_t>(i % 2),
+                                 RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+                                 value.size(), nullptr, 0, 0, nullptr, &ids[i]),
+                RdKafka::ERR_NO_ERROR);
+    }
+    ASSERT_EQ(producer.flush(kTimeoutMs), RdKafka::ERR_NO_ERROR);
+  }
+};
 
 TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
   ASSERT_EQ(CreateTopic("payments", 3), "");
@@ -149,6 +156,33 @@ TEST_F(RdKafkaTest, AcksAllProducerAndConsumerRoundTrip) {
   RdKafka::TopicPartition::destroy(times);
 }
 
+// enable.idempotence=true: InitProducerId, then batches numbered per partition; every record is
+// acknowledged once at dense offsets in the order produced.
+TEST_F(RdKafkaTest, IdempotentProducerAppendsEachRecordOnceInOrder) {
+  ASSERT_EQ(CreateTopic("idempotent", 2), "");
+  Reports reports;
+  auto producer = MakeProducer({{"bootstrap.servers", bootstrap()},
+                                {"enable.idempotence", "true"},
+                                {"linger.ms", "2"},
+                                {"batch.num.messages", "7"}},
+                               reports);
+  ASSERT_TRUE(producer);
+  constexpr int kMessages = 300;
+  std::vector<int> ids(kMessages);
+  ProduceNumbered(*producer, "idempotent", "i", ids);
+  ASSERT_EQ(reports.deliveries.size(), static_cast<size_t>(kMessages));
+  std::map<int32_t, int64_t> next_offset;
+  for (int i = 0; i < kMessages; ++i) {
+    const Delivery& d = reports.deliveries[i];
+    ASSERT_EQ(d.error, RdKafka::ERR_NO_ERROR) << RdKafka::err2str(d.error);
+    EXPECT_EQ(d.offset, next_offset[d.partition]++) << i;
+  }
+  int64_t low = -1, high = -1;
+  ASSERT_EQ(producer->query_watermark_offsets("idempotent", 0, &low, &high, kTimeoutMs),
+            RdKafka::ERR_NO_ERROR);
+  EXPECT_EQ(high, kMessages / 2) << "nothing appended twice";
+}
+
 TEST_F(RdKafkaTest, ProduceToAPartitionThatDoesNotExistFails) {
   ASSERT_EQ(CreateTopic("small", 1), "");
   Reports reports;
@@ -178,15 +212,7 @@ TEST_F(RdKafkaTest, AcknowledgedRecordsSurviveKillNine) {
   ASSERT_TRUE(producer);
   constexpr int kMessages = 200;
   std::vector<int> ids(kMessages);
-  for (int i = 0; i < kMessages; ++i) {
-    ids[i] = i;
-    const std::string value = "m" + std::to_string(i);
-    ASSERT_EQ(producer->produce("durable", i % 2, RdKafka::Producer::RK_MSG_COPY,
-                                const_cast<char*>(value.data()), value.size(), nullptr, 0, 0,
-                                nullptr, &ids[i]),
-              RdKafka::ERR_NO_ERROR);
-  }
-  ASSERT_EQ(producer->flush(kTimeoutMs), RdKafka::ERR_NO_ERROR);
+  ProduceNumbered(*producer, "durable", "m", ids);
   producer.reset();
   ASSERT_EQ(reports.deliveries.size(), static_cast<size_t>(kMessages));
 

@@ -120,9 +120,10 @@ class Broker {
   virtual Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic,
                                                           std::string_view group,
                                                           const SubscribeOptions& options) = 0;
-  // Moves the group's position in every partition (Kafka's "reset offsets"): messages before it
-  // count as settled, messages from it on are delivered again. Unsettled state is dropped; dead
-  // letters stay. kFailedPrecondition while members are subscribed.
+  // Moves the group's position in every partition, or in position.partition alone (Kafka's "reset
+  // offsets"): messages before it count as settled, messages from it on are delivered again.
+  // Unsettled state of the moved partitions is dropped; dead letters stay. kFailedPrecondition
+  // while members are subscribed; kInvalidArgument for a partition the topic does not have.
   virtual Result<GroupInfo> ResetGroup(std::string_view topic, std::string_view group,
                                        const ResetPosition& position) = 0;
   // The state of one message in every group of its topic.

@@ -302,7 +302,7 @@ struct RedriveOptions {
   double rate_per_second = 0;
 };
 
-// Where Broker::ResetGroup moves a group's position in every partition.
+// Where Broker::ResetGroup moves a group's position: in every partition, or in `partition` alone.
 struct ResetPosition {
   enum class Kind {
     kEarliest,  // the first retained record
@@ -313,6 +313,9 @@ struct ResetPosition {
   Kind kind = Kind::kEarliest;
   uint64_t offset = 0;
   TimePoint time;
+  // Only this partition moves; the others keep their position and their unsettled state (Kafka's
+  // OffsetCommit commits one partition at a time). Unset (default): every partition.
+  std::optional<PartitionId> partition;
 };
 
 struct RedriveResult {

@@ -1,5 +1,5 @@
-// ResetGroup: moving a group's position (earliest, latest, offset, time) drops unsettled state,
-// keeps dead letters, and is refused while members are subscribed.
+// ResetGroup: moving a group's position (earliest, latest, offset, time; every partition or one)
+// drops unsettled state, keeps dead letters, and is refused while members are subscribed.
 #include "delivery_test_util.h"
 
 namespace broker::testing {
@@ -10,7 +10,7 @@ using std::chrono::seconds;
 class ResetTest : public DeliveryTest {
  protected:
   ResetPosition To(ResetPosition::Kind kind, uint64_t offset = 0, TimePoint time = {}) {
-    return ResetPosition{kind, offset, time};
+    return ResetPosition{.kind = kind, .offset = offset, .time = time};
   }
 };
 
@@ -68,6 +68,39 @@ TEST_F(ResetTest, RefusedWhileMembersAreSubscribedAndNothingChanges) {
   EXPECT_EQ(Describe().total.backlog, before.total.backlog);
   EXPECT_EQ(broker().ResetGroup(kTopic, "nope", To(ResetPosition::Kind::kLatest)).status().code(),
             StatusCode::kNotFound);
+}
+
+TEST_F(ResetTest, OnePartitionMovesForwardAndBackAndTheOthersKeepTheirState) {
+  CreateTopic("multi", 3);
+  for (uint32_t p = 0; p < 3; ++p) {
+    for (int i = 0; i < 4; ++i) {
+      Must(broker().Publish("multi", Message{.payload = "m"},
+                            PublishOptions{.partition = PartitionId(p)}));
+    }
+  }
+  {
+    auto sub = Subscribe("multi", kGroup, "m1");
+    ASSERT_EQ(Poll(*sub, 12).size(), 12u);  // leased, then back as delayed when the member leaves
+  }
+  ResetPosition one = To(ResetPosition::Kind::kOffset, 3);
+  one.partition = PartitionId(1);
+  GroupInfo info = Must(broker().ResetGroup("multi", kGroup, one));
+  EXPECT_EQ(info.partitions[1].ack_floor.value(), 3u);
+  EXPECT_EQ(info.partitions[1].unsettled, 1u) << "offset 3 only";
+  for (uint32_t p : {0u, 2u}) {
+    EXPECT_EQ(info.partitions[p].ack_floor.value(), 0u) << "partition " << p << " untouched";
+    EXPECT_EQ(info.partitions[p].delayed, 4u) << "partition " << p << " keeps its redeliveries";
+  }
+  one.offset = 1;  // backward: offsets 1..3 are delivered again
+  info = Must(broker().ResetGroup("multi", kGroup, one));
+  EXPECT_EQ(info.partitions[1].ack_floor.value(), 1u);
+  EXPECT_EQ(info.partitions[1].unsettled, 3u);
+  EXPECT_EQ(info.partitions[0].delayed, 4u);
+
+  one.partition = PartitionId(3);
+  EXPECT_EQ(broker().ResetGroup("multi", kGroup, one).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Describe("multi", kGroup).partitions[1].ack_floor.value(), 1u) << "nothing changed";
 }
 
 TEST_F(ResetTest, DeadLettersStayAndTheResetSurvivesAReopen) {

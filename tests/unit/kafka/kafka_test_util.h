@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <future>
+#include <optional>
 #include <string>
 
 #include "kafka/handler.h"
@@ -24,6 +25,21 @@ inline std::string RequestFrame(ApiKey key, int16_t version, int32_t correlation
   if (IsFlexible(key, version)) w.EmptyTaggedFields();
   body(w);
   return w.Take();
+}
+
+// A Produce request of one partition's records (null: a null Records field).
+inline std::string ProduceFrame(int16_t version, int16_t acks, const std::string& topic,
+                                int32_t partition, std::optional<std::string_view> records) {
+  return RequestFrame(ApiKey::kProduce, version, 5, [&](Writer& w) {
+    w.NullableString(std::nullopt);  // transactional id
+    w.Int16(acks);
+    w.Int32(30000);
+    w.Int32(1);
+    w.String(topic);
+    w.Int32(1);
+    w.Int32(partition);
+    w.NullableBytes(records);
+  });
 }
 
 inline Reply Call(RequestHandler& handler, std::string frame) {
