@@ -8,6 +8,7 @@
 // one line below and one source to CMakeLists.txt.
 #include <CLI/CLI.hpp>
 
+#include "allocator.h"
 #include "consume_command.h"
 #include "hold_command.h"
 #include "publish_command.h"
@@ -15,6 +16,7 @@
 #include "wakeup_command.h"
 
 int main(int argc, char** argv) {
+  brokerbench::ConfigureAllocator();
   CLI::App app{"brokerbench: throughput and latency of the embedded broker engine"};
   app.require_subcommand(1);
 
