@@ -8,15 +8,15 @@
 // one line below and one source to CMakeLists.txt.
 #include <CLI/CLI.hpp>
 
-#include "allocator.h"
 #include "consume_command.h"
 #include "hold_command.h"
+#include "process_allocator.h"
 #include "publish_command.h"
 #include "request_command.h"
 #include "wakeup_command.h"
 
 int main(int argc, char** argv) {
-  brokerbench::ConfigureAllocator();
+  process_allocator::ConfigureAllocator();
   CLI::App app{"brokerbench: throughput and latency of the embedded broker engine"};
   app.require_subcommand(1);
 

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <memory>
 
-#include "allocator.h"
+#include "process_allocator.h"
 #include "bench_broker.h"
 #include "bench_target.h"
 #include "cpu_usage.h"
@@ -125,7 +125,7 @@ int RunPublish(const PublishFlags& flags) {
   report.Add("config", "producers", static_cast<uint64_t>(flags.workload.producers));
   report.Add("config", "loadavg1_before", load_before);
   report.Add("config", "cpus", AllowedCpus());
-  report.Add("config", "allocator", AllocatorName());
+  report.Add("config", "allocator", process_allocator::AllocatorName());
   report.Add("config", "loadavg1_after", load_after);
 
   report.Add("result", "elapsed_s", seconds);

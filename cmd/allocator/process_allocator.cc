@@ -1,8 +1,8 @@
-#include "allocator.h"
+#include "process_allocator.h"
 
 #include <mimalloc.h>
 
-namespace brokerbench {
+namespace process_allocator {
 
 void ConfigureAllocator() {
   mi_option_enable(mi_option_large_os_pages);
@@ -15,4 +15,4 @@ std::string AllocatorName() {
   return name;
 }
 
-}  // namespace brokerbench
+}  // namespace process_allocator
