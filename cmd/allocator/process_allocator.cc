@@ -1,8 +1,12 @@
 #include "process_allocator.h"
 
+#ifdef BROKER_WITH_MIMALLOC
 #include <mimalloc.h>
+#endif
 
 namespace process_allocator {
+
+#ifdef BROKER_WITH_MIMALLOC
 
 void ConfigureAllocator() {
   mi_option_enable(mi_option_large_os_pages);
@@ -14,5 +18,13 @@ std::string AllocatorName() {
   if (mi_option_is_enabled(mi_option_large_os_pages)) name += "+thp";
   return name;
 }
+
+#else  // a sanitizer build (cmd/allocator/CMakeLists.txt)
+
+void ConfigureAllocator() {}
+
+std::string AllocatorName() { return "sanitizer"; }
+
+#endif
 
 }  // namespace process_allocator

@@ -21,7 +21,8 @@ namespace process_allocator {
 // environment covers that too (W1: 0.006 instead of 0.023 page faults per message).
 void ConfigureAllocator();
 
-// "mimalloc <version>" (mimalloc's own mi_version()), "+thp" once huge pages are asked for.
+// "mimalloc <version>" (mimalloc's own mi_version()), "+thp" once huge pages are asked for;
+// "sanitizer" in a sanitizer build, which keeps the sanitizer's allocator.
 std::string AllocatorName();
 
 }  // namespace process_allocator
