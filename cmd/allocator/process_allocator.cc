@@ -1,5 +1,7 @@
 #include "process_allocator.h"
 
+#include <cstdlib>
+
 #ifdef BROKER_WITH_MIMALLOC
 #include <mimalloc.h>
 #endif
@@ -9,8 +11,13 @@ namespace process_allocator {
 #ifdef BROKER_WITH_MIMALLOC
 
 void ConfigureAllocator() {
-  mi_option_enable(mi_option_large_os_pages);
-  mi_option_set(mi_option_eager_commit_delay, 0);
+  // mimalloc reads its MIMALLOC_* variables itself: one set by the operator wins over ours.
+  if (std::getenv("MIMALLOC_LARGE_OS_PAGES") == nullptr) {
+    mi_option_enable(mi_option_large_os_pages);
+  }
+  if (std::getenv("MIMALLOC_EAGER_COMMIT_DELAY") == nullptr) {
+    mi_option_set(mi_option_eager_commit_delay, 0);
+  }
 }
 
 std::string AllocatorName() {
