@@ -27,6 +27,10 @@ constexpr size_t kMaxBatchValueBytes = 1 << 20;
 // A commit's write batch that grew past this is freed rather than kept for the next commit, so
 // one large commit does not pin its memory.
 constexpr size_t kMaxReusedBatchBytes = 8 << 20;
+// Batch encoders kept between commits for the next commit's partitions, so a commit to a few
+// partitions allocates (and first touches) no encoder buffer. One that grew past
+// kMaxBatchValueBytes (a single large message) is freed instead: at most 8 MiB stays pinned.
+constexpr size_t kMaxSpareEncoders = 8;
 
 std::string EncodeNextTopicId(TopicId id) {
   std::string v;
@@ -61,9 +65,11 @@ struct LogWriter::Group {
   uint64_t messages = 0;
   uint64_t duplicates = 0;
   uint64_t publish_calls = 0;  // accepted requests from publishers (not group state, dead letters)
+  // Empty encoders of earlier commits, whose buffers the next commit's partitions take over.
+  std::vector<BatchEncoder> spare_encoders;
 
-  // Empties the group for the next commit, keeping the write batch's and the accepted list's
-  // buffers.
+  // Empties the group for the next commit, keeping the write batch's, the accepted list's and
+  // (up to kMaxSpareEncoders) the encoders' buffers.
   void Reset(TopicId next_id) {
     if (batch.GetDataSize() > kMaxReusedBatchBytes) {
       batch = rocksdb::WriteBatch();
@@ -71,6 +77,12 @@ struct LogWriter::Group {
       batch.Clear();
     }
     sync = false;
+    for (auto& [key, pa] : partitions) {
+      if (spare_encoders.size() == kMaxSpareEncoders) break;
+      if (pa.encoder.capacity() > kMaxBatchValueBytes) continue;
+      pa.encoder.Reset();  // empty already unless the commit failed before its flush
+      spare_encoders.push_back(std::move(pa.encoder));
+    }
     partitions.clear();
     new_topics.clear();
     dedupe.clear();
@@ -95,8 +107,9 @@ struct LogWriter::Group {
     if (pa.encoder.count() == 0) return;
     const std::string key = LogKey(pa.topic->record.id, pa.partition, pa.encoder_base);
     BatchIndexEntry index{pa.encoder.count(), pa.encoder_bytes, pa.encoder.max_timestamp()};
-    batch.Put(db.log(), key, pa.encoder.Finish());
+    batch.Put(db.log(), key, pa.encoder.Seal());  // copies the value: the buffer is reused
     batch.Put(db.log_index(), key, EncodeIndexEntry(index));
+    pa.encoder.Reset();
     pa.encoder_bytes = 0;
   }
 };
@@ -352,6 +365,10 @@ bool LogWriter::AddToGroup(Group& group, AppendRequest& request, TimePoint now) 
       pa.topic = topic.get();
       pa.partition = partition;
       pa.record = topic->partitions[partition.value()]->Snapshot();
+      if (!group.spare_encoders.empty()) {
+        pa.encoder = std::move(group.spare_encoders.back());
+        group.spare_encoders.pop_back();
+      }
     }
     const Offset offset = pa.record.end_offset;
     if (pa.encoder.count() == 0) pa.encoder_base = offset;

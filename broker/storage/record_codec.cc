@@ -26,13 +26,22 @@ size_t BatchEncoder::Add(const Message& message, TimePoint timestamp) {
   return data_.size() - before;
 }
 
-std::string BatchEncoder::Finish() {
+std::string_view BatchEncoder::Seal() {
   data_[0] = static_cast<char>(kBatchFormat);
   for (int i = 0; i < 4; ++i) data_[1 + i] = static_cast<char>(count_ >> (8 * i));
-  std::string out = std::move(data_);
-  data_.assign(kBatchHeaderSize, '\0');
+  return data_;
+}
+
+void BatchEncoder::Reset() {
+  data_.assign(kBatchHeaderSize, '\0');  // keeps the capacity
   count_ = 0;
   max_timestamp_ = TimePoint{};
+}
+
+std::string BatchEncoder::Finish() {
+  Seal();
+  std::string out = std::move(data_);
+  Reset();
   return out;
 }
 

@@ -29,6 +29,13 @@ class BatchEncoder {
   TimePoint max_timestamp() const { return max_timestamp_; }
   // Finishes the value (patches the record count) and returns it; the encoder is reset.
   std::string Finish();
+  // Finishes the value in place and returns a view of it, valid until the next Add or Reset. The
+  // log writer copies it straight into its write batch and then calls Reset, so one buffer serves
+  // every commit instead of a new one growing (and being copied on each doubling) per commit.
+  std::string_view Seal();
+  // Empties the encoder for the next batch, keeping its buffer's capacity.
+  void Reset();
+  size_t capacity() const { return data_.capacity(); }
 
  private:
   std::string data_;

@@ -25,13 +25,21 @@ stop_brokerd() {
   BROKERD_PID=""
 }
 
-record() {   # record REP LABEL WORKLOAD JSON METRIC...: one row per metric of .result, + loadavg
-  local rep=$1 label=$2 workload=$3 json=$4 m
+record() {   # record REP LABEL WORKLOAD JSON METRIC...: one row per metric, + loadavg. A metric
+             # is a field of .result, or a path like cpu.cpu_us_per_msg (rows without a value skipped)
+  local rep=$1 label=$2 workload=$3 json=$4 m path value
   shift 4
   for m in "$@"; do
-    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$m" "$(jq ".result.$m" <<< "$json")" \
-      "$rep" >> "$RAW"
+    path=".result.$m"
+    [[ $m == *.* ]] && path=".$m"
+    value=$(jq "$path" <<< "$json")
+    [ "$value" = null ] && continue
+    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$m" "$value" "$rep" >> "$RAW"
   done
   printf '%s\t%s\tloadavg1_before\t%s\t%s\n' "$label" "$workload" \
     "$(jq .config.loadavg1_before <<< "$json")" "$rep" >> "$RAW"
+}
+
+brokerd_ticks() {   # CPU time brokerd used so far (utime + stime), in clock ticks of 10 ms
+  awk '{ print $14 + $15 }' "/proc/$BROKERD_PID/stat"
 }

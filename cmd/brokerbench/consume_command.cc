@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "allocator.h"
+#include "process_allocator.h"
 #include "bench_target.h"
 #include "cpu_usage.h"
 #include "latency_summary.h"
@@ -286,7 +286,7 @@ int Run(const ConsumeFlags& flags) {
   report.Add("config", "publish_rate", flags.rate);
   report.Add("config", "loadavg1_before", load);
   report.Add("config", "cpus", AllowedCpus());
-  report.Add("config", "allocator", AllocatorName());
+  report.Add("config", "allocator", process_allocator::AllocatorName());
   report.Add("result", "seconds", seconds);
   report.Add("result", "msgs_per_s", static_cast<double>(flags.messages) / seconds);
   // The consume phase only (pre-publishing excluded). Over gRPC this process is the client; embedded

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "allocator.h"
+#include "process_allocator.h"
 #include "bench_target.h"
 #include "cpu_usage.h"
 #include "report.h"
@@ -150,7 +150,7 @@ int Run(const HoldFlags& flags) {
   report.Add("config", "loadavg1_before", load);
   report.Add("config", "loadavg1_after", LoadAverage1());
   report.Add("config", "cpus", AllowedCpus());
-  report.Add("config", "allocator", AllocatorName());
+  report.Add("config", "allocator", process_allocator::AllocatorName());
   report.Add("result", "seconds", seconds);
   report.Add("result", "lease_extensions", after.lease_extensions - before.lease_extensions);
   report.Add("result", "leases_lost", after.leases_lost);

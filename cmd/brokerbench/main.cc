@@ -10,11 +10,13 @@
 
 #include "consume_command.h"
 #include "hold_command.h"
+#include "process_allocator.h"
 #include "publish_command.h"
 #include "request_command.h"
 #include "wakeup_command.h"
 
 int main(int argc, char** argv) {
+  process_allocator::ConfigureAllocator();
   CLI::App app{"brokerbench: throughput and latency of the embedded broker engine"};
   app.require_subcommand(1);
 

@@ -19,11 +19,16 @@ uint64_t NowNs() {
 }
 
 // One producer thread: publishes its share in calls of `batch` messages and keeps at most
-// `window` messages unacknowledged.
+// `window` messages unacknowledged. When its window is full it sleeps until an eighth of the
+// window (at least one call) is free again, not until the first acknowledgement: the engine
+// acknowledges a group commit's messages one callback after another, and waking the producer for
+// each of them cost a context switch (and a futex wake on the writer) per message, about 0.1 per
+// message in all, on this VM where a wake-up costs tens of µs (BENCHMARKS.md, issue 20). A client
+// that reads its acknowledgements in bulk (the peers' pipelining Redis client) does the same.
 //
 // Thread safety: Run() on the producer's thread; OnDone() on the engine's writer thread or a
 // gRPC thread (or on the producer's thread if a call is rejected before it is queued). mu_
-// guards in_flight_ and error_. start_ns_[i] is written before call i is made and latency_ns_[i] by its callback
+// guards in_flight_, wake_at_, waiting_ and error_. start_ns_[i] is written before call i is made and latency_ns_[i] by its callback
 // only; both are read after Run() has seen in_flight_ drop to 0 under mu_.
 class Producer {
  public:
@@ -44,7 +49,7 @@ class Producer {
       const size_t n = CallSize(call);
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return !error_.ok() || in_flight_ + n <= window_; });
+        if (in_flight_ + n > window_) WaitFor(lock, window_ - std::max(n, window_ / 8));
         if (!error_.ok()) break;
         in_flight_ += n;
       }
@@ -58,7 +63,7 @@ class Producer {
       ++made_;
     }
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return in_flight_ == 0; });
+    WaitFor(lock, 0);
     cpu_ = ThreadCpuTime() - cpu_start;
   }
 
@@ -76,10 +81,19 @@ class Producer {
     return static_cast<size_t>(std::min<uint64_t>(batch_, messages_ - call * batch_));
   }
 
+  // Sleeps until at most `in_flight` messages are unacknowledged (or a call failed).
+  void WaitFor(std::unique_lock<std::mutex>& lock, size_t in_flight) {
+    wake_at_ = in_flight;
+    waiting_ = true;
+    cv_.wait(lock, [&] { return !error_.ok() || in_flight_ <= wake_at_; });
+    waiting_ = false;
+  }
+
   void OnDone(uint64_t call, broker::Result<std::vector<broker::PublishResult>> result) {
     latency_ns_[call] = NowNs() - start_ns_[call];
     const size_t n = CallSize(call);
     bool ok = result.ok() && result->size() == n;
+    bool wake = false;
     {
       std::lock_guard lock(mu_);
       in_flight_ -= n;
@@ -91,8 +105,12 @@ class Producer {
                                    std::to_string(result->size()) + " positions")
                              : result.status();
       }
+      // Not cleared here: the producer clears it once its wait is over, so a spurious wake-up
+      // before then is followed by another notify. Once the producer is woken, further notifies
+      // find no waiter and make no system call.
+      wake = waiting_ && (in_flight_ <= wake_at_ || !error_.ok());
     }
-    cv_.notify_one();
+    if (wake) cv_.notify_one();
   }
 
   const PublishFn& sink_;
@@ -109,6 +127,8 @@ class Producer {
   std::mutex mu_;
   std::condition_variable cv_;
   size_t in_flight_ = 0;       // guarded by mu_
+  size_t wake_at_ = 0;         // guarded by mu_: while waiting_, the in_flight_ to wake at
+  bool waiting_ = false;       // guarded by mu_: Run() sleeps in WaitFor
   uint64_t acknowledged_ = 0;  // guarded by mu_
   broker::Status error_;       // guarded by mu_
 };

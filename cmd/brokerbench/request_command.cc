@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "allocator.h"
+#include "process_allocator.h"
 #include "bench_target.h"
 #include "latency_summary.h"
 #include "payload.h"
@@ -103,7 +103,7 @@ int Run(const RequestFlags& flags) {
   report.Add("config", "payload_bytes", static_cast<uint64_t>(flags.payload));
   report.Add("config", "loadavg1_before", load);
   report.Add("config", "cpus", AllowedCpus());
-  report.Add("config", "allocator", AllocatorName());
+  report.Add("config", "allocator", process_allocator::AllocatorName());
   report.Add("result", "requests_per_s", static_cast<double>(l.count) / seconds);
   report.AddLatency("", l);
   report.Print(std::cout, flags.json);

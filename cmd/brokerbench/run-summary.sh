@@ -4,7 +4,9 @@
 # (../shared/bench-peers/run-peers.sh with REPS=1 per rep: Redis Streams, NATS JetStream), so the
 # ratios compare figures taken minutes apart on the same machine.
 # Output: single runs (label, workload, metric, value, run) in /tmp/brokerbench-summary-raw.tsv,
-# the summary (median, min, max) on stdout and in /tmp/brokerbench-summary.tsv.
+# the summary (median, min, max) on stdout and in /tmp/brokerbench-summary.tsv. Besides rates and
+# latencies, ours carry CPU per message (cpu.cpu_us_per_msg: the brokerbench process;
+# cpu.server_cpu_us_per_msg: brokerd's, over gRPC) and every run its load average before.
 #
 # usage: cmd/brokerbench/run-summary.sh        (from the repository root, after building
 #                                                brokerbench and brokerd)
@@ -32,23 +34,35 @@ log() { echo "[run-summary $(date +%T)] $*" >&2; }
 # shellcheck source=bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
-run() {   # run REP TARGET(embedded|grpc) DURABILITY LABEL WORKLOAD COMMAND FLAGS...
-  local rep=$1 target=$2 durability=$3 label=$4 workload=$5 json
-  shift 5
+run() {   # run REP TARGET(embedded|grpc) DURABILITY LABEL WORKLOAD COUNT COMMAND FLAGS...
+  local rep=$1 target=$2 durability=$3 label=$4 workload=$5 count=$6 json ticks=""
+  shift 6
   local where=(--data-dir "$DATA" --durability "$durability")
   if [ "$target" = grpc ]; then
     start_brokerd "$durability" || return
     where=(--addr "127.0.0.1:$PORT" --durability "$durability")
+    [ "$workload" = W2 ] && where+=(--server-pid "$BROKERD_PID")  # its consume phase only
+    ticks=$(brokerd_ticks)
   else
     rm -rf "$DATA"
     sync
   fi
   log "rep $rep: $label (loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
-  if json=$(timeout 900 "$BENCH" "$@" --payload "$PAYLOAD" "${where[@]}" --json); then
+  if json=$(timeout 900 "$BENCH" "$@" -n "$count" --payload "$PAYLOAD" "${where[@]}" --json); then
+    # CPU per message: brokerbench's whole process (embedded: engine + clients) and, over gRPC,
+    # brokerd's (W1, W3: from /proc around the run; W2: consume phase, from brokerbench).
+    if [ -n "$ticks" ] && [ "$workload" != W2 ]; then
+      json=$(jq --argjson us "$(( ($(brokerd_ticks) - ticks) * 10000 ))" --argjson n "$count" \
+        '.cpu.server_cpu_us_per_msg = ($us / $n)' <<< "$json")
+    fi
     case "$workload" in
-      W1) record "$rep" "$label" W1 "$json" msgs_per_s latency_p50_us latency_p99_us ;;
-      W2) record "$rep" "$label" W2 "$json" msgs_per_s ;;
-      W3) record "$rep" "$label" W3 "$json" p50_us p99_us p999_us ;;
+      W1) record "$rep" "$label" W1 "$json" msgs_per_s latency_p50_us latency_p99_us \
+            cpu.cpu_us_per_msg cpu.engine_cpu_us_per_msg cpu.server_cpu_us_per_msg \
+            write_stats.sync_write_mean_us ;;
+      W2) record "$rep" "$label" W2 "$json" msgs_per_s cpu.cpu_us_per_msg \
+            cpu.server_cpu_us_per_msg ;;
+      W3) record "$rep" "$label" W3 "$json" p50_us p99_us p999_us cpu.cpu_us_per_msg \
+            cpu.server_cpu_us_per_msg ;;
     esac
   else
     log "FAILED: $label"
@@ -74,17 +88,17 @@ main() {
   command -v jq >/dev/null || { echo "needs jq (apt-get install jq)" >&2; exit 2; }
   : > "$RAW"
   trap 'stop_brokerd; rm -rf "$DATA"' EXIT
-  log "N=$N W3N=$W3N payload=$PAYLOAD reps=$REPS on $(nproc) CPUs"
+  log "N=$N W3N=$W3N payload=$PAYLOAD reps=$REPS on $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -r), commit $(git rev-parse --short HEAD 2>/dev/null), $(date -u +%FT%TZ)"
   local rep t
   for ((rep = 1; rep <= REPS; rep++)); do
     peers "$rep"
     for t in embedded grpc; do
       # W1 as the peers': one message per call, 1000 in flight, distinct random payloads.
-      run "$rep" "$t" sync "$t-sync" W1 publish --window 1000 --batch 1 -n "$N"
-      run "$rep" "$t" async "$t-async" W1 publish --window 1000 --batch 1 -n "$N"
+      run "$rep" "$t" sync "$t-sync" W1 "$N" publish --window 1000 --batch 1
+      run "$rep" "$t" async "$t-async" W1 "$N" publish --window 1000 --batch 1
       # W2: pre-published, each message acked on its own; W3: one requester.
-      run "$rep" "$t" async "$t-async" W2 consume -n "$N"
-      run "$rep" "$t" async "$t-async" W3 request -n "$W3N"
+      run "$rep" "$t" async "$t-async" W2 "$N" consume
+      run "$rep" "$t" async "$t-async" W3 "$W3N" request
     done
   done
   summarize | tee "$OUT"

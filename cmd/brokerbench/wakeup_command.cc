@@ -12,7 +12,7 @@
 
 #include "latency_summary.h"
 #include "report.h"
-#include "allocator.h"
+#include "process_allocator.h"
 #include "system_load.h"
 
 namespace brokerbench {
@@ -71,7 +71,7 @@ int Run(const WakeupFlags& flags) {
   report.Add("config", "warmup", warmup);
   report.Add("config", "loadavg1_before", load);
   report.Add("config", "cpus", AllowedCpus());
-  report.Add("config", "allocator", AllocatorName());
+  report.Add("config", "allocator", process_allocator::AllocatorName());
   report.Add("result", "round_trips_per_s", static_cast<double>(total) / seconds);
   report.AddLatency("", l);
   report.Print(std::cout, flags.json);

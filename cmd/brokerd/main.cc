@@ -23,6 +23,7 @@
 #include "kafka/listener.h"
 #include "metrics.h"
 #include "metrics_server.h"
+#include "process_allocator.h"
 #include "rpc/server.h"
 
 namespace {
@@ -65,6 +66,7 @@ std::string UsageMessage(const CLI::App& app, const CLI::ParseError& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  process_allocator::ConfigureAllocator();  // before any thread starts
   brokerd::Flags flags;
   CLI::App app{"brokerd: persistent message broker daemon (gRPC)", "brokerd"};
   brokerd::AddFlags(app, flags);
@@ -103,10 +105,10 @@ int main(int argc, char** argv) {
   auto server = broker::rpc::BrokerServer::Start(*engine, flags.server, std::move(auth),
                                                  flags.data_dir);
   if (!server.ok()) return FailListener(server.status());
-  spdlog::info("event=started listen={} data_dir={} durability={} tls={} auth={}",
+  spdlog::info("event=started listen={} data_dir={} durability={} tls={} auth={} allocator=\"{}\"",
                (*server)->address(), flags.data_dir, flags.durability,
                flags.server.tls_cert.empty() ? "off" : "on",
-               flags.tokens_file.empty() ? "off" : "tokens");
+               flags.tokens_file.empty() ? "off" : "tokens", process_allocator::AllocatorName());
   std::unique_ptr<brokerd::MetricsServer> metrics;
   if (!flags.metrics_listen.empty()) {
     brokerd::MetricsSource source{engine.get(), flags.data_dir, started_at};

@@ -10,6 +10,34 @@ namespace {
 
 TimePoint Micros(int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
 
+TEST(RecordCodecTest, SealedValueMatchesFinishAndResetStartsAnEmptyBatchInTheSameBuffer) {
+  Message a{.key = "k1", .payload = std::string(300, 'a')};
+  Message b{.payload = "second"};
+  BatchEncoder reference;
+  reference.Add(a, Micros(10));
+  const std::string finished = reference.Finish();
+
+  BatchEncoder encoder;
+  encoder.Add(a, Micros(10));
+  EXPECT_EQ(encoder.Seal(), finished);
+  const size_t capacity = encoder.capacity();
+  encoder.Reset();
+  EXPECT_EQ(encoder.count(), 0u);
+  EXPECT_EQ(encoder.max_timestamp(), TimePoint{});
+  EXPECT_EQ(encoder.capacity(), capacity);  // the buffer is kept for the next batch
+
+  encoder.Add(b, Micros(5));
+  BatchDecoder decoder(encoder.Seal());
+  ASSERT_EQ(decoder.count(), 1u);  // nothing of the first batch is left
+  RecordView view;
+  ASSERT_TRUE(decoder.Next(view));
+  EXPECT_FALSE(view.has_key);
+  EXPECT_EQ(view.payload, "second");
+  EXPECT_EQ(view.timestamp, Micros(5));
+  EXPECT_FALSE(decoder.Next(view));
+  EXPECT_FALSE(decoder.corrupt());
+}
+
 TEST(RecordCodecTest, RoundTripsRecordsWithAndWithoutKeys) {
   BatchEncoder encoder;
   Message a{.key = "k1", .payload = "hello", .headers = {{"h", "v"}, {"h", "w"}}};

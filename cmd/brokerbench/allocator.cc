@@ -1,9 +1,0 @@
-#include "allocator.h"
-
-#include <mimalloc.h>
-
-namespace brokerbench {
-
-std::string AllocatorName() { return "mimalloc " + std::to_string(mi_version()); }
-
-}  // namespace brokerbench
