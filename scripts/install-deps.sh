@@ -1,34 +1,42 @@
 #!/usr/bin/env bash
-# Installs every build, test and benchmark dependency from Debian bookworm packages.
+# Installs every build, test and benchmark dependency from Debian bookworm packages, or with
+# --main only what building brokerd and brokerctl needs (scripts/run.sh).
 # Safe to run twice: apt-get skips what is already installed. Runs as root or through sudo.
 set -euo pipefail
+
+main_only=false
+if [[ "${1:-}" == "--main" ]]; then main_only=true; fi
 
 packages=(
   g++ cmake ninja-build pkg-config ccache git mold
   librocksdb-dev libasio-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
-  libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libspdlog-dev libfmt-dev libxxhash-dev openssl
+  libcli11-dev libspdlog-dev libfmt-dev libxxhash-dev
   nlohmann-json3-dev libcpp-httplib-dev
-  # brokerbench's allocator (cmd/brokerbench/allocator.h); the broker library links none.
+  # brokerd's and brokerbench's allocator (cmd/allocator); the broker library links none.
   libmimalloc-dev
-  # The NATS JetStream transport (libnats 3.4) and the server its tests run as a cluster (2.9).
-  libnats-dev nats-server
   # gzip record batches of the Kafka listener (broker/kafka).
   zlib1g-dev
-  # The Kafka tier's clients (tests/kafka): kcat (bookworm's kafkacat is a transitional package
-  # for it) and librdkafka 2.0 (C and C++).
-  kcat librdkafka-dev
 )
-
-# kafkajs runs on Node.js (tests/kafka/js). A machine whose node comes from elsewhere (NodeSource's
-# nodejs package bundles npm) keeps it; otherwise bookworm's nodejs and npm.
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+if ! $main_only; then
+  packages+=(
+    libgtest-dev libgmock-dev libbenchmark-dev openssl
+    # The NATS JetStream transport (libnats 3.4) and the server its tests run as a cluster (2.9).
+    libnats-dev nats-server
+    # The Kafka tier's clients (tests/kafka): kcat (bookworm's kafkacat is a transitional package
+    # for it) and librdkafka 2.0 (C and C++).
+    kcat librdkafka-dev
+  )
+  # kafkajs runs on Node.js (tests/kafka/js). A machine whose node comes from elsewhere
+  # (NodeSource's nodejs package bundles npm) keeps it; otherwise bookworm's nodejs and npm.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+fi
 
 # npm packages of the kafkajs tests, exactly as package-lock.json pins them; reinstalled only when
 # the lock file changed since the last install.
 install_node_packages() {
   local dir tests_dir
+  if $main_only; then return; fi
   tests_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/kafka/js"
   dir="$tests_dir/node_modules"
   if [[ -f "$dir/.package-lock.json" && "$dir/.package-lock.json" -nt "$tests_dir/package-lock.json" ]]; then
