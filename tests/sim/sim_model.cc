@@ -1,6 +1,7 @@
 #include "sim_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 namespace broker::sim {
@@ -23,6 +24,21 @@ SimModel::Msg* SimModel::Find(const Position& pos) {
   if (pos.first >= partitions_.size()) return nullptr;
   auto& log = partitions_[pos.first].log;
   return pos.second < log.size() ? &log[pos.second] : nullptr;
+}
+
+std::chrono::microseconds SimModel::MinBackoff(uint32_t attempt) const {
+  const BackoffPolicy& b = config_.backoff;
+  const double nominal =
+      std::min(static_cast<double>(std::chrono::microseconds(b.max).count()),
+               static_cast<double>(std::chrono::microseconds(b.initial).count()) *
+                   std::pow(b.multiplier, attempt > 0 ? attempt - 1 : 0));
+  // Less a millisecond for rounding.
+  return std::chrono::microseconds(static_cast<int64_t>(nominal * (1 - b.jitter)) - 1000);
+}
+
+void SimModel::LeaseRanOut(Msg& m) {
+  m.not_before = std::max(m.not_before, m.lease_expires + MinBackoff(m.lease_attempt));
+  m.holder.clear();
 }
 
 std::string SimModel::Where(const Position& pos) const {
@@ -99,6 +115,12 @@ void SimModel::Delivered(const Delivery& d, const std::string& member, TimePoint
               "'s lease (attempt " + std::to_string(m->lease_attempt) + ") runs for another " +
               std::to_string((m->lease_expires - now).count()) + " us");
   }
+  if (!m->holder.empty() && now >= m->lease_expires) LeaseRanOut(*m);
+  if (now < m->not_before) {
+    Violation("I9: " + Where(pos) + " delivered " +
+              std::to_string((m->not_before - now).count()) +
+              " us before its nack delay or backoff ends");
+  }
   const uint32_t floor = m->released ? m->last_attempt : m->last_attempt + 1;
   if (d.attempt < floor) {
     Violation("I4: " + Where(pos) + " delivered with attempt " + std::to_string(d.attempt) +
@@ -124,7 +146,7 @@ void SimModel::Delivered(const Delivery& d, const std::string& member, TimePoint
 
 void SimModel::Settled(Settle kind, const Position& pos, const std::string& member,
                        uint32_t attempt, const Status& status, std::optional<TimePoint> new_expiry,
-                       TimePoint now) {
+                       TimePoint now, std::optional<std::chrono::milliseconds> delay) {
   Msg* m = Find(pos);
   if (m == nullptr) return;  // lost to a power loss since
   const bool live = m->holder == member && m->lease_attempt == attempt && now < m->lease_expires;
@@ -134,7 +156,7 @@ void SimModel::Settled(Settle kind, const Position& pos, const std::string& memb
               std::to_string(attempt) + ") was refused: " + Text(status));
   }
   if (status.code() == StatusCode::kFailedPrecondition) {
-    if (m->holder == member && m->lease_attempt == attempt) m->holder.clear();
+    if (m->holder == member && m->lease_attempt == attempt) LeaseRanOut(*m);
     return;
   }
   // An AckPersisted whose write failed still acked in memory (Subscription::AckPersisted); any
@@ -153,6 +175,9 @@ void SimModel::Settled(Settle kind, const Position& pos, const std::string& memb
       break;
     case Settle::kNack:
       m->holder.clear();
+      m->not_before = std::max(m->not_before,
+                               now + (delay ? std::chrono::microseconds(*delay)
+                                            : MinBackoff(attempt)));
       break;
     case Settle::kRelease:
       m->holder.clear();
@@ -295,6 +320,18 @@ void SimModel::ReconcileLog(Broker& broker, bool power_lost) {
       if (!failed->second.empty()) idempotency_[failed->second] = {p, o};
       ++stats_.phantoms;
     }
+    if (first < part.first) {
+      // Retention's deletes are not synced by themselves: a power loss may bring records back.
+      if (!power_lost && !writes_failed_) {
+        Violation("I6: partition " + std::to_string(p) + " starts at " + std::to_string(first) +
+                  " after a clean close, retention had deleted up to " +
+                  std::to_string(part.first));
+      }
+      for (uint64_t o = first; o < part.first && o < part.log.size(); ++o) {
+        part.log[o].deleted = false;
+      }
+      part.first = first;
+    }
     Trimmed(p, first);
   }
 }
@@ -303,7 +340,10 @@ void SimModel::Reopened(Broker& broker, bool power_lost) {
   for (auto& partition : partitions_) {
     for (Msg& m : partition.log) {
       m.holder.clear();
-      if (power_lost || writes_failed_) m.settled_in_life = false;
+      if (power_lost || writes_failed_) {
+        m.settled_in_life = false;
+        m.not_before = TimePoint();  // a nack may be lost: the old lease's expiry counts
+      }
       // An async broker does not sync lease grants: a power loss may take attempts back.
       if (power_lost && !sync_broker_) {
         m.last_attempt = 0;
@@ -325,6 +365,20 @@ void SimModel::CheckLag(Broker& broker, TimePoint now) {
   for (const Lease& l : Leases()) {
     ++held[l.pos.first];
     if (now < l.expires) ++live[l.pos.first];
+  }
+  for (const Lease& l : Leases()) {
+    if (now >= l.expires) continue;
+    auto states = broker.GetMessageState(topic_, PartitionId(l.pos.first), Offset(l.pos.second));
+    if (!states.ok()) continue;  // a read fault, say
+    for (const MessageGroupState& s : *states) {
+      if (s.group == group_ && (s.status != MessageStatus::kLeased || s.leased_by != l.member ||
+                                s.attempts != l.attempt)) {
+        Violation("I5: " + Where(l.pos) + " shows " + std::string(MessageStatusName(s.status)) +
+                  " by '" + s.leased_by + "' attempts " + std::to_string(s.attempts) +
+                  " while " + l.member + " holds a live lease (attempt " +
+                  std::to_string(l.attempt) + ")");
+      }
+    }
   }
   for (const PartitionLag& lag : info->partitions) {
     const uint32_t p = lag.partition.value();

@@ -17,8 +17,11 @@
 //      back (async) offsets, which are then assigned again;
 //   I7 a message acked or rejected (answered OK) is not delivered again by the same broker
 //      lifetime, nor after a clean close when no write had failed;
+//   I9 a nacked message, or one whose lease expired, is not delivered again before its delay (the
+//      nack's, or the group's backoff at its lowest jitter) has passed;
 //   I8 lag adds up: unsettled = backlog + in_flight + delayed, end offsets match the log, and
-//      in_flight counts at least the live leases the simulation holds.
+//      in_flight counts at least the live leases the simulation holds, and the state view shows
+//      each of them leased to its holder.
 // Violations are collected as text; the driver stops at the first step that found one.
 //
 // Thread safety: none; one simulation thread drives it.
@@ -54,8 +57,10 @@ class SimModel {
   void Delivered(const Delivery& d, const std::string& member, TimePoint now);
   // The outcome of a settle by `member` of its lease on `pos` taken at `attempt`.
   enum class Settle { kAck, kAckPersisted, kNack, kExtend, kReject, kRelease };
+  // `delay`: a nack's explicit delay.
   void Settled(Settle kind, const Position& pos, const std::string& member, uint32_t attempt,
-               const Status& status, std::optional<TimePoint> new_expiry, TimePoint now);
+               const Status& status, std::optional<TimePoint> new_expiry, TimePoint now,
+               std::optional<std::chrono::milliseconds> delay = std::nullopt);
   void MemberLeft(const std::string& member);
   // A retention pass of a topic with `age` ran at `now`: checks what it deleted.
   void RetentionRan(Broker& broker, TimePoint now, std::chrono::milliseconds age);
@@ -103,6 +108,7 @@ class SimModel {
     uint32_t last_attempt = 0;    // highest delivery attempt seen
     bool released = false;        // the last lease ended in a release
     bool deleted = false;         // below the partition's first offset (retention)
+    TimePoint not_before;         // no delivery before (a nack's delay, a backoff)
     std::string holder;           // member holding a lease the simulation knows of
     uint32_t lease_attempt = 0;
     TimePoint lease_expires;
@@ -113,6 +119,10 @@ class SimModel {
   };
 
   Msg* Find(const Position& pos);
+  // The shortest backoff after the `attempt`-th delivery failed (jitter at its lowest).
+  std::chrono::microseconds MinBackoff(uint32_t attempt) const;
+  // The message's lease ran out (the broker's timers count it as a nack).
+  void LeaseRanOut(Msg& m);
   std::string Where(const Position& pos) const;
   void ReconcileLog(Broker& broker, bool power_lost);
   // The partition's first retained offset is now `first`: only records old enough may be gone.

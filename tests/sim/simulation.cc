@@ -281,6 +281,7 @@ class Simulation {
     const Offset o(l.pos.second);
     Status status;
     std::optional<TimePoint> expiry;
+    std::optional<milliseconds> delay;
     const char* names[] = {"ack", "ack-persisted", "nack", "extend", "reject", "release"};
     Say(std::string(names[static_cast<int>(kind)]) + " " + l.member + " p" +
         std::to_string(l.pos.first) + "o" + std::to_string(l.pos.second) + "a" +
@@ -292,12 +293,10 @@ class Simulation {
       case SimModel::Settle::kAckPersisted:
         status = sub.AckPersisted(p, o, l.attempt);
         break;
-      case SimModel::Settle::kNack: {
-        std::optional<milliseconds> delay;
+      case SimModel::Settle::kNack:
         if (Chance(0.5)) delay = milliseconds(Uniform(0, 3000));
         status = sub.NackAttempt(p, o, l.attempt, delay, "sim nack");
         break;
-      }
       case SimModel::Settle::kExtend: {
         auto r = sub.ExtendAttempt(p, o, l.attempt);
         status = r.status();
@@ -315,7 +314,7 @@ class Simulation {
     if (!status.ok() && status.code() != StatusCode::kFailedPrecondition) {
       Unexpected("settle", status, false);
     }
-    model_->Settled(kind, l.pos, l.member, l.attempt, status, expiry, Now());
+    model_->Settled(kind, l.pos, l.member, l.attempt, status, expiry, Now(), delay);
   }
 
   void Join() {
