@@ -209,10 +209,23 @@ class Simulation {
   // A producer retrying: an idempotency key used before, with sync durability (issue 15,
   // finding 3: a sync duplicate of an async original must not be answered before it is durable).
   void Retry() {
+    if (Chance(0.5)) {
+      // A producer whose async publish timed out on its side, retrying it with sync durability.
+      Message original = NewMessage();
+      original.idempotency_key = "id" + std::to_string(next_payload_);
+      PublishOptions options;
+      options.durability = Durability::kAsync;
+      Say("publish async keyed");
+      const TimePoint at = Now();
+      Answered(broker().PublishBatch(kTopic, {original}, options), {original}, false, at);
+      Say("; ");
+    }
     const auto& keys = model_->idempotency_keys();
     if (keys.empty()) return Publish(Durability::kSync);
     Message m = NewMessage();
-    m.idempotency_key = keys[static_cast<size_t>(Uniform(0, int64_t(keys.size()) - 1))];
+    // Half of the retries repeat the newest key: its publish is the likeliest not yet synced.
+    m.idempotency_key = Chance(0.5) ? keys.back()
+                                    : keys[static_cast<size_t>(Uniform(0, int64_t(keys.size()) - 1))];
     const Durability durability = Chance(0.7) ? Durability::kSync : Durability::kAsync;
     Say("retry " + m.idempotency_key);
     PublishOptions options;
