@@ -167,6 +167,7 @@ void SimModel::Settled(Settle kind, const Position& pos, const std::string& memb
     case Settle::kAckPersisted:
     case Settle::kReject:
       m->settled_in_life = true;
+      m->handled = m->handled || kind != Settle::kReject;
       m->holder.clear();
       if (kind == Settle::kAckPersisted && status.ok()) {
         m->persisted_ack = true;
@@ -458,6 +459,10 @@ void SimModel::CheckDrained(Broker& broker) {
       if (s->status != MessageStatus::kAcked && s->status != MessageStatus::kDead && !expired_ok) {
         Violation("I3: " + Where(pos) + " ends " + std::string(MessageStatusName(s->status)) +
                   " (attempts " + std::to_string(s->attempts) + ")");
+      }
+      if (s->status == MessageStatus::kAcked && !part.log[o].handled) {
+        Violation("I3: " + Where(pos) + " ends acked, but no ack of it was ever answered OK: " +
+                  "settled without being handled");
       }
       const int n = letters.count(pos) ? letters[pos] : 0;
       if (s->status == MessageStatus::kDead && n != 1 && !part.log[o].deleted) {

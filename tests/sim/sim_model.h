@@ -6,7 +6,8 @@
 //      nothing answered OK is lost by a clean close;
 //   I2 a message whose AckPersisted was answered OK is never delivered again (sync brokers: not
 //      even after a power loss);
-//   I3 at the end of a run every published message is acked, dead or expired by retention
+//   I3 at the end of a run every published message is acked (and then an ack of it was answered
+//      OK at some point: nothing is settled without being handled), dead or expired by retention
 //      (GetMessageState), lag is zero, and each dead message has exactly one dead letter;
 //   I4 a message's delivery attempt never goes down (it goes up by at least one per delivery, or
 //      stays after a release) and never passes max_deliveries;
@@ -105,6 +106,7 @@ class SimModel {
     bool durable = false;         // answered OK for a sync publish (or sync duplicate)
     bool persisted_ack = false;   // AckPersisted answered OK
     bool settled_in_life = false; // acked or rejected (answered OK) since the broker opened
+    bool handled = false;         // an ack of it was answered OK at least once, ever
     uint32_t last_attempt = 0;    // highest delivery attempt seen
     bool released = false;        // the last lease ended in a release
     bool deleted = false;         // below the partition's first offset (retention)
