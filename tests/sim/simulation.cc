@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <map>
@@ -24,7 +25,11 @@ using std::chrono::seconds;
 constexpr char kTopic[] = "orders";
 constexpr char kGroup[] = "billing";
 constexpr char kBarrierTopic[] = "sim-barrier";
-constexpr size_t kTraceSteps = 40;
+// Steps a failure report shows; BROKER_SIM_TRACE_STEPS changes it (to compare two runs whole).
+size_t TraceSteps() {
+  const char* value = std::getenv("BROKER_SIM_TRACE_STEPS");
+  return value != nullptr && *value != '\0' ? std::strtoull(value, nullptr, 10) : 40;
+}
 
 class Simulation {
  public:
@@ -72,8 +77,10 @@ class Simulation {
     for (int step = 0; step < steps && model_->violations().empty(); ++step) {
       result_.steps = step + 1;
       line_ = "step " + std::to_string(step) + " @" + std::to_string(Elapsed()) + "ms: ";
+      outcome_ = line_;
+      skip_barrier_ = false;
       Step();
-      Barrier();
+      if (!skip_barrier_) Barrier();
       if (world_->open()) model_->CheckLag(broker(), Now());
       Record();
     }
@@ -104,17 +111,31 @@ class Simulation {
 
   // The step's outcome goes into the trace and the fingerprint.
   void Record() {
-    for (char c : line_) result_.fingerprint = (result_.fingerprint ^ uint8_t(c)) * 1099511628211u;
+    for (char c : outcome_) {
+      result_.fingerprint = (result_.fingerprint ^ uint8_t(c)) * 1099511628211u;
+    }
+    outcome_.clear();
     trace_.push_back(line_);
-    if (trace_.size() > kTraceSteps) trace_.pop_front();
+    if (trace_.size() > trace_steps_) trace_.pop_front();
     result_.trace.assign(trace_.begin(), trace_.end());
   }
-  void Say(const std::string& text) { line_ += text; }
+  void Say(const std::string& text) {
+    line_ += text;
+    outcome_ += text;
+  }
+  // For the trace only: error texts name files, which RocksDB's compactions number as they run.
+  void Detail(const std::string& text) { line_ += text; }
+  // A failed call: the fingerprint takes only that it failed. Which code a write answers while
+  // the disk is full depends on where RocksDB's own recovery (on a real-time timer) is.
+  void SayError(const Status& s) {
+    outcome_ += " -> error";
+    line_ += " -> " + std::string(StatusCodeName(s.code())) + " (" + s.message() + ")";
+  }
 
   // An error no injected fault explains is a violation.
   bool Faulted() const { return write_faulted_ || read_fault_; }
   void Unexpected(const std::string& what, const Status& s, bool say = true) {
-    if (say) Say(" -> " + std::string(StatusCodeName(s.code())) + " (" + s.message() + ")");
+    if (say) SayError(s);
     if (!Faulted()) model_->Violation("unexpected error with no fault injected: " + what + ": " +
                                       s.ToString());
   }
@@ -248,9 +269,13 @@ class Simulation {
     size_t answered = 0;
     const TimePoint at = Now();
     Say("publish-async");
+    // Async ones first: the writer may commit queued requests together or one by one (that is
+    // its timing), and only with the synced ones last does either way sync the same writes.
+    size_t async_ones = static_cast<size_t>(Uniform(0, int64_t(pending.size())));
     for (Pending& p : pending) {
       for (int i = Uniform(1, 2); i > 0; --i) p.messages.push_back(NewMessage());
-      p.sync = Chance(0.5);
+      p.sync = async_ones == 0;
+      if (async_ones > 0) --async_ones;
       PublishOptions options;
       options.durability = p.sync ? Durability::kSync : Durability::kAsync;
       Say(std::string(" ") + (p.sync ? "s" : "a") + std::to_string(p.messages.size()));
@@ -323,8 +348,10 @@ class Simulation {
         status = sub.ReleaseAttempt(p, o, l.attempt);
         break;
     }
-    Say(std::string(" -> ") + std::string(StatusCodeName(status.code())));
-    if (!status.ok() && status.code() != StatusCode::kFailedPrecondition) {
+    if (status.ok() || status.code() == StatusCode::kFailedPrecondition) {
+      Say(std::string(" -> ") + std::string(StatusCodeName(status.code())));
+    } else {
+      SayError(status);
       Unexpected("settle", status, false);
     }
     model_->Settled(kind, l.pos, l.member, l.attempt, status, expiry, Now(), delay);
@@ -368,13 +395,23 @@ class Simulation {
     model_->RetentionRan(broker(), Now(), topic_config_.retention_age);
   }
 
+  // Until cleared, or only for the next one or two writes (then the broker recovers with the
+  // next write, unless the failure left RocksDB's WAL broken: storage/storage_db.cc).
   void WriteFault() {
     if (no_space_) return;
     const bool sync = Chance(0.4);
-    Say(sync ? "fault: WAL sync fails" : "fault: WAL append fails");
-    world_->fs().SetFault(sync ? testing::FaultFileSystem::Target::kWalSync
-                               : testing::FaultFileSystem::Target::kWalAppend,
-                          testing::FaultFileSystem::Error::kIoError);
+    const auto target = sync ? testing::FaultFileSystem::Target::kWalSync
+                             : testing::FaultFileSystem::Target::kWalAppend;
+    if (Chance(0.5)) {
+      const int count = static_cast<int>(Uniform(1, 2));
+      Say(std::string(sync ? "fault: next WAL syncs fail: " : "fault: next WAL appends fail: ") +
+          std::to_string(count));
+      world_->fs().FailNext(target, testing::FaultFileSystem::Error::kIoError, count);
+    } else {
+      Say(sync ? "fault: WAL sync fails" : "fault: WAL append fails");
+      world_->fs().SetFault(target, testing::FaultFileSystem::Error::kIoError);
+    }
+    skip_barrier_ = true;  // the fault is for the next step's writes
     write_faulted_ = true;
     model_->WritesFailed();
     ++result_.write_faults;
@@ -386,13 +423,18 @@ class Simulation {
     Say("fault: disk full");
     world_->fs().SetFault(testing::FaultFileSystem::Target::kAllWrites,
                           testing::FaultFileSystem::Error::kNoSpace);
+    world_->fs().SetReadFault(false);
+    read_fault_ = false;
     no_space_ = true;
     write_faulted_ = true;
     model_->WritesFailed();
     ++result_.no_space;
   }
 
+  // Not while the disk is full: RocksDB's own recovery may flush memory to tables meanwhile (on
+  // its real-time timer), which would decide whether a read reaches a table.
   void ReadFault() {
+    if (no_space_) return;
     Say("fault: table reads fail");
     world_->fs().SetReadFault(true);
     read_fault_ = true;
@@ -413,7 +455,10 @@ class Simulation {
     no_space_ = false;
     if (power_loss) {
       const uint64_t dropped = world_->LosePower();
-      Say("power loss, " + std::to_string(dropped) + " unsynced bytes dropped");
+      // (How much an async barrier adds depends on whether the writer committed it together
+      // with a synced write: trace only.)
+      Say("power loss");
+      Detail(", " + std::to_string(dropped) + " unsynced bytes dropped");
       result_.bytes_dropped += dropped;
       ++result_.power_losses;
     } else {
@@ -480,10 +525,13 @@ class Simulation {
   bool write_faulted_ = false;  // a write fault was set since the broker opened
   bool no_space_ = false;       // the disk is full until the next restart
   bool read_fault_ = false;
+  bool skip_barrier_ = false;   // the step queued no write, and must not spend a one-shot fault
   int next_payload_ = 0;
   int next_member_ = 0;
-  std::string line_;
+  std::string line_;     // the step as the trace shows it
+  std::string outcome_;  // what of it the fingerprint hashes
   std::deque<std::string> trace_;
+  const size_t trace_steps_ = TraceSteps();
   SimulationResult result_;
 };
 

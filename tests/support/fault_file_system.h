@@ -1,7 +1,7 @@
 // FaultFileSystem: a RocksDB FileSystem that fails writes and reads on demand, and loses what was
 // never synced, for full-disk, I/O-error and power-loss tests. Wraps a real FileSystem:
-// - while a write fault is set, the chosen writes return the chosen IOStatus instead of reaching
-//   the file;
+// - while a write fault is set (until cleared, or for the next N writes), the chosen writes
+//   return the chosen IOStatus instead of reaching the file;
 // - while a read fault is set, reads of table files (*.sst) return an I/O error;
 // - it counts, per file written since the last power loss, the bytes written and the bytes a
 //   Sync/Fsync made durable. CutPower() fails every later write (nothing more reaches "the disk",
@@ -50,7 +50,16 @@ class FaultFileSystem final : public rocksdb::FileSystemWrapper {
     std::lock_guard lock(mu_);
     target_ = target;
     error_ = error;
+    remaining_ = -1;
     active_.store(true);
+  }
+  // The next `count` writes the fault targets fail, then the fault clears itself.
+  void FailNext(Target target, Error error, int count) {
+    std::lock_guard lock(mu_);
+    target_ = target;
+    error_ = error;
+    remaining_ = count;
+    active_.store(count > 0);
   }
   void ClearFault() { active_.store(false); }
   // Writes that failed because of the fault.
@@ -341,6 +350,7 @@ class FaultFileSystem final : public rocksdb::FileSystemWrapper {
         break;
     }
     if (!fail) return rocksdb::IOStatus::OK();
+    if (remaining_ > 0 && --remaining_ == 0) active_.store(false);
     injected_.fetch_add(1);
     const std::string context =
         (op == Op::kAppend ? "While appending to file: " : "While fsync: a file ") + name;
@@ -364,6 +374,7 @@ class FaultFileSystem final : public rocksdb::FileSystemWrapper {
   std::mutex mu_;
   Target target_ = Target::kWalAppend;  // guarded by mu_
   Error error_ = Error::kNoSpace;       // guarded by mu_
+  int remaining_ = -1;                  // guarded by mu_: writes left to fail; -1 until cleared
 };
 
 }  // namespace broker::testing
