@@ -152,5 +152,17 @@ TEST(SimulationRegression, Seed3AReadErrorNeverSettlesAMessage) {
   EXPECT_TRUE(RunSeed(3, 300));
 }
 
+// Open (not fixed, not explained yet): seed 100732 ended once with two dead letters for each of
+// two messages ("I3: partition 0 offset 28 is dead with 2 dead letters", the same for partition 1
+// offset 17), in the long run of 2026-12-07 and in 1 of 6 replays later. Both messages were being
+// dead-lettered while the disk was full (a reject answered OK, a lease run out with
+// max_deliveries 1), then writes failed on a WAL sync until the drain's restart; a dead-letter
+// write whose WAL sync failed may still be in the log (see Broker::Publish) and be written again
+// after it. The seed does not replay the same run every time (RocksDB's timing under a table-read
+// fault, docs/testing.md), so this test is disabled until the cause is found.
+TEST(SimulationRegression, DISABLED_Seed100732AMessageHasOneDeadLetter) {
+  EXPECT_TRUE(RunSeed(100732, 300));
+}
+
 }  // namespace
 }  // namespace broker::sim
