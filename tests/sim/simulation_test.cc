@@ -146,8 +146,8 @@ TEST(SimulationRegression, Seed11ASyncDuplicateOfAnAsyncPublishSurvivesPowerLoss
 
 // Issue 15, finding 2: a read error taken for retention settled unhandled messages (they then
 // show as acked). Found with the fix (Group::ReadOne keeps a read error apart from a deleted
-// record) taken out: "I3: partition 0 offset 11 ends acked, but no ack of it was ever answered
-// OK: settled without being handled", and more.
+// record) taken out: "I3: partition 0 offset 5 ends acked, but no ack of it was ever answered
+// OK: settled without being handled", and more (checked again with the driver as committed).
 TEST(SimulationRegression, Seed3AReadErrorNeverSettlesAMessage) {
   EXPECT_TRUE(RunSeed(3, 300));
 }
