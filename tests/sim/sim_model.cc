@@ -117,8 +117,7 @@ void SimModel::Delivered(const Delivery& d, const std::string& member, TimePoint
   }
   if (!m->holder.empty() && now >= m->lease_expires) LeaseRanOut(*m);
   if (now < m->not_before) {
-    Violation("I9: " + Where(pos) + " delivered " +
-              std::to_string((m->not_before - now).count()) +
+    Violation("I9: " + Where(pos) + " delivered " + std::to_string((m->not_before - now).count()) +
               " us before its nack delay or backoff ends");
   }
   const uint32_t floor = m->released ? m->last_attempt : m->last_attempt + 1;
@@ -176,9 +175,8 @@ void SimModel::Settled(Settle kind, const Position& pos, const std::string& memb
       break;
     case Settle::kNack:
       m->holder.clear();
-      m->not_before = std::max(m->not_before,
-                               now + (delay ? std::chrono::microseconds(*delay)
-                                            : MinBackoff(attempt)));
+      m->not_before = std::max(
+          m->not_before, now + (delay ? std::chrono::microseconds(*delay) : MinBackoff(attempt)));
       break;
     case Settle::kRelease:
       m->holder.clear();
@@ -268,8 +266,8 @@ void SimModel::ReconcileLog(Broker& broker, bool power_lost) {
     uint64_t expect = first;
     for (const Record& r : records) {
       if (r.offset.value() != expect) {
-        Violation("I6: " + Where({p, r.offset.value()}) + " read after " +
-                  std::to_string(expect) + ": the log has a hole");
+        Violation("I6: " + Where({p, r.offset.value()}) + " read after " + std::to_string(expect) +
+                  ": the log has a hole");
         return;
       }
       ++expect;
@@ -375,9 +373,8 @@ void SimModel::CheckLag(Broker& broker, TimePoint now) {
       if (s.group == group_ && (s.status != MessageStatus::kLeased || s.leased_by != l.member ||
                                 s.attempts != l.attempt)) {
         Violation("I5: " + Where(l.pos) + " shows " + std::string(MessageStatusName(s.status)) +
-                  " by '" + s.leased_by + "' attempts " + std::to_string(s.attempts) +
-                  " while " + l.member + " holds a live lease (attempt " +
-                  std::to_string(l.attempt) + ")");
+                  " by '" + s.leased_by + "' attempts " + std::to_string(s.attempts) + " while " +
+                  l.member + " holds a live lease (attempt " + std::to_string(l.attempt) + ")");
       }
     }
   }

@@ -103,15 +103,15 @@ class SimModel {
     std::string payload;
     std::optional<std::string> key;
     TimePoint published_at;
-    bool durable = false;         // answered OK for a sync publish (or sync duplicate)
-    bool persisted_ack = false;   // AckPersisted answered OK
-    bool settled_in_life = false; // acked or rejected (answered OK) since the broker opened
-    bool handled = false;         // an ack of it was answered OK at least once, ever
-    uint32_t last_attempt = 0;    // highest delivery attempt seen
-    bool released = false;        // the last lease ended in a release
-    bool deleted = false;         // below the partition's first offset (retention)
-    TimePoint not_before;         // no delivery before (a nack's delay, a backoff)
-    std::string holder;           // member holding a lease the simulation knows of
+    bool durable = false;          // answered OK for a sync publish (or sync duplicate)
+    bool persisted_ack = false;    // AckPersisted answered OK
+    bool settled_in_life = false;  // acked or rejected (answered OK) since the broker opened
+    bool handled = false;          // an ack of it was answered OK at least once, ever
+    uint32_t last_attempt = 0;     // highest delivery attempt seen
+    bool released = false;         // the last lease ended in a release
+    bool deleted = false;          // below the partition's first offset (retention)
+    TimePoint not_before;          // no delivery before (a nack's delay, a backoff)
+    std::string holder;            // member holding a lease the simulation knows of
     uint32_t lease_attempt = 0;
     TimePoint lease_expires;
   };
@@ -139,7 +139,7 @@ class SimModel {
   std::vector<std::string> idempotency_order_;
   // Payloads of failed publishes (-> their idempotency key): such a record may turn up later.
   std::map<std::string, std::string> failed_;
-  TimePoint retention_cutoff_{};                    // newest publish time retention may delete
+  TimePoint retention_cutoff_{};  // newest publish time retention may delete
   bool writes_failed_ = false;
   std::vector<std::string> violations_;
   Stats stats_;

@@ -5,12 +5,12 @@
 // Thread safety: none; one simulation thread drives it.
 #pragma once
 
+#include <rocksdb/env.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
-
-#include <rocksdb/env.h>
 
 #include "broker/broker.h"
 #include "broker/options.h"
@@ -50,7 +50,7 @@ class SimWorld {
   std::shared_ptr<testing::FaultFileSystem> fs_;
   std::unique_ptr<rocksdb::Env> env_;
   Options options_;
-  std::unique_ptr<Broker> broker_;  // closed before env_ and fs_ go
+  std::unique_ptr<Broker> broker_;                                // closed before env_ and fs_ go
   std::map<std::string, std::unique_ptr<Subscription>> members_;  // destroyed before broker_
 };
 

@@ -51,22 +51,23 @@ class Simulation {
     group_.backoff.jitter = Chance(0.5) ? 0.0 : 0.3;
     sync_broker_ = options.durability == Durability::kSync;
     result_.seed = seed;
-    result_.config =
-        std::string(sync_broker_ ? "sync" : "async") + " broker, ack_flush_batch " +
-        std::to_string(options.ack_flush_batch) + ", " + std::to_string(partitions_) +
-        " partitions, retention_age " + std::to_string(topic_config_.retention_age.count()) +
-        " ms, ordering " + std::to_string(static_cast<int>(group_.ordering)) + ", ack_timeout " +
-        std::to_string(group_.ack_timeout.count()) + " ms, max_deliveries " +
-        std::to_string(group_.max_deliveries) + ", backoff " +
-        std::to_string(group_.backoff.initial.count()) + ".." +
-        std::to_string(group_.backoff.max.count()) + " ms jitter " +
-        std::to_string(group_.backoff.jitter);
+    result_.config = std::string(sync_broker_ ? "sync" : "async") + " broker, ack_flush_batch " +
+                     std::to_string(options.ack_flush_batch) + ", " + std::to_string(partitions_) +
+                     " partitions, retention_age " +
+                     std::to_string(topic_config_.retention_age.count()) + " ms, ordering " +
+                     std::to_string(static_cast<int>(group_.ordering)) + ", ack_timeout " +
+                     std::to_string(group_.ack_timeout.count()) + " ms, max_deliveries " +
+                     std::to_string(group_.max_deliveries) + ", backoff " +
+                     std::to_string(group_.backoff.initial.count()) + ".." +
+                     std::to_string(group_.backoff.max.count()) + " ms jitter " +
+                     std::to_string(group_.backoff.jitter);
     world_ = std::make_unique<SimWorld>(dir, options);
     model_ = std::make_unique<SimModel>(kTopic, kGroup, partitions_, group_, sync_broker_);
   }
 
   SimulationResult Run(int steps) {
-    if (Status s = world_->Open(); !s.ok()) return Fail("the broker does not open: " + s.ToString());
+    if (Status s = world_->Open(); !s.ok())
+      return Fail("the broker does not open: " + s.ToString());
     if (Status s = broker().CreateTopic(kTopic, topic_config_); !s.ok()) {
       return Fail("CreateTopic: " + s.ToString());
     }
@@ -99,9 +100,7 @@ class Simulation {
 
   Broker& broker() { return world_->broker(); }
   TimePoint Now() { return world_->clock().Now(); }
-  int64_t Elapsed() {
-    return std::chrono::duration_cast<milliseconds>(Now() - start_).count();
-  }
+  int64_t Elapsed() { return std::chrono::duration_cast<milliseconds>(Now() - start_).count(); }
 
   SimulationResult Fail(std::string text) {
     model_->Violation(std::move(text));
@@ -136,8 +135,8 @@ class Simulation {
   bool Faulted() const { return write_faulted_ || read_fault_; }
   void Unexpected(const std::string& what, const Status& s, bool say = true) {
     if (say) SayError(s);
-    if (!Faulted()) model_->Violation("unexpected error with no fault injected: " + what + ": " +
-                                      s.ToString());
+    if (!Faulted())
+      model_->Violation("unexpected error with no fault injected: " + what + ": " + s.ToString());
   }
 
   // Waits until every write the step queued (dead letters, batched acks) has committed and
@@ -153,40 +152,63 @@ class Simulation {
   void Step() {
     // Weights of the operations, in the order of the switch below.
     static const std::vector<double> kWeights = {
-        10, 7, 5, 3,    // publish: sync, async, PublishAsync, idempotent retry
-        20, 12, 4, 5,   // poll, ack, ack persisted, nack
-        3, 2, 2,        // extend, reject, release
-        2, 2,           // join, leave
-        8, 3, 3, 2,     // clock small, clock big, delivery timers, retention
-        1.5, 1.5, 3,    // write fault, read fault, clear faults
-        0.5,            // full disk
-        1, 1.5,         // clean restart, power loss
+        10,  7,   5, 3,  // publish: sync, async, PublishAsync, idempotent retry
+        20,  12,  4, 5,  // poll, ack, ack persisted, nack
+        3,   2,   2,     // extend, reject, release
+        2,   2,          // join, leave
+        8,   3,   3, 2,  // clock small, clock big, delivery timers, retention
+        1.5, 1.5, 3,     // write fault, read fault, clear faults
+        0.5,             // full disk
+        1,   1.5,        // clean restart, power loss
     };
     std::discrete_distribution<int> pick(kWeights.begin(), kWeights.end());
     switch (pick(rng_)) {
-      case 0: return Publish(Durability::kSync);
-      case 1: return Publish(Durability::kAsync);
-      case 2: return PublishAsync();
-      case 3: return Retry();
-      case 4: return Poll();
-      case 5: return Settle(SimModel::Settle::kAck);
-      case 6: return Settle(SimModel::Settle::kAckPersisted);
-      case 7: return Settle(SimModel::Settle::kNack);
-      case 8: return Settle(SimModel::Settle::kExtend);
-      case 9: return Settle(SimModel::Settle::kReject);
-      case 10: return Settle(SimModel::Settle::kRelease);
-      case 11: return Join();
-      case 12: return Leave();
-      case 13: return Advance(milliseconds(Uniform(1, 3000)));
-      case 14: return Advance(milliseconds(Uniform(5000, 120000)));
-      case 15: return Timers();
-      case 16: return Retention();
-      case 17: return WriteFault();
-      case 18: return ReadFault();
-      case 19: return ClearFaults();
-      case 20: return FullDisk();
-      case 21: return Restart(false);
-      case 22: return Restart(true);
+      case 0:
+        return Publish(Durability::kSync);
+      case 1:
+        return Publish(Durability::kAsync);
+      case 2:
+        return PublishAsync();
+      case 3:
+        return Retry();
+      case 4:
+        return Poll();
+      case 5:
+        return Settle(SimModel::Settle::kAck);
+      case 6:
+        return Settle(SimModel::Settle::kAckPersisted);
+      case 7:
+        return Settle(SimModel::Settle::kNack);
+      case 8:
+        return Settle(SimModel::Settle::kExtend);
+      case 9:
+        return Settle(SimModel::Settle::kReject);
+      case 10:
+        return Settle(SimModel::Settle::kRelease);
+      case 11:
+        return Join();
+      case 12:
+        return Leave();
+      case 13:
+        return Advance(milliseconds(Uniform(1, 3000)));
+      case 14:
+        return Advance(milliseconds(Uniform(5000, 120000)));
+      case 15:
+        return Timers();
+      case 16:
+        return Retention();
+      case 17:
+        return WriteFault();
+      case 18:
+        return ReadFault();
+      case 19:
+        return ClearFaults();
+      case 20:
+        return FullDisk();
+      case 21:
+        return Restart(false);
+      case 22:
+        return Restart(true);
     }
   }
 
@@ -245,8 +267,8 @@ class Simulation {
     if (keys.empty()) return Publish(Durability::kSync);
     Message m = NewMessage();
     // Half of the retries repeat the newest key: its publish is the likeliest not yet synced.
-    m.idempotency_key = Chance(0.5) ? keys.back()
-                                    : keys[static_cast<size_t>(Uniform(0, int64_t(keys.size()) - 1))];
+    m.idempotency_key =
+        Chance(0.5) ? keys.back() : keys[static_cast<size_t>(Uniform(0, int64_t(keys.size()) - 1))];
     const Durability durability = Chance(0.7) ? Durability::kSync : Durability::kAsync;
     Say("retry " + m.idempotency_key);
     PublishOptions options;
@@ -508,9 +530,9 @@ class Simulation {
       for (const Delivery& d : *got) {
         model_->Delivered(d, "drainer", Now());
         const Status s = (*sub)->AckAttempt(d.record.partition, d.record.offset, d.attempt);
-        model_->Settled(SimModel::Settle::kAck, {d.record.partition.value(),
-                                                 d.record.offset.value()},
-                        "drainer", d.attempt, s, std::nullopt, Now());
+        model_->Settled(SimModel::Settle::kAck,
+                        {d.record.partition.value(), d.record.offset.value()}, "drainer", d.attempt,
+                        s, std::nullopt, Now());
       }
       if (got->empty()) {
         if (!model_->unsettled_remaining(broker())) break;
@@ -535,7 +557,7 @@ class Simulation {
   bool write_faulted_ = false;  // a write fault was set since the broker opened
   bool no_space_ = false;       // the disk is full until the next restart
   bool read_fault_ = false;
-  bool skip_barrier_ = false;   // the step queued no write, and must not spend a one-shot fault
+  bool skip_barrier_ = false;  // the step queued no write, and must not spend a one-shot fault
   int next_payload_ = 0;
   int next_member_ = 0;
   std::string line_;     // the step as the trace shows it

@@ -7,8 +7,9 @@
 //   BROKER_SIM_MINUTES=M    long mode: run seeds one after another for M minutes instead
 //   BROKER_SIM_STEPS=N      steps per seed (default 300)
 //   BROKER_SIM_DIR=DIR      where the data directories go (default /dev/shm, else the temp dir)
-#include <gtest/gtest.h>
+#include "simulation.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,8 +19,6 @@
 #include <iostream>
 #include <string>
 #include <system_error>
-
-#include "simulation.h"
 
 namespace broker::sim {
 namespace {
@@ -43,9 +42,8 @@ std::string DataDir(uint64_t seed) {
 std::string ReplayCommand(uint64_t seed, int steps) {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return "BROKER_SIM_SEED=" + std::to_string(seed) + " BROKER_SIM_STEPS=" +
-         std::to_string(steps) + " " + (ec ? "simulation_tests" : exe.string()) +
-         " --gtest_filter=Simulation.Seeds";
+  return "BROKER_SIM_SEED=" + std::to_string(seed) + " BROKER_SIM_STEPS=" + std::to_string(steps) +
+         " " + (ec ? "simulation_tests" : exe.string()) + " --gtest_filter=Simulation.Seeds";
 }
 
 // Runs one seed; on a violation fails the test with everything needed to replay it.
@@ -105,15 +103,14 @@ TEST(Simulation, Seeds) {
   const double elapsed_min =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() / 60;
   std::cout << "simulation: " << seeds << " seeds from " << first << " (" << steps
-            << " steps each, " << total.steps << " run) in " << elapsed_min * 60 << " s: "
-            << (elapsed_min > 0 ? seeds / elapsed_min : 0) << " seeds/min, fingerprint "
+            << " steps each, " << total.steps << " run) in " << elapsed_min * 60
+            << " s: " << (elapsed_min > 0 ? seeds / elapsed_min : 0) << " seeds/min, fingerprint "
             << total.fingerprint << "\n"
-            << "  published " << total.stats.published << ", deliveries "
-            << total.stats.deliveries << " (redeliveries " << total.stats.redeliveries
-            << "), persisted acks " << total.stats.persisted_acks << "\n  restarts "
-            << total.restarts << ", power losses " << total.power_losses << " ("
-            << total.bytes_dropped << " unsynced bytes dropped, " << total.stats.lost_async
-            << " async messages lost, " << total.stats.phantoms
+            << "  published " << total.stats.published << ", deliveries " << total.stats.deliveries
+            << " (redeliveries " << total.stats.redeliveries << "), persisted acks "
+            << total.stats.persisted_acks << "\n  restarts " << total.restarts << ", power losses "
+            << total.power_losses << " (" << total.bytes_dropped << " unsynced bytes dropped, "
+            << total.stats.lost_async << " async messages lost, " << total.stats.phantoms
             << " failed publishes found written), write faults " << total.write_faults
             << ", full disks " << total.no_space << ", read faults " << total.read_faults
             << ", retention deleted " << total.stats.retention_deleted << "\n";
@@ -148,9 +145,7 @@ TEST(SimulationRegression, Seed11ASyncDuplicateOfAnAsyncPublishSurvivesPowerLoss
 // show as acked). Found with the fix (Group::ReadOne keeps a read error apart from a deleted
 // record) taken out: "I3: partition 0 offset 5 ends acked, but no ack of it was ever answered
 // OK: settled without being handled", and more (checked again with the driver as committed).
-TEST(SimulationRegression, Seed3AReadErrorNeverSettlesAMessage) {
-  EXPECT_TRUE(RunSeed(3, 300));
-}
+TEST(SimulationRegression, Seed3AReadErrorNeverSettlesAMessage) { EXPECT_TRUE(RunSeed(3, 300)); }
 
 // Open (not fixed, not explained yet): seed 100732 ended once with two dead letters for each of
 // two messages ("I3: partition 0 offset 28 is dead with 2 dead letters", the same for partition 1
