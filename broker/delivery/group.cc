@@ -596,7 +596,10 @@ void Group::Leave(const std::string& member) {
   std::lock_guard lock(mu_);
   if (!members_.contains(member)) return;
   // Its leases go back to the group at once; one that used its last attempt is dead-lettered.
+  // A lease that already ran out is an expiry (a failed attempt with its backoff, as its holder's
+  // settle was refused), whether or not the timers have seen it yet.
   if (!closed_) {
+    ProcessDue(context_.clock->Now());
     for (uint32_t p = 0; p < cursors_.size(); ++p) {
       std::vector<uint64_t> offsets;
       for (auto& [offset, e] : cursors_[p].unsettled) {

@@ -81,6 +81,11 @@ class Broker {
 
   // ---- Publishing ---------------------------------------------------------------------------
   // Appends one message. Blocks until it is durable per the durability in effect.
+  // A publish refused for a write error (kUnavailable, kResourceExhausted) may still have reached
+  // the log: when the write got there but its fsync failed, the message is there after the next
+  // restart (unless power is lost first) and is delivered. A producer that retries such a publish
+  // sets an idempotency key, so that a retry after that restart is answered as its duplicate
+  // instead of storing the message twice.
   virtual Result<PublishResult> Publish(std::string_view topic, Message message,
                                         const PublishOptions& options = {}) = 0;
   // Appends a batch in one atomic write: all or none. Results are in the order of `messages`.

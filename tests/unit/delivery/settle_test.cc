@@ -107,6 +107,27 @@ TEST_F(SettleTest, LeaseExpiresExactlyAtAckTimeout) {
   EXPECT_EQ(PollOne(*sub).attempt, 2u);
 }
 
+// Found by the simulation (tests/sim, seed 1411): a member leaving after its lease ran out, but
+// before the timers noticed, gave the message back at once, skipping the backoff, although the
+// member's ack had just been refused as too late. The expiry counts, not the leaving.
+TEST_F(SettleTest, ALeaseThatRanOutBeforeItsMemberLeftWaitsOutTheBackoff) {
+  auto sub = Subscribe(kTopic, kGroup, "m1");
+  const PublishResult pos = Publish(kTopic, "x");
+  const Delivery d = PollOne(*sub);
+  clock_->Advance(ExactConfig().ack_timeout);  // the lease runs out; no timer runs
+  EXPECT_EQ(sub->Ack(pos.partition, pos.offset).code(), StatusCode::kFailedPrecondition);
+  sub.reset();  // m1 leaves
+
+  MessageGroupState state = StateOf(pos);
+  EXPECT_EQ(state.status, MessageStatus::kDelayed);
+  EXPECT_EQ(state.delayed_until, d.lease_expires_at + seconds(1));
+  auto m2 = Subscribe(kTopic, kGroup, "m2");
+  EXPECT_TRUE(Poll(*m2).empty());
+  clock_->Advance(seconds(1));
+  EXPECT_EQ(PollOne(*m2).attempt, 2u);
+  EXPECT_EQ(Describe().counters.lease_expired, 1u);
+}
+
 TEST_F(SettleTest, ExtendRenewsTheLease) {
   auto sub = Subscribe(kTopic, kGroup, "m1");
   const PublishResult pos = Publish(kTopic, "x");
