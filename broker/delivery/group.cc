@@ -175,13 +175,15 @@ void Group::ShipIfFull() {
   }
 }
 
-Status Group::ShipAndWait(MutexLock& lock, bool barrier) {
+Status Group::ShipAndWait(bool barrier) {
   std::promise<Status> committed;
   auto future = committed.get_future();
   Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); }, barrier);
-  lock.Unlock();
+  // Released on the mutex itself (not on the caller's MutexLock, which the analysis cannot see
+  // through a reference); held again before returning, as the caller's lock expects.
+  mu_.Unlock();
   Status status = future.get();
-  lock.Lock();
+  mu_.Lock();
   return status;
 }
 
@@ -230,7 +232,7 @@ std::optional<TimePoint> Group::RunTimers() {
 
 Status Group::Flush() {
   MutexLock lock(mu_);
-  return ShipAndWait(lock, true);
+  return ShipAndWait(true);
 }
 
 void Group::Close() {
@@ -439,7 +441,7 @@ Result<RedriveResult> Group::Redrive(const RedriveOptions& options) {
   Effects effects;
   auto result = state_.Redrive(options, Now(), log_, effects);
   if (!result.ok() || options.dry_run) return result;
-  Status written = ShipAndWait(lock, false);
+  Status written = ShipAndWait(false);
   Apply(effects);
   if (!written.ok()) return written;
   return result;
@@ -449,7 +451,7 @@ Result<uint64_t> Group::Purge(const DeadLetterFilter& filter) {
   MutexLock lock(mu_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   const uint64_t purged = state_.Purge(filter, Now());
-  if (Status s = ShipAndWait(lock, false); !s.ok()) return s;
+  if (Status s = ShipAndWait(false); !s.ok()) return s;
   return purged;
 }
 
@@ -457,7 +459,7 @@ Status Group::Reset(const std::vector<uint64_t>& positions) {
   MutexLock lock(mu_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   if (Status s = state_.Reset(positions); !s.ok()) return s;
-  return ShipAndWait(lock, true);
+  return ShipAndWait(true);
 }
 
 Result<std::vector<uint64_t>> Group::CommittedAckFloors() {
@@ -467,7 +469,7 @@ Result<std::vector<uint64_t>> Group::CommittedAckFloors() {
   const uint64_t failed_before = store_.failed_writes();
   // The barrier commits after every write shipped before it, and this one carries whatever is
   // unshipped now: once it is committed, the state these floors rest on is on disk.
-  if (Status s = ShipAndWait(lock, true); !s.ok()) return s;
+  if (Status s = ShipAndWait(true); !s.ok()) return s;
   if (store_.failed_writes() != failed_before) {
     return Status::Unavailable("a state write of group '" + name_ + "' failed; retrying later");
   }

@@ -200,7 +200,7 @@ class Group : public std::enable_shared_from_this<Group> {
   // Ships once enough changes are pending, else asks the timer thread to ship them soon.
   void ShipIfFull() BROKER_REQUIRES(mu_);
   // Ships with the broker's durability and waits (mu_ released meanwhile) for the commit.
-  Status ShipAndWait(MutexLock& lock, bool barrier) BROKER_REQUIRES(mu_);
+  Status ShipAndWait(bool barrier) BROKER_REQUIRES(mu_);
   void StartDeadLetterWrite(const DeadLetterJob& job) BROKER_REQUIRES(mu_);
   void OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord& dead,
                       const Result<std::vector<PublishResult>>& result) BROKER_EXCLUDES(mu_);

@@ -59,7 +59,7 @@ Result<std::vector<Delivery>> Group::PollLocked(MutexLock& lock, Waiter& waiter,
     // that has nothing to deliver does not wait for a commit before it parks.
     if (!out.empty()) {
       // The leases (with their attempt counts) are committed before anyone sees the messages.
-      Status status = ShipAndWait(lock, false);
+      Status status = ShipAndWait(false);
       if (!status.ok()) {
         state_.UndoGrants(member, out);  // hand them back; attempts stay counted
         if (status.code() == StatusCode::kResourceExhausted) leasing_refused_for_space_ = true;

@@ -100,10 +100,16 @@ void GroupState::InitCursors(const std::vector<uint64_t>& starts) {
 
 // ---- Bookkeeping --------------------------------------------------------------------------
 
+bool GroupState::NeverDelivered(const MessageRecord& record) {
+  // A redriven message has its attempts reset but keeps its first delivery time: it was
+  // delivered before, so it counts as waiting for redelivery, not as backlog.
+  return record.attempts == 0 && record.first_delivery == TimePoint{};
+}
+
 void GroupState::Detach(Cursor& c, const Entry& e) {
   switch (e.state) {
     case State::kAvailable:
-      (e.record.attempts == 0 ? c.fresh : c.redeliverable) -= 1;
+      (NeverDelivered(e.record) ? c.fresh : c.redeliverable) -= 1;
       break;
     case State::kLeased: {
       c.leased -= 1;
@@ -129,7 +135,7 @@ void GroupState::Attach(uint32_t partition, uint64_t offset, Cursor& c, Entry& e
   e.has_timer = false;
   switch (e.state) {
     case State::kAvailable:
-      (e.record.attempts == 0 ? c.fresh : c.redeliverable) += 1;
+      (NeverDelivered(e.record) ? c.fresh : c.redeliverable) += 1;
       c.available.insert(offset);
       return;
     case State::kLeased:
@@ -293,6 +299,17 @@ void GroupState::DropExpired(uint32_t partition, LogSource& log) {
     if (c.unsettled.begin()->second.state == State::kDeadPending) break;  // its write decides
     SettleExpired(partition, offset);
   }
+  // A purged letter's tombstone answers StateOf for its original; once retention deleted the
+  // original there is no message left to ask about, so the tombstone goes too (record deleted).
+  for (auto it = dead_.begin(); it != dead_.end();) {
+    if (it->second.purged && it->second.partition.value() == partition &&
+        it->second.offset.value() < first) {
+      dead_changed_.push_back(it->first);
+      it = dead_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 std::chrono::microseconds GroupState::BackoffFor(uint32_t attempts) {
@@ -370,6 +387,9 @@ Changes GroupState::TakeChanges() {
   }
   runs_.clear();
   releases_ = 0;
+  // A run emptied after it was listed is listed twice: one delete is enough.
+  std::sort(changes.runs.begin(), changes.runs.end());
+  changes.runs.erase(std::unique(changes.runs.begin(), changes.runs.end()), changes.runs.end());
   std::sort(messages_.begin(), messages_.end());
   messages_.erase(std::unique(messages_.begin(), messages_.end()), messages_.end());
   changes.messages = std::move(messages_);

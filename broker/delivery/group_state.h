@@ -238,7 +238,7 @@ class GroupState {
     std::set<uint64_t> available;
     std::unordered_map<uint64_t, std::set<uint64_t>> by_key;  // per_key: unsettled offsets per key
     std::map<std::string, uint64_t> leased_by;                 // member -> leases in this partition
-    uint64_t fresh = 0;          // available, never delivered (attempts == 0)
+    uint64_t fresh = 0;          // available, never delivered (NeverDelivered)
     uint64_t redeliverable = 0;  // available, delivered before
     uint64_t leased = 0, delayed = 0, dead_pending = 0;
     std::map<uint64_t, LeaseRun> runs;  // first offset -> run with offsets not yet released
@@ -249,6 +249,8 @@ class GroupState {
     uint64_t leased = 0;
   };
 
+  // Counted as backlog (PartitionLag::backlog) while available.
+  static bool NeverDelivered(const MessageRecord& record);
   Result<Entry*> FindLeased(const std::string& member, PartitionId partition, Offset offset,
                             uint32_t attempt, TimePoint now);
   void Detach(Cursor& c, const Entry& e);

@@ -174,6 +174,11 @@ Result<RedriveResult> GroupState::Redrive(const RedriveOptions& options, TimePoi
       continue;
     }
     Entry& e = AddEntry(p, dead.offset.value(), original->key);
+    // Delivered before: it keeps its first delivery time, so lag counts it as waiting for
+    // redelivery, not as never delivered (attempts start again from 0).
+    Detach(cursors_[p], e);
+    e.record.first_delivery = dead.first_delivery;
+    Attach(p, dead.offset.value(), cursors_[p], e);
     if (options.rate_per_second > 0) {
       // Clamped before the cast: a tiny rate would give a gap beyond int64 (undefined).
       const double gap_us = std::min(
