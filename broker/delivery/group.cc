@@ -28,8 +28,8 @@ uint64_t Group::Log::EndOffset(uint32_t partition) {
 }
 
 Result<std::optional<Record>> Group::Log::ReadOne(uint32_t partition, uint64_t offset) {
-  auto result = storage::ReadPartition(*context_.db, topic_, PartitionId(partition),
-                                       Offset(offset), ReadLimits{.max_records = 1});
+  auto result = storage::ReadPartition(*context_.db, topic_, PartitionId(partition), Offset(offset),
+                                       ReadLimits{.max_records = 1});
   if (result.ok() && !result->records.empty() && result->records[0].offset.value() == offset) {
     return std::optional<Record>(std::move(result->records[0]));
   }
@@ -75,8 +75,8 @@ void Group::Log::DropReadAheads() {
 
 // ---- Construction and loading ---------------------------------------------------------------
 
-Group::Group(DeliveryContext context, std::shared_ptr<storage::TopicState> topic,
-             std::string name, GroupRecord record)
+Group::Group(DeliveryContext context, std::shared_ptr<storage::TopicState> topic, std::string name,
+             GroupRecord record)
     : context_(std::move(context)),
       topic_(std::move(topic)),
       name_(std::move(name)),
@@ -178,7 +178,8 @@ void Group::ShipIfFull() {
 Status Group::ShipAndWait(bool barrier) {
   std::promise<Status> committed;
   auto future = committed.get_future();
-  Ship(context_.durability, [&committed](const Status& s) { committed.set_value(s); }, barrier);
+  Ship(
+      context_.durability, [&committed](const Status& s) { committed.set_value(s); }, barrier);
   // Released on the mutex itself (not on the caller's MutexLock, which the analysis cannot see
   // through a reference); held again before returning, as the caller's lock expects.
   mu_.Unlock();
@@ -258,8 +259,9 @@ void Group::CloseLocked() {
 
 Status Group::CheckOpen() const {
   if (closed_) {
-    return Status::Unavailable("group '" + name_ + "' on topic '" + record_.topic +
-                               "' is closed (the broker is shutting down or the group was deleted)");
+    return Status::Unavailable(
+        "group '" + name_ + "' on topic '" + record_.topic +
+        "' is closed (the broker is shutting down or the group was deleted)");
   }
   return Status::Ok();
 }
@@ -303,8 +305,8 @@ size_t Group::member_count() const {
 
 // ---- Settling -------------------------------------------------------------------------------
 
-Status Group::Ack(const std::string& member, PartitionId partition, Offset offset,
-                  uint32_t attempt, std::function<void(const Status&)> persisted) {
+Status Group::Ack(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
+                  std::function<void(const Status&)> persisted) {
   MutexLock lock(mu_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   Effects effects;
@@ -345,8 +347,8 @@ Status Group::Nack(const std::string& member, PartitionId partition, Offset offs
   MutexLock lock(mu_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   Effects effects;
-  if (Status s = state_.Nack(member, partition, offset, attempt, delay, error, Now(), log_,
-                             effects);
+  if (Status s =
+          state_.Nack(member, partition, offset, attempt, delay, error, Now(), log_, effects);
       !s.ok()) {
     return s;
   }

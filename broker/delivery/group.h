@@ -5,10 +5,11 @@
 //     hand-off of new records to them (group_handoff.cc), the log batches each partition is
 //     delivering from (read-ahead), and the clock (each state call gets `now` from here).
 //
-// Thread safety: every public member function takes mu_ (annotated, checked by clang's
-// -Wthread-safety: scripts/check-thread-safety.sh). Nothing waits on the LogWriter while holding
-// mu_ (Poll, Redrive and Flush release it first), because the writer thread itself takes mu_ when
-// a write of this group completes. Lock order: Group::mu_ -> LogWriter's queue mutex.
+// Thread safety: every public member function takes mu_, so none may be called with it held
+// (BROKER_EXCLUDES); what mu_ guards is BROKER_GUARDED_BY(mu_). clang's -Wthread-safety checks
+// both (scripts/check-thread-safety.sh). Nothing waits on the LogWriter while holding mu_ (Poll,
+// Redrive and Flush release it first), because the writer thread itself takes mu_ when a write of
+// this group completes. Lock order: Group::mu_ -> LogWriter's queue mutex.
 //
 // Persistence: lease grants are shipped and committed before Poll returns them; acks, nacks and
 // extends are shipped in batches (Options::ack_flush_batch / ack_flush_interval); an ack with
@@ -53,8 +54,7 @@ struct DeliveryContext {
   std::function<void()> wake_timers;
   // Bytes of log batches the broker's groups keep between polls (read-ahead), shared by every
   // copy of the context; at most Group::kReadAheadBudget.
-  std::shared_ptr<std::atomic<size_t>> read_ahead_bytes =
-      std::make_shared<std::atomic<size_t>>(0);
+  std::shared_ptr<std::atomic<size_t>> read_ahead_bytes = std::make_shared<std::atomic<size_t>>(0);
 };
 
 class Group : public std::enable_shared_from_this<Group> {
@@ -76,51 +76,56 @@ class Group : public std::enable_shared_from_this<Group> {
   std::chrono::milliseconds ack_timeout() const { return record_.config.ack_timeout; }
 
   // ---- Loading, before the group is shared ----
-  void LoadCursor(PartitionId partition, const CursorRecord& cursor);
-  void LoadMessage(PartitionId partition, Offset offset, const MessageRecord& message);
-  void LoadDead(Offset dlq_offset, const DeadRecord& dead);
+  void LoadCursor(PartitionId partition, const CursorRecord& cursor) BROKER_EXCLUDES(mu_);
+  void LoadMessage(PartitionId partition, Offset offset, const MessageRecord& message)
+      BROKER_EXCLUDES(mu_);
+  void LoadDead(Offset dlq_offset, const DeadRecord& dead) BROKER_EXCLUDES(mu_);
   // After every LoadMessage of the group: an offset with a message record is not the run's.
-  void LoadLeaseRun(PartitionId partition, Offset first, const LeaseRunRecord& run);
+  void LoadLeaseRun(PartitionId partition, Offset first, const LeaseRunRecord& run)
+      BROKER_EXCLUDES(mu_);
   // Leases of the process that wrote the state are gone with it: they expire now.
-  void FinishLoad();
+  void FinishLoad() BROKER_EXCLUDES(mu_);
   // Puts for a new group's cursors (start position resolved against the partitions' bounds).
-  void InitCursors(std::vector<std::pair<std::string, std::string>>& puts);
+  void InitCursors(std::vector<std::pair<std::string, std::string>>& puts) BROKER_EXCLUDES(mu_);
 
   // ---- Members ----
-  Status Join(const std::string& member, uint32_t max_in_flight);
-  void Leave(const std::string& member);
-  void SetReadyCallback(const std::string& member, std::function<void()> ready);
-  size_t member_count() const;
+  Status Join(const std::string& member, uint32_t max_in_flight) BROKER_EXCLUDES(mu_);
+  void Leave(const std::string& member) BROKER_EXCLUDES(mu_);
+  void SetReadyCallback(const std::string& member, std::function<void()> ready)
+      BROKER_EXCLUDES(mu_);
+  size_t member_count() const BROKER_EXCLUDES(mu_);
 
   // ---- Delivery (see Subscription) ----
   Result<std::vector<Delivery>> Poll(const std::string& member, size_t max,
-                                     std::chrono::milliseconds timeout);
+                                     std::chrono::milliseconds timeout) BROKER_EXCLUDES(mu_);
   // `attempt`: the delivery whose lease is settled (Delivery::attempt); 0: whichever lease the
   // member holds.
   // With `persisted`, the ack is shipped at once (with the broker's durability) rather than
   // batched, and `persisted` runs with the write's outcome (on the writer thread).
   Status Ack(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
-             std::function<void(const Status&)> persisted = nullptr);
+             std::function<void(const Status&)> persisted = nullptr) BROKER_EXCLUDES(mu_);
   // Subscription::AckPersisted: Ack, then waits until its write is committed.
   Status AckPersisted(const std::string& member, PartitionId partition, Offset offset,
-                      uint32_t attempt);
+                      uint32_t attempt) BROKER_EXCLUDES(mu_);
   Status Nack(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
-              std::optional<std::chrono::milliseconds> delay, const std::string& error);
+              std::optional<std::chrono::milliseconds> delay, const std::string& error)
+      BROKER_EXCLUDES(mu_);
   Result<TimePoint> Extend(const std::string& member, PartitionId partition, Offset offset,
-                           uint32_t attempt);
+                           uint32_t attempt) BROKER_EXCLUDES(mu_);
   Status Reject(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
-                const std::string& reason);
+                const std::string& reason) BROKER_EXCLUDES(mu_);
   // Subscription::ReleaseAttempt: available again at once, the lease's attempt taken back.
-  Status Release(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt);
+  Status Release(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt)
+      BROKER_EXCLUDES(mu_);
 
   // ---- Timers and wake-ups ----
   // Expires due leases, makes due messages available, ships pending changes. Returns the next
   // time something falls due, if anything does.
-  std::optional<TimePoint> RunTimers();
-  bool has_pending_changes() const;
+  std::optional<TimePoint> RunTimers() BROKER_EXCLUDES(mu_);
+  bool has_pending_changes() const BROKER_EXCLUDES(mu_);
   // New records were committed (`events` may name other topics too): wakes members if any of
   // them is for this group to read.
-  void OnAppend(const std::vector<storage::AppendEvent>& events);
+  void OnAppend(const std::vector<storage::AppendEvent>& events) BROKER_EXCLUDES(mu_);
 
   // ---- Direct hand-off (group_handoff.cc) ----
   // Writer thread, inside the commit that appends `messages` to this group's topic at
@@ -129,33 +134,33 @@ class Group : public std::enable_shared_from_this<Group> {
   // lease are one write and the member needs no commit of its own. Ordering `none` only. Returns
   // whether it leased anything; then FinishHandOff must follow with the commit's outcome.
   bool StageHandOff(rocksdb::WriteBatch& batch, const std::vector<Message>& messages,
-                    const std::vector<PublishResult>& positions, TimePoint timestamp);
+                    const std::vector<PublishResult>& positions, TimePoint timestamp)
+      BROKER_EXCLUDES(mu_);
   // Writer thread, after that commit: on success the parked members return what was leased to
   // them; on failure the leases are undone (the records do not exist).
-  void FinishHandOff(bool committed);
+  void FinishHandOff(bool committed) BROKER_EXCLUDES(mu_);
   // Ships pending changes and waits until they are committed.
-  Status Flush();
+  Status Flush() BROKER_EXCLUDES(mu_);
   // The broker is closing (or the group was deleted): later calls fail with kUnavailable.
-  void Close();
+  void Close() BROKER_EXCLUDES(mu_);
   // Close, for deleting the group: kFailedPrecondition (and no change) if it has members. One
   // step under mu_, so no Join can come between the check and the close.
-  Status CloseIfNoMembers();
+  Status CloseIfNoMembers() BROKER_EXCLUDES(mu_);
 
   // ---- Views and dead letters ----
-  GroupInfo Describe();
-  MessageGroupState StateOf(PartitionId partition, Offset offset);
+  GroupInfo Describe() BROKER_EXCLUDES(mu_);
+  MessageGroupState StateOf(PartitionId partition, Offset offset) BROKER_EXCLUDES(mu_);
   // Not purged or redriven, from dead-letter-topic offset `from` on, at most `limit` (0: all).
-  Result<std::vector<DeadLetter>> ListDeadLetters(Offset from, size_t limit);
-  Result<RedriveResult> Redrive(const RedriveOptions& options);
-  Result<uint64_t> Purge(const DeadLetterFilter& filter);
+  Result<std::vector<DeadLetter>> ListDeadLetters(Offset from, size_t limit) BROKER_EXCLUDES(mu_);
+  Result<RedriveResult> Redrive(const RedriveOptions& options) BROKER_EXCLUDES(mu_);
+  Result<uint64_t> Purge(const DeadLetterFilter& filter) BROKER_EXCLUDES(mu_);
   // Moves every partition's cursor to `positions[p]`, dropping unsettled state. Needs no members.
-  Status Reset(const std::vector<uint64_t>& positions);
+  Status Reset(const std::vector<uint64_t>& positions) BROKER_EXCLUDES(mu_);
   // Interest retention: per partition, the group's ack floor (every offset below it settled),
   // returned only once the state behind it is committed, so a crash cannot bring back an
   // unsettled offset below it. kUnavailable if a write of this group failed meanwhile (the floor
   // may rest on changes that did not reach disk; the next pass tries again).
-  Result<std::vector<uint64_t>> CommittedAckFloors();
-
+  Result<std::vector<uint64_t>> CommittedAckFloors() BROKER_EXCLUDES(mu_);
 
  private:
   // A Poll in progress. While `parked` (waiting for records) the writer may lease it records in

@@ -51,7 +51,8 @@ bool Group::StageHandOff(rocksdb::WriteBatch& batch, const std::vector<Message>&
     Waiter* waiter = PickWaiter();
     if (waiter == nullptr) break;
     const Message& message = messages[i];
-    store_.PutHandOff(batch, p, offset, state_.HandOff(*waiter->member, p, offset, message.key, now));
+    store_.PutHandOff(batch, p, offset,
+                      state_.HandOff(*waiter->member, p, offset, message.key, now));
     waiter->staged.push_back(Record{position.partition, position.offset, timestamp, message.key,
                                     message.payload, message.headers});
     if (std::find(moved.begin(), moved.end(), p) == moved.end()) moved.push_back(p);

@@ -72,8 +72,9 @@ Result<std::vector<Delivery>> Group::PollLocked(MutexLock& lock, Waiter& waiter,
     auto wake = deadline;
     if (std::optional<TimePoint> next_due = state_.NextDue()) {
       const auto until_due = *next_due - Now();
-      wake = std::min(wake, now_steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                             std::max(until_due, std::chrono::microseconds(0))));
+      wake = std::min(wake,
+                      now_steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                       std::max(until_due, std::chrono::microseconds(0))));
     }
     // Parked: a publish may lease records to this call in its own commit (StageHandOff).
     waiter.parked = true;

@@ -3,9 +3,9 @@
 // administration in group_state_views.cc.
 #include "delivery/group_state.h"
 
-#include <algorithm>
-
 #include <xxhash.h>
+
+#include <algorithm>
 
 #include "delivery/backoff.h"
 
@@ -301,6 +301,9 @@ void GroupState::DropExpired(uint32_t partition, LogSource& log) {
   }
   // A purged letter's tombstone answers StateOf for its original; once retention deleted the
   // original there is no message left to ask about, so the tombstone goes too (record deleted).
+  // Looked at only when the first offset moved (this runs on every poll).
+  if (first <= c.tombstones_swept_to) return;
+  c.tombstones_swept_to = first;
   for (auto it = dead_.begin(); it != dead_.end();) {
     if (it->second.purged && it->second.partition.value() == partition &&
         it->second.offset.value() < first) {
@@ -331,8 +334,7 @@ Status GroupState::Join(const std::string& member, uint32_t max_in_flight, Effec
   return Status::Ok();
 }
 
-void GroupState::Leave(const std::string& member, TimePoint now, LogSource& log,
-                       Effects& effects) {
+void GroupState::Leave(const std::string& member, TimePoint now, LogSource& log, Effects& effects) {
   if (!members_.contains(member)) return;
   for (uint32_t p = 0; p < cursors_.size(); ++p) {
     std::vector<uint64_t> offsets;
@@ -380,7 +382,7 @@ Changes GroupState::TakeChanges() {
     auto it = cursors_[p].runs.find(first);
     if (it == cursors_[p].runs.end()) {
       changes.runs.emplace_back(p, first);  // every offset released: a delete
-    } else if (it->second.dirty) {  // (listed once more after it was taken: already in)
+    } else if (it->second.dirty) {          // (listed once more after it was taken: already in)
       it->second.dirty = false;
       changes.runs.emplace_back(p, first);
     }

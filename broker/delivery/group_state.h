@@ -154,8 +154,8 @@ class GroupState {
   // An error (the original could not be read) changes nothing.
   Status Reject(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
                 const std::string& reason, TimePoint now, LogSource& log, Effects& effects);
-  Status Release(const std::string& member, PartitionId partition, Offset offset,
-                 uint32_t attempt, TimePoint now, Effects& effects);
+  Status Release(const std::string& member, PartitionId partition, Offset offset, uint32_t attempt,
+                 TimePoint now, Effects& effects);
   // The outcome of a DeadLetterJob's write: `dlq_offset` where it was appended, or nullopt if the
   // write failed (tried again later).
   void FinishDeadLetter(uint32_t partition, uint64_t offset, const DeadRecord& dead,
@@ -237,12 +237,13 @@ class GroupState {
     std::map<uint64_t, Entry> unsettled;
     std::set<uint64_t> available;
     std::unordered_map<uint64_t, std::set<uint64_t>> by_key;  // per_key: unsettled offsets per key
-    std::map<std::string, uint64_t> leased_by;                 // member -> leases in this partition
+    std::map<std::string, uint64_t> leased_by;                // member -> leases in this partition
     uint64_t fresh = 0;          // available, never delivered (NeverDelivered)
     uint64_t redeliverable = 0;  // available, delivered before
     uint64_t leased = 0, delayed = 0, dead_pending = 0;
     std::map<uint64_t, LeaseRun> runs;  // first offset -> run with offsets not yet released
     uint64_t open_run = kNoRun;         // the run the next grant may extend
+    uint64_t tombstones_swept_to = 0;   // purged tombstones below this were looked at (DropExpired)
   };
   struct Member {
     uint32_t max_in_flight = 0;
@@ -308,7 +309,7 @@ class GroupState {
   Timers due_timers_;
   std::map<std::string, Member> members_;
   std::vector<std::string> join_order_;
-  std::vector<std::string> owners_;  // per_partition: partition -> member
+  std::vector<std::string> owners_;      // per_partition: partition -> member
   std::map<uint64_t, DeadRecord> dead_;  // dlq offset -> letter
   // Changes since the last TakeChanges. Message records: (partition, offset), duplicates allowed;
   // the entry's record is written, or deleted when the entry has none (settled, or in a run).
@@ -317,7 +318,7 @@ class GroupState {
   std::set<uint32_t> cursors_changed_;
   // Lease runs changed or emptied: (partition, first offset).
   std::vector<std::pair<uint32_t, uint64_t>> runs_;
-  size_t releases_ = 0;  // run releases (acks) since the last TakeChanges
+  size_t releases_ = 0;          // run releases (acks) since the last TakeChanges
   uint32_t next_partition_ = 0;  // round-robin start of Select
   std::mt19937_64 jitter_rng_{0x5eed};
   DeliveryCounters counters_;

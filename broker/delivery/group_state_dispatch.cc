@@ -1,11 +1,11 @@
 // GroupState: selection (credit-based leasing in the three ordering modes), timers, settling,
 // dead-lettering and the direct hand-off's state changes.
+#include <xxhash.h>
+
 #include <algorithm>
 #include <charconv>
 #include <system_error>
 #include <utility>
-
-#include <xxhash.h>
 
 #include "delivery/dead_letters.h"
 #include "delivery/group_state.h"
@@ -89,7 +89,8 @@ Status GroupState::Select(const std::string& member, size_t max, TimePoint now, 
                           std::vector<Delivery>& out, Effects& effects) {
   Status read_error;
   const Member& m = members_.at(member);
-  size_t credit = std::min<size_t>(max, m.max_in_flight > m.leased ? m.max_in_flight - m.leased : 0);
+  size_t credit =
+      std::min<size_t>(max, m.max_in_flight > m.leased ? m.max_in_flight - m.leased : 0);
   const bool per_key = config_.ordering == Ordering::kPerKey;
   const uint32_t partitions = static_cast<uint32_t>(cursors_.size());
   const uint32_t start = next_partition_++ % partitions;
@@ -247,18 +248,18 @@ Status GroupState::StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e
     return Status::Ok();
   }
   SetState(partition, offset, e, State::kDeadPending);
-  effects.dead_letters.push_back(DeadLetterJob{
-      partition, offset,
-      DeadRecord{PartitionId(partition), Offset(offset), reason, e.record.last_error,
-                 e.record.attempts, e.record.first_delivery, now},
-      std::move(**original)});
+  effects.dead_letters.push_back(
+      DeadLetterJob{partition, offset,
+                    DeadRecord{PartitionId(partition), Offset(offset), reason, e.record.last_error,
+                               e.record.attempts, e.record.first_delivery, now},
+                    std::move(**original)});
   return Status::Ok();
 }
 
 void GroupState::RetryLater(uint32_t partition, uint64_t offset, Entry& e, TimePoint now) {
   // Not sooner than 100 ms, so a fault that lasts cannot make the timers spin.
   e.record.due_at = now + std::max<std::chrono::microseconds>(config_.backoff.initial,
-                                                             std::chrono::milliseconds(100));
+                                                              std::chrono::milliseconds(100));
   SetState(partition, offset, e, State::kDelayed);
 }
 
@@ -290,8 +291,7 @@ void GroupState::FinishDeadLetter(uint32_t partition, uint64_t offset, const Dea
 // ---- Settling -----------------------------------------------------------------------------
 
 Result<GroupState::Entry*> GroupState::FindLeased(const std::string& member, PartitionId partition,
-                                                  Offset offset, uint32_t attempt,
-                                                  TimePoint now) {
+                                                  Offset offset, uint32_t attempt, TimePoint now) {
   if (partition.value() >= cursors_.size()) {
     return Status::InvalidArgument("topic '" + topic_ + "' has no partition " +
                                    std::to_string(partition.value()));
@@ -319,10 +319,10 @@ Result<GroupState::Entry*> GroupState::FindLeased(const std::string& member, Par
   if (attempt != 0 && e.record.attempts != attempt) {
     // The lease of that delivery ended and the message was delivered again, to this member too:
     // a late settle must not settle the redelivery.
-    return Status::FailedPrecondition(
-        Where(partition, offset) + ": the lease of delivery attempt " + std::to_string(attempt) +
-        " has ended; the message was delivered again (attempt " +
-        std::to_string(e.record.attempts) + ")");
+    return Status::FailedPrecondition(Where(partition, offset) +
+                                      ": the lease of delivery attempt " + std::to_string(attempt) +
+                                      " has ended; the message was delivered again (attempt " +
+                                      std::to_string(e.record.attempts) + ")");
   }
   if (now >= e.record.lease_expires) {
     return Status::FailedPrecondition(Where(partition, offset) + ": its lease expired at " +
@@ -350,8 +350,7 @@ Status GroupState::Ack(const std::string& member, PartitionId partition, Offset 
 
 Status GroupState::Nack(const std::string& member, PartitionId partition, Offset offset,
                         uint32_t attempt, std::optional<std::chrono::milliseconds> delay,
-                        const std::string& error, TimePoint now, LogSource& log,
-                        Effects& effects) {
+                        const std::string& error, TimePoint now, LogSource& log, Effects& effects) {
   if (delay && *delay > storage::kMaxDuration) {
     return Status::InvalidArgument("nack delay must be at most 100 years");
   }
@@ -360,10 +359,9 @@ Status GroupState::Nack(const std::string& member, PartitionId partition, Offset
   Entry& entry = **e;
   entry.record.last_error = SettleText(error, "nacked");
   // A negative delay means "now", as zero does (clamped first: the cast could overflow).
-  const auto wait =
-      delay ? std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::max(*delay, std::chrono::milliseconds(0)))
-            : BackoffFor(entry.record.attempts);
+  const auto wait = delay ? std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::max(*delay, std::chrono::milliseconds(0)))
+                          : BackoffFor(entry.record.attempts);
   Fail(partition.value(), offset.value(), entry, wait, now, log, effects);
   ++counters_.nacked;
   effects.WakeWaiters();
@@ -388,8 +386,8 @@ Status GroupState::Reject(const std::string& member, PartitionId partition, Offs
   auto e = FindLeased(member, partition, offset, attempt, now);
   if (!e.ok()) return e.status();
   std::string last_error = std::exchange((*e)->record.last_error, SettleText(reason, "rejected"));
-  if (Status s = StartDeadLetter(partition.value(), offset.value(), **e, "rejected", now, log,
-                                 effects);
+  if (Status s =
+          StartDeadLetter(partition.value(), offset.value(), **e, "rejected", now, log, effects);
       !s.ok()) {
     (*e)->record.last_error = std::move(last_error);
     return Status(s.code(), "could not dead-letter " + Where(partition, offset) + ": " +

@@ -35,8 +35,7 @@ PartitionLag GroupState::LagOf(uint32_t partition, TimePoint now, LogSource& log
     const uint64_t oldest = c.unsettled.empty() ? c.next : c.unsettled.begin()->first;
     // Unknown if the record cannot be read (retention deleted it, or a read error): left zero.
     if (auto record = log.ReadOne(partition, oldest); record.ok() && *record) {
-      lag.oldest_unsettled_age =
-          std::max(std::chrono::microseconds(0), now - (*record)->timestamp);
+      lag.oldest_unsettled_age = std::max(std::chrono::microseconds(0), now - (*record)->timestamp);
     }
   }
   return lag;
@@ -78,8 +77,7 @@ GroupInfo GroupState::Describe(TimePoint now, LogSource& log) {
   return info;
 }
 
-MessageGroupState GroupState::StateOf(PartitionId partition, Offset offset,
-                                      LogSource& log) const {
+MessageGroupState GroupState::StateOf(PartitionId partition, Offset offset, LogSource& log) const {
   MessageGroupState state;
   state.group = group_;
   if (partition.value() >= cursors_.size()) return state;
@@ -122,12 +120,12 @@ MessageGroupState GroupState::StateOf(PartitionId partition, Offset offset,
     }
   }
   state.status = offset.value() < log.FirstOffset(partition.value()) ? MessageStatus::kExpired
-                                                                       : MessageStatus::kAcked;
+                                                                     : MessageStatus::kAcked;
   return state;
 }
 
 std::vector<std::pair<uint64_t, DeadRecord>> GroupState::DeadLetters(uint64_t from,
-                                                                      size_t limit) const {
+                                                                     size_t limit) const {
   std::vector<std::pair<uint64_t, DeadRecord>> out;
   for (auto it = dead_.lower_bound(from); it != dead_.end(); ++it) {
     if (it->second.purged) continue;
@@ -181,9 +179,9 @@ Result<RedriveResult> GroupState::Redrive(const RedriveOptions& options, TimePoi
     Attach(p, dead.offset.value(), cursors_[p], e);
     if (options.rate_per_second > 0) {
       // Clamped before the cast: a tiny rate would give a gap beyond int64 (undefined).
-      const double gap_us = std::min(
-          1e6 * static_cast<double>(result.redriven) / options.rate_per_second,
-          static_cast<double>(std::chrono::microseconds(storage::kMaxDuration).count()));
+      const double gap_us =
+          std::min(1e6 * static_cast<double>(result.redriven) / options.rate_per_second,
+                   static_cast<double>(std::chrono::microseconds(storage::kMaxDuration).count()));
       const auto gap = std::chrono::microseconds(static_cast<int64_t>(gap_us));
       if (gap.count() > 0) {
         e.record.due_at = now + gap;
@@ -207,6 +205,10 @@ uint64_t GroupState::Purge(const DeadLetterFilter& filter, TimePoint now) {
       continue;
     }
     dead.purged = true;  // a tombstone: see DeadRecord::purged
+    // Its original may be gone already: the next DropExpired looks at this partition again.
+    if (dead.partition.value() < cursors_.size()) {
+      cursors_[dead.partition.value()].tombstones_swept_to = 0;
+    }
     dead_changed_.push_back(dlq_offset);
     ++purged;
   }

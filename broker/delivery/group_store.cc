@@ -42,7 +42,8 @@ void GroupStore::Ship(GroupState& state, Durability durability,
                    dead ? std::optional(EncodeDeadRecord(*dead)) : std::nullopt});
   }
   for (uint32_t p : changes->cursors) {
-    ops.push_back({CursorKey(topic_, group_, PartitionId(p)), EncodeCursorRecord(state.CursorOf(p))});
+    ops.push_back(
+        {CursorKey(topic_, group_, PartitionId(p)), EncodeCursorRecord(state.CursorOf(p))});
   }
   if (ops.empty() && !barrier) {
     if (done) done(Status::Ok());
@@ -50,8 +51,8 @@ void GroupStore::Ship(GroupState& state, Durability durability,
   }
   storage::AppendRequest request;
   request.durability = durability;
-  request.extra = [ops = std::move(ops), cf = db_->groups()](
-                      rocksdb::WriteBatch& batch, const std::vector<PublishResult>&) {
+  request.extra = [ops = std::move(ops), cf = db_->groups()](rocksdb::WriteBatch& batch,
+                                                             const std::vector<PublishResult>&) {
     for (const PendingOp& op : ops) {
       if (op.value) {
         batch.Put(cf, op.key, *op.value);
@@ -108,16 +109,15 @@ storage::AppendRequest GroupStore::DeadLetterRequest(const DeadLetterJob& job,
   request.internal = true;
   request.durability = durability;
   request.messages.push_back(BuildDeadLetterMessage(job.original, topic, group_, job.dead));
-  request.extra = [cf = db_->groups(),
-                   message_key = MessageKey(topic_, group_, PartitionId(job.partition),
-                                            Offset(job.offset)),
-                   topic_id = topic_, group = group_,
-                   dead = job.dead](rocksdb::WriteBatch& batch,
-                                    const std::vector<PublishResult>& positions) {
-    // Appending the dead letter and settling the original are one atomic write.
-    batch.Delete(cf, message_key);
-    batch.Put(cf, DeadKey(topic_id, group, positions.at(0).offset), EncodeDeadRecord(dead));
-  };
+  request.extra =
+      [cf = db_->groups(),
+       message_key = MessageKey(topic_, group_, PartitionId(job.partition), Offset(job.offset)),
+       topic_id = topic_, group = group_,
+       dead = job.dead](rocksdb::WriteBatch& batch, const std::vector<PublishResult>& positions) {
+        // Appending the dead letter and settling the original are one atomic write.
+        batch.Delete(cf, message_key);
+        batch.Put(cf, DeadKey(topic_id, group, positions.at(0).offset), EncodeDeadRecord(dead));
+      };
   return request;
 }
 

@@ -24,8 +24,8 @@ class MemoryLog final : public LogSource {
   uint64_t Append(uint32_t p, std::optional<std::string> key, std::string payload = "x") {
     Partition& part = partitions_[p];
     const uint64_t offset = part.first + part.records.size();
-    part.records.push_back(Record{PartitionId(p), Offset(offset), kStart, std::move(key),
-                                  std::move(payload), {}});
+    part.records.push_back(
+        Record{PartitionId(p), Offset(offset), kStart, std::move(key), std::move(payload), {}});
     return offset;
   }
   // Retention: everything below `first` is gone.
@@ -145,7 +145,7 @@ TEST_F(GroupStateTest, AnExpiredLeaseIsRedeliveredAfterBackoffWithTheNextAttempt
   EXPECT_TRUE(state_.ProcessDue(kStart + seconds(30), log_, effects));
   EXPECT_EQ(StateOf(0).status, MessageStatus::kDelayed);
   EXPECT_EQ(StateOf(0).last_error, "lease expired (not acked in time)");
-  EXPECT_EQ(StateOf(0).delayed_until, kStart + seconds(31));  // backoff after attempt 1: 1 s
+  EXPECT_EQ(StateOf(0).delayed_until, kStart + seconds(31));   // backoff after attempt 1: 1 s
   EXPECT_TRUE(Select("m1", 1, kStart + seconds(30)).empty());  // not due yet
   EXPECT_TRUE(state_.ProcessDue(kStart + seconds(31), log_, effects));
   const auto again = Select("m1", 1, kStart + seconds(31));
@@ -163,8 +163,9 @@ TEST_F(GroupStateTest, TheLastAttemptIsDeadLetteredInOneJobAndSettledWhenItsWrit
     ASSERT_EQ(got.size(), 1u) << "attempt " << attempt;
     ASSERT_EQ(got[0].attempt, attempt);
     Effects effects;
-    ASSERT_TRUE(state_.Nack("m1", PartitionId(0), Offset(0), attempt, milliseconds(0), "boom",
-                            now, log_, effects)
+    ASSERT_TRUE(state_
+                    .Nack("m1", PartitionId(0), Offset(0), attempt, milliseconds(0), "boom", now,
+                          log_, effects)
                     .ok());
     if (attempt < 3) {
       EXPECT_TRUE(effects.dead_letters.empty());
@@ -177,7 +178,7 @@ TEST_F(GroupStateTest, TheLastAttemptIsDeadLetteredInOneJobAndSettledWhenItsWrit
     EXPECT_EQ(job.dead.reason, "max_deliveries");
     EXPECT_EQ(job.dead.last_error, "boom");
     EXPECT_EQ(job.dead.attempts, 3u);
-    EXPECT_EQ(StateOf(0).status, MessageStatus::kDead);  // being dead-lettered
+    EXPECT_EQ(StateOf(0).status, MessageStatus::kDead);         // being dead-lettered
     EXPECT_EQ(state_.AckFloors(), (std::vector<uint64_t>{0}));  // not settled before its write
     Effects finished;
     state_.FinishDeadLetter(0, 0, job.dead, 7, now, finished);
@@ -195,15 +196,16 @@ TEST_F(GroupStateTest, AFailedDeadLetterWriteIsTriedAgainOnceDueNotDeliveredAgai
   for (uint32_t attempt = 1; attempt <= 3; ++attempt) {
     ASSERT_EQ(Select("m1", 1, now).size(), 1u);
     effects = Effects();
-    ASSERT_TRUE(state_.Nack("m1", PartitionId(0), Offset(0), attempt, milliseconds(0), "", now,
-                            log_, effects)
-                    .ok());
+    ASSERT_TRUE(
+        state_
+            .Nack("m1", PartitionId(0), Offset(0), attempt, milliseconds(0), "", now, log_, effects)
+            .ok());
   }
   ASSERT_EQ(effects.dead_letters.size(), 1u);
   Effects finished;
   state_.FinishDeadLetter(0, 0, effects.dead_letters[0].dead, std::nullopt, now, finished);
   EXPECT_EQ(StateOf(0).status, MessageStatus::kDelayed);
-  EXPECT_EQ(StateOf(0).attempts, 3u);  // the count stays
+  EXPECT_EQ(StateOf(0).attempts, 3u);             // the count stays
   EXPECT_EQ(state_.NextDue(), now + seconds(1));  // backoff.initial, at least 100 ms
   Effects due;
   EXPECT_TRUE(state_.ProcessDue(now + seconds(1), log_, due));
@@ -217,9 +219,9 @@ TEST_F(GroupStateTest, AFailedWriteGivesEveryChangeBackToTheNextOne) {
   (void)state_.TakeChanges();  // the grant's write succeeded
   Effects effects;
   ASSERT_TRUE(state_.Ack("m1", PartitionId(0), Offset(0), 1, kStart, effects).ok());
-  ASSERT_TRUE(state_.Nack("m1", PartitionId(0), Offset(1), 1, seconds(5), "later", kStart, log_,
-                          effects)
-                  .ok());
+  ASSERT_TRUE(
+      state_.Nack("m1", PartitionId(0), Offset(1), 1, seconds(5), "later", kStart, log_, effects)
+          .ok());
   ASSERT_TRUE(state_.Extend("m1", PartitionId(0), Offset(2), 1, kStart).ok());
   const Changes failed = state_.TakeChanges();
   EXPECT_FALSE(state_.HasChanges());
@@ -316,6 +318,17 @@ TEST_F(GroupStateTest, APurgedLettersTombstoneGoesOnceRetentionDeletedItsOrigina
   EXPECT_EQ(state_.DeadRecordOf(5), nullptr);
   EXPECT_EQ(state_.TakeChanges().dead, (std::vector<uint64_t>{5}));  // its record is deleted
   EXPECT_EQ(StateOf(0).status, MessageStatus::kExpired);
+}
+
+TEST_F(GroupStateTest, ALetterPurgedAfterItsOriginalWasDeletedLeavesNoTombstone) {
+  log_.Append(0, std::nullopt);
+  log_.Append(0, std::nullopt);
+  DeadLetterFirst(state_, log_, 5, kStart);
+  log_.DeleteBelow(0, 1);
+  state_.DropExpired(log_);
+  ASSERT_EQ(state_.Purge(DeadLetterFilter{}, kStart), 1u);
+  state_.DropExpired(log_);  // the first offset did not move again
+  EXPECT_EQ(state_.DeadRecordOf(5), nullptr);
 }
 
 TEST_F(GroupStateTest, ALetterNotPurgedStaysWhenItsOriginalIsDeleted) {
