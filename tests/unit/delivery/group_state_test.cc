@@ -303,41 +303,45 @@ TEST_F(GroupStateTest, ARedrivenMessageWaitsForRedeliveryItIsNotBacklog) {
   EXPECT_EQ(state_.Describe(kStart + seconds(1), log_).total.unsettled, 0u);
 }
 
-TEST_F(GroupStateTest, APurgedLettersTombstoneGoesOnceRetentionDeletedItsOriginal) {
-  log_.Append(0, std::nullopt);
-  log_.Append(0, std::nullopt);
-  DeadLetterFirst(state_, log_, 5, kStart);
+// Two records in partition 0; the first is dead-lettered at dlq offset 5.
+class TombstoneTest : public GroupStateTest {
+ protected:
+  static constexpr uint64_t kLetter = 5;
+  void SetUp() override {
+    log_.Append(0, std::nullopt);
+    log_.Append(0, std::nullopt);
+    DeadLetterFirst(state_, log_, kLetter, kStart);
+  }
+  // Retention deletes the first record (the dead letter's original).
+  void DeleteOriginal() {
+    log_.DeleteBelow(0, 1);
+    state_.DropExpired(log_);
+  }
+};
+
+TEST_F(TombstoneTest, APurgedLettersTombstoneGoesOnceRetentionDeletedItsOriginal) {
   ASSERT_EQ(state_.Purge(DeadLetterFilter{}, kStart), 1u);
   (void)state_.TakeChanges();
   // The tombstone still says what became of the message while the original exists.
-  ASSERT_NE(state_.DeadRecordOf(5), nullptr);
+  ASSERT_NE(state_.DeadRecordOf(kLetter), nullptr);
   EXPECT_EQ(StateOf(0).status, MessageStatus::kDead);
   EXPECT_EQ(StateOf(0).last_error, "bad (dead letter purged)");
-  log_.DeleteBelow(0, 1);
-  state_.DropExpired(log_);
-  EXPECT_EQ(state_.DeadRecordOf(5), nullptr);
-  EXPECT_EQ(state_.TakeChanges().dead, (std::vector<uint64_t>{5}));  // its record is deleted
+  DeleteOriginal();
+  EXPECT_EQ(state_.DeadRecordOf(kLetter), nullptr);
+  EXPECT_EQ(state_.TakeChanges().dead, (std::vector<uint64_t>{kLetter}));  // record deleted
   EXPECT_EQ(StateOf(0).status, MessageStatus::kExpired);
 }
 
-TEST_F(GroupStateTest, ALetterPurgedAfterItsOriginalWasDeletedLeavesNoTombstone) {
-  log_.Append(0, std::nullopt);
-  log_.Append(0, std::nullopt);
-  DeadLetterFirst(state_, log_, 5, kStart);
-  log_.DeleteBelow(0, 1);
-  state_.DropExpired(log_);
+TEST_F(TombstoneTest, ALetterPurgedAfterItsOriginalWasDeletedLeavesNoTombstone) {
+  DeleteOriginal();
   ASSERT_EQ(state_.Purge(DeadLetterFilter{}, kStart), 1u);
   state_.DropExpired(log_);  // the first offset did not move again
-  EXPECT_EQ(state_.DeadRecordOf(5), nullptr);
+  EXPECT_EQ(state_.DeadRecordOf(kLetter), nullptr);
 }
 
-TEST_F(GroupStateTest, ALetterNotPurgedStaysWhenItsOriginalIsDeleted) {
-  log_.Append(0, std::nullopt);
-  log_.Append(0, std::nullopt);
-  DeadLetterFirst(state_, log_, 5, kStart);
-  log_.DeleteBelow(0, 1);
-  state_.DropExpired(log_);
-  EXPECT_NE(state_.DeadRecordOf(5), nullptr);  // its copy in the DLQ is what is left
+TEST_F(TombstoneTest, ALetterNotPurgedStaysWhenItsOriginalIsDeleted) {
+  DeleteOriginal();
+  EXPECT_NE(state_.DeadRecordOf(kLetter), nullptr);  // its copy in the DLQ is what is left
   EXPECT_EQ(state_.DeadLetters(0, 0).size(), 1u);
 }
 
