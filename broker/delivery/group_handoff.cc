@@ -15,11 +15,11 @@
 namespace broker::delivery {
 
 void Group::OnAppend(const std::vector<storage::AppendEvent>& events) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const storage::AppendEvent& event : events) {
-    if (event.topic != topic_id() || event.partition.value() >= cursors_.size()) continue;
+    if (event.topic != topic_id() || event.partition.value() >= state_.partitions()) continue;
     // Records a hand-off leased in this commit are not new to anyone.
-    if (cursors_[event.partition.value()].next < event.end_offset.value()) {
+    if (state_.next(event.partition.value()) < event.end_offset.value()) {
       WakeMembers();
       return;
     }
@@ -29,18 +29,17 @@ void Group::OnAppend(const std::vector<storage::AppendEvent>& events) {
 Group::Waiter* Group::PickWaiter() {
   for (Waiter* waiter : waiters_) {
     if (!waiter->parked || waiter->committed || waiter->staged.size() >= waiter->max) continue;
-    auto m = members_.find(*waiter->member);
-    if (m != members_.end() && m->second.leased < m->second.max_in_flight) return waiter;
+    if (state_.HasCredit(*waiter->member)) return waiter;
   }
   return nullptr;
 }
 
 bool Group::StageHandOff(rocksdb::WriteBatch& batch, const std::vector<Message>& messages,
                          const std::vector<PublishResult>& positions, TimePoint timestamp) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   // per_key and per_partition decide per record whom it may go to; they take the usual path.
-  if (closed_ || waiters_.empty() || record_.config.ordering != Ordering::kNone) return false;
-  const TimePoint now = context_.clock->Now();
+  if (closed_ || waiters_.empty() || !state_.AcceptsHandOff()) return false;
+  const TimePoint now = Now();
   std::vector<uint32_t> moved;  // partitions whose cursor moved
   for (size_t i = 0; i < positions.size() && i < messages.size(); ++i) {
     const PublishResult& position = positions[i];
@@ -48,30 +47,22 @@ bool Group::StageHandOff(rocksdb::WriteBatch& batch, const std::vector<Message>&
     const uint32_t p = position.partition.value();
     const uint64_t offset = position.offset.value();
     // Only the record next in line: older unread records go first, through Poll.
-    if (p >= cursors_.size() || cursors_[p].next != offset) continue;
+    if (!state_.IsNext(p, offset)) continue;
     Waiter* waiter = PickWaiter();
     if (waiter == nullptr) break;
     const Message& message = messages[i];
-    Entry& e = AddEntry(p, offset, message.key);
-    cursors_[p].next = offset + 1;
-    Lease(*waiter->member, p, offset, e, now);
-    e.has_message_record = true;
-    batch.Put(context_.db->groups(),
-              MessageKey(topic_id(), name_, position.partition, position.offset),
-              EncodeMessageRecord(e.record));
+    store_.PutHandOff(batch, p, offset,
+                      state_.HandOff(*waiter->member, p, offset, message.key, now));
     waiter->staged.push_back(Record{position.partition, position.offset, timestamp, message.key,
                                     message.payload, message.headers});
     if (std::find(moved.begin(), moved.end(), p) == moved.end()) moved.push_back(p);
   }
-  for (uint32_t p : moved) {
-    batch.Put(context_.db->groups(), CursorKey(topic_id(), name_, PartitionId(p)),
-              EncodeCursorRecord({Offset(cursors_[p].next), cursors_[p].expired}));
-  }
+  for (uint32_t p : moved) store_.PutCursor(batch, p, state_.CursorOf(p));
   return !moved.empty();
 }
 
 void Group::FinishHandOff(bool committed) {
-  Lock lock(mu_);
+  MutexLock lock(mu_);
   bool decided = false;
   for (Waiter* waiter : waiters_) {
     if (waiter->staged.empty() || waiter->committed) continue;
@@ -82,19 +73,11 @@ void Group::FinishHandOff(bool committed) {
     }
     // The records were not written: forget their entries and read them again when they are.
     for (const Record& record : waiter->staged) {
-      const uint32_t p = record.partition.value();
-      const uint64_t offset = record.offset.value();
-      Cursor& c = cursors_[p];
-      if (c.unsettled.contains(offset)) {
-        Settle(p, offset, false);
-        --counters_.delivered;
-      }
-      c.next = std::min(c.next, offset);
-      MarkCursorDirty(p);  // in case a Ship meanwhile carried the moved cursor
+      state_.UndoHandOff(record.partition.value(), record.offset.value());
     }
     waiter->staged.clear();
   }
-  lock.unlock();
+  lock.Unlock();
   // After unlocking: a woken member does not block on mu_ at once (a second switch).
   if (decided) cv_.notify_all();
 }
@@ -103,16 +86,11 @@ std::vector<Delivery> Group::TakeHandOff(Waiter& waiter) {
   std::vector<Delivery> out;
   out.reserve(waiter.staged.size());
   for (Record& record : waiter.staged) {
-    Cursor& c = cursors_[record.partition.value()];
-    auto it = c.unsettled.find(record.offset.value());
     // A lease that ended meanwhile (expired, the member left) is the group's again.
-    if (it == c.unsettled.end() || it->second.state != State::kLeased ||
-        it->second.record.member != *waiter.member) {
-      continue;
+    if (auto lease =
+            state_.LeaseOf(*waiter.member, record.partition.value(), record.offset.value())) {
+      out.push_back(Delivery{std::move(record), lease->attempt, lease->expires});
     }
-    const uint32_t attempt = it->second.record.attempts;
-    const TimePoint expires = it->second.record.lease_expires;
-    out.push_back(Delivery{std::move(record), attempt, expires});
   }
   return out;
 }

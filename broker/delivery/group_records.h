@@ -108,7 +108,8 @@ struct DeadRecord {
   TimePoint first_delivery{};
   TimePoint dead_at{};
   // Purged letters stay as tombstones, so the per-message view can still say the message died
-  // (and was not acked). They count nowhere else.
+  // (and was not acked). They count nowhere else, and are deleted once retention has deleted the
+  // original (nothing is left to ask about).
   bool purged = false;
 };
 std::string EncodeDeadRecord(const DeadRecord& r);

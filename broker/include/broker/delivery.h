@@ -214,7 +214,8 @@ struct PartitionLag {
   Offset ack_floor;   // every offset below is settled (acked, dead or expired)
   uint64_t backlog = 0;    // never delivered
   uint64_t in_flight = 0;  // leased
-  uint64_t delayed = 0;    // waiting for redelivery (nacked, expired lease, due or not)
+  // Waiting for redelivery (nacked, expired lease, redriven from the dead letters; due or not).
+  uint64_t delayed = 0;
   uint64_t unsettled = 0;  // backlog + in_flight + delayed
   // Age of the oldest unsettled message (now - its publish time); zero when nothing is unsettled.
   std::chrono::microseconds oldest_unsettled_age{0};

@@ -176,8 +176,8 @@ class GroupModel {
       if (!oldest || m.published < *oldest) oldest = m.published;
       if (m.state == State::kLeased) {
         ++lag.in_flight;
-      } else if (m.state == State::kDelayed || m.attempts > 0) {
-        ++lag.delayed;
+      } else if (m.state == State::kDelayed || m.attempts > 0 || m.ever_delivered) {
+        ++lag.delayed;  // a redriven message (attempts 0 again) was delivered before: not backlog
       } else {
         ++lag.backlog;
       }
