@@ -226,6 +226,10 @@ class GroupState {
     // nothing yet). An entry in a run has no message record.
     uint64_t run = kNoRun;
     bool has_message_record = false;  // written (or queued) as a message record
+    // Why a dead-letter write that failed was for ("rejected", "max_deliveries"): the message is
+    // dead-lettered again once due, not delivered again. In memory only: after a restart a
+    // rejected message waiting for that retry is delivered again (its record says delayed).
+    std::string dead_letter_reason;
   };
   struct LeaseRun {
     LeaseRunRecord record;

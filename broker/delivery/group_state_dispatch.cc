@@ -195,9 +195,9 @@ bool GroupState::ProcessDue(TimePoint now, LogSource& log, Effects& effects) {
   while (!due_timers_.empty() && due_timers_.begin()->first <= now) {
     auto [partition, offset] = due_timers_.begin()->second;
     Entry& e = cursors_[partition].unsettled.at(offset);
-    if (e.record.attempts >= config_.max_deliveries) {
-      // Only a dead-lettering that failed leaves such a message delayed: dead-letter it now
-      // rather than deliver it once more.
+    if (e.record.attempts >= config_.max_deliveries || !e.dead_letter_reason.empty()) {
+      // Only a dead-lettering that failed leaves such a message delayed (or a reject's, whatever
+      // attempts are left): dead-letter it now rather than deliver it once more.
       DeadLetterOrRetry(partition, offset, e, now, log, effects);
     } else {
       SetState(partition, offset, e, State::kAvailable);
@@ -233,7 +233,9 @@ void GroupState::Fail(uint32_t partition, uint64_t offset, Entry& e,
 
 void GroupState::DeadLetterOrRetry(uint32_t partition, uint64_t offset, Entry& e, TimePoint now,
                                    LogSource& log, Effects& effects) {
-  if (!StartDeadLetter(partition, offset, e, "max_deliveries", now, log, effects).ok()) {
+  const std::string reason =
+      e.dead_letter_reason.empty() ? std::string("max_deliveries") : e.dead_letter_reason;
+  if (!StartDeadLetter(partition, offset, e, reason, now, log, effects).ok()) {
     RetryLater(partition, offset, e, now);
   }
 }
@@ -248,6 +250,7 @@ Status GroupState::StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e
     return Status::Ok();
   }
   SetState(partition, offset, e, State::kDeadPending);
+  e.dead_letter_reason = reason;
   effects.dead_letters.push_back(
       DeadLetterJob{partition, offset,
                     DeadRecord{PartitionId(partition), Offset(offset), reason, e.record.last_error,

@@ -213,6 +213,25 @@ TEST_F(GroupStateTest, AFailedDeadLetterWriteIsTriedAgainOnceDueNotDeliveredAgai
   EXPECT_TRUE(Select("m1", 1, now + seconds(1)).empty());
 }
 
+TEST_F(GroupStateTest, ARejectWhoseDeadLetterWriteFailedIsDeadLetteredAgainNotDelivered) {
+  log_.Append(0, std::nullopt);
+  const TimePoint now = kStart;
+  ASSERT_EQ(Select("m1", 1, now).size(), 1u);
+  Effects effects;
+  ASSERT_TRUE(
+      state_.Reject("m1", PartitionId(0), Offset(0), 1, "schema v1", now, log_, effects).ok());
+  ASSERT_EQ(effects.dead_letters.size(), 1u);
+  Effects failed;
+  state_.FinishDeadLetter(0, 0, effects.dead_letters[0].dead, std::nullopt, now, failed);
+  EXPECT_EQ(StateOf(0).status, MessageStatus::kDelayed);
+  EXPECT_EQ(StateOf(0).attempts, 1u);  // attempts are left, but it was rejected
+  Effects due;
+  EXPECT_TRUE(state_.ProcessDue(now + seconds(1), log_, due));
+  ASSERT_EQ(due.dead_letters.size(), 1u);  // dead-lettered again, with its reason
+  EXPECT_EQ(due.dead_letters[0].dead.reason, "rejected");
+  EXPECT_TRUE(Select("m1", 1, now + seconds(1)).empty());  // never handled a second time
+}
+
 TEST_F(GroupStateTest, AFailedWriteGivesEveryChangeBackToTheNextOne) {
   for (int i = 0; i < 4; ++i) log_.Append(0, std::nullopt);
   ASSERT_EQ(Select("m1", 4, kStart).size(), 4u);
