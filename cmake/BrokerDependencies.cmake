@@ -17,27 +17,22 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
-# AUTO resolves to ON or OFF here (a normal variable over the cache entry, so it is decided again
-# at every configure, e.g. once scripts/install-deps.sh has installed the test packages).
-if(BROKER_BUILD_TESTS STREQUAL "AUTO")
-  find_package(GTest CONFIG QUIET)
-  if(GTest_FOUND)
-    set(BROKER_BUILD_TESTS ON)
-  else()
-    set(BROKER_BUILD_TESTS OFF)
-    message(STATUS "GoogleTest not installed: the test tiers are left out (scripts/install-deps.sh installs everything)")
+# An ON/OFF/AUTO part of the build that needs config package `package`: ON requires it; AUTO
+# becomes ON where it is installed, else OFF with a note. The result is a normal variable over the
+# cache entry, so AUTO is decided again at every configure (e.g. once scripts/install-deps.sh has
+# installed the test packages).
+function(broker_resolve_part var package what)
+  if(${var} STREQUAL "AUTO")
+    find_package(${package} CONFIG QUIET)
+    if(${package}_FOUND)
+      set(${var} ON PARENT_SCOPE)
+    else()
+      set(${var} OFF PARENT_SCOPE)
+      message(STATUS "${package} not installed: ${what} left out (scripts/install-deps.sh installs everything)")
+    endif()
+  elseif(${var})
+    find_package(${package} CONFIG REQUIRED)
   endif()
-elseif(BROKER_BUILD_TESTS)
-  find_package(GTest CONFIG REQUIRED)
-endif()
-if(BROKER_BUILD_BENCHMARKS STREQUAL "AUTO")
-  find_package(benchmark CONFIG QUIET)
-  if(benchmark_FOUND)
-    set(BROKER_BUILD_BENCHMARKS ON)
-  else()
-    set(BROKER_BUILD_BENCHMARKS OFF)
-    message(STATUS "Google Benchmark not installed: brokerbench is left out (scripts/install-deps.sh installs everything)")
-  endif()
-elseif(BROKER_BUILD_BENCHMARKS)
-  find_package(benchmark CONFIG REQUIRED)  # benchmark::benchmark (libbenchmark-dev)
-endif()
+endfunction()
+broker_resolve_part(BROKER_BUILD_TESTS GTest "the test tiers are")  # libgtest-dev, libgmock-dev
+broker_resolve_part(BROKER_BUILD_BENCHMARKS benchmark "brokerbench is")  # libbenchmark-dev
