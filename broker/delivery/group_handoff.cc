@@ -69,6 +69,9 @@ void Group::FinishHandOff(bool committed) {
     decided = true;
     if (committed) {
       waiter->committed = true;
+      for (const Record& record : waiter->staged) {
+        state_.HandOffCommitted(record.partition.value());
+      }
       continue;
     }
     // The records were not written: forget their entries and read them again when they are.

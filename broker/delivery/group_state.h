@@ -175,6 +175,9 @@ class GroupState {
   // the append's commit writes (with CursorOf(partition)); not noted as a change.
   const MessageRecord& HandOff(const std::string& member, uint32_t partition, uint64_t offset,
                                const std::optional<std::string>& key, TimePoint now);
+  // The append that handed records of `partition` off committed: the next group write carries
+  // the partition's cursor too (a group write shipped earlier may commit after the append).
+  void HandOffCommitted(uint32_t partition);
   // The commit failed: the record does not exist; forget its entry and read it again later.
   void UndoHandOff(uint32_t partition, uint64_t offset);
   // The lease `member` holds on the message, if it still does.

@@ -428,6 +428,16 @@ const MessageRecord& GroupState::HandOff(const std::string& member, uint32_t par
   return e.record;
 }
 
+void GroupState::HandOffCommitted(uint32_t partition) {
+  // The append's batch wrote the moved cursor, but a group write shipped before the hand-off (a
+  // poll's lease queued behind the append, its values encoded when shipped) commits after it with
+  // the older cursor. Once the handed-off offset is acked and its record deleted, nothing would
+  // say it was read, and a restart would deliver it again. So the next group write, which
+  // commits after that one, carries the cursor as it is then. Noted only now, after the append
+  // committed: a write shipped earlier must not carry a cursor past a record that may not exist.
+  NoteCursor(partition);
+}
+
 void GroupState::UndoHandOff(uint32_t partition, uint64_t offset) {
   Cursor& c = cursors_[partition];
   if (c.unsettled.contains(offset)) {

@@ -148,10 +148,22 @@ Result<RedriveResult> GroupState::Redrive(const RedriveOptions& options, TimePoi
   // Every original is read before anything changes: a read error fails the call, which then
   // changed nothing.
   std::vector<std::optional<Record>> originals;
-  for (uint64_t dlq_offset : matched) {
-    const DeadRecord& dead = dead_.at(dlq_offset);
+  // A letter whose original is delivered again anyway (the group was reset to an earlier
+  // position after it was dead-lettered: the original is at or past the cursor, or already read
+  // again and unsettled) only lets the letter go. An entry of its own would have the original
+  // read a second time at the cursor, and after a restart an entry ahead of the cursor would move
+  // the cursor past everything before it.
+  std::vector<bool> coming_again(matched.size(), false);
+  for (size_t i = 0; i < matched.size(); ++i) {
+    const DeadRecord& dead = dead_.at(matched[i]);
     const uint32_t p = dead.partition.value();
-    if (p >= cursors_.size() || cursors_[p].unsettled.contains(dead.offset.value())) {
+    if (p < cursors_.size() && (dead.offset.value() >= cursors_[p].next ||
+                                cursors_[p].unsettled.contains(dead.offset.value()))) {
+      coming_again[i] = true;
+      originals.emplace_back();
+      continue;
+    }
+    if (p >= cursors_.size()) {
       originals.emplace_back();
       continue;
     }
@@ -167,6 +179,12 @@ Result<RedriveResult> GroupState::Redrive(const RedriveOptions& options, TimePoi
     const DeadRecord dead = dead_.at(dlq_offset);
     const uint32_t p = dead.partition.value();
     const std::optional<Record>& original = originals[i];
+    if (coming_again[i]) {
+      dead_.erase(dlq_offset);
+      dead_changed_.push_back(dlq_offset);
+      ++result.redriven;
+      continue;
+    }
     if (!original) {
       ++result.missing;  // deleted by retention: it stays in the DLQ, where its copy is
       continue;

@@ -322,6 +322,46 @@ TEST_F(GroupStateTest, ARedrivenMessageWaitsForRedeliveryItIsNotBacklog) {
   EXPECT_EQ(state_.Describe(kStart + seconds(1), log_).total.unsettled, 0u);
 }
 
+TEST_F(GroupStateTest, ARedriveAfterAResetToAnEarlierPositionDeliversEachMessageOnce) {
+  for (int i = 0; i < 3; ++i) log_.Append(0, std::nullopt);
+  DeadLetterFirst(state_, log_, 0, kStart);  // offset 0 dead, the cursor at 1
+  Effects effects;
+  state_.Leave("m1", kStart, log_, effects);
+  ASSERT_TRUE(state_.Reset({0}).ok());  // back to offset 0: the original comes again
+  auto redriven = state_.Redrive(RedriveOptions{}, kStart, log_, effects);
+  ASSERT_TRUE(redriven.ok());
+  EXPECT_EQ(redriven->redriven, 1u) << "the letter goes: the reset delivers its original";
+  EXPECT_TRUE(state_.DeadLetters(0, 0).empty());
+  ASSERT_TRUE(state_.Join("m1", 100, effects).ok());
+
+  const auto got = Select("m1", 100, kStart);
+  EXPECT_EQ(Offsets(got), (std::vector<uint64_t>{0, 1, 2})) << "each once, in order";
+  for (const Delivery& d : got) {
+    ASSERT_TRUE(state_.Ack("m1", d.record.partition, d.record.offset, d.attempt, kStart, effects)
+                    .ok());
+  }
+  // No lease outlives its ack: nothing is due once the lease time has passed.
+  Effects due;
+  state_.ProcessDue(kStart + seconds(60), log_, due);
+  EXPECT_TRUE(due.dead_letters.empty());
+  const GroupInfo info = state_.Describe(kStart + seconds(60), log_);
+  EXPECT_EQ(info.total.unsettled, 0u);
+  EXPECT_EQ(info.total.in_flight, 0u);
+}
+
+// The append that hands a record off writes the moved cursor, but a group write shipped before
+// (its values encoded then) can commit after it with the older cursor. So once the append
+// committed, the next group write carries the cursor again; not before (the record may not exist).
+TEST_F(GroupStateTest, ACommittedHandOffHasTheNextGroupWriteCarryItsCursor) {
+  (void)state_.TakeChanges();
+  const uint64_t offset = log_.Append(0, std::nullopt);
+  state_.HandOff("m1", 0, offset, std::nullopt, kStart);
+  EXPECT_TRUE(state_.TakeChanges().cursors.empty()) << "the append's own batch writes it";
+  state_.HandOffCommitted(0);
+  EXPECT_EQ(state_.TakeChanges().cursors, (std::vector<uint32_t>{0}));
+  EXPECT_EQ(state_.CursorOf(0).next_offset.value(), offset + 1);
+}
+
 // Two records in partition 0; the first is dead-lettered at dlq offset 5.
 class TombstoneTest : public GroupStateTest {
  protected:
