@@ -143,9 +143,11 @@ std::function<uint64_t()> RunConsumers(ConsumePhase& phase) {
     std::mutex mu;
     std::condition_variable all_handled;
     uint64_t handled = 0;
+    // Per member. Declared before the consumers so it outlives them: a consumer stops its
+    // handlers when it is destroyed, and a handler still running then counts here.
+    std::vector<std::unique_ptr<std::atomic<uint64_t>>> handled_by;
     std::vector<std::unique_ptr<broker::client::Client>> clients;
     std::vector<std::unique_ptr<broker::client::Consumer>> consumers;
-    std::vector<std::unique_ptr<std::atomic<uint64_t>>> handled_by;  // per member
   };
   auto shared = std::make_shared<Shared>();
   const ConsumeFlags& flags = phase.flags;
