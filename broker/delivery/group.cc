@@ -445,7 +445,10 @@ Result<RedriveResult> Group::Redrive(const RedriveOptions& options) {
   if (!result.ok() || options.dry_run) return result;
   Status written = ShipAndWait(false);
   Apply(effects);
-  if (!written.ok()) return written;
+  if (!written.ok()) {
+    return TakenNotPersisted(written,
+                             "the redrive of " + std::to_string(result->redriven) + " letters");
+  }
   return result;
 }
 
@@ -453,7 +456,9 @@ Result<uint64_t> Group::Purge(const DeadLetterFilter& filter) {
   MutexLock lock(mu_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   const uint64_t purged = state_.Purge(filter, Now());
-  if (Status s = ShipAndWait(false); !s.ok()) return s;
+  if (Status s = ShipAndWait(false); !s.ok()) {
+    return TakenNotPersisted(s, "the purge of " + std::to_string(purged) + " letters");
+  }
   return purged;
 }
 
@@ -461,7 +466,17 @@ Status Group::Reset(const std::vector<std::optional<uint64_t>>& positions) {
   MutexLock lock(mu_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   if (Status s = state_.Reset(positions); !s.ok()) return s;
-  return ShipAndWait(true);
+  if (Status s = ShipAndWait(true); !s.ok()) return TakenNotPersisted(s, "the reset");
+  return Status::Ok();
+}
+
+Status Group::TakenNotPersisted(const Status& write, const std::string& what) const {
+  // The state changed before the write (a failed write hands its changes to the next one), so
+  // the caller must not take the error for "nothing happened" and retry: a retry would find
+  // nothing left to do, or do it twice.
+  return Status(write.code(), what + " of group '" + name_ +
+                                  "' took effect but is not persisted yet (" + write.message() +
+                                  "); it is written with the group's next write; do not retry it");
 }
 
 Result<std::vector<uint64_t>> Group::CommittedAckFloors() {

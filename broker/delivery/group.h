@@ -207,6 +207,9 @@ class Group : public std::enable_shared_from_this<Group> {
   void ShipIfFull() BROKER_REQUIRES(mu_);
   // Ships with the broker's durability and waits (mu_ released meanwhile) for the commit.
   Status ShipAndWait(bool barrier) BROKER_REQUIRES(mu_);
+  // The error for an admin change (redrive, purge, reset) whose write failed after the state
+  // changed: says it took effect and is written with the next write.
+  Status TakenNotPersisted(const Status& write, const std::string& what) const;
   void StartDeadLetterWrite(const DeadLetterJob& job) BROKER_REQUIRES(mu_);
   void OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord& dead,
                       const Result<std::vector<PublishResult>>& result) BROKER_EXCLUDES(mu_);

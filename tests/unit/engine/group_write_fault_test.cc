@@ -127,5 +127,39 @@ TEST_F(GroupWriteFaultTest, AckPersistedReportsAFailedWrite) {
   EXPECT_EQ(info->total.unsettled, 0u);
 }
 
+// A redrive whose write fails has still taken effect (the write's changes go with the next one):
+// the error says so, the letter is not offered to a retry, and the message comes back after a
+// restart.
+TEST_F(GroupWriteFaultTest, ARedriveWhoseWriteFailsSaysItTookEffect) {
+  std::unique_ptr<Subscription> sub;
+  ASSERT_NO_FATAL_FAILURE(PublishAndLease(1, sub));
+  ASSERT_OK(sub->Reject(PartitionId(0), Offset(0), "poison"));
+  ASSERT_OK(broker_->RunDeliveryTimers());
+  auto letters = broker_->ListDeadLetters("t", "g", 0);
+  ASSERT_OK(letters);
+  ASSERT_EQ(letters->size(), 1u);
+  sub.reset();
+
+  fs_->SetFault(Target::kAllWrites, Error::kNoSpace);
+  auto redriven = broker_->Redrive("t", "g", RedriveOptions{});
+  ASSERT_FALSE(redriven.ok());
+  EXPECT_EQ(redriven.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(redriven.status().message().find("took effect but is not persisted"),
+            std::string::npos)
+      << redriven.status().message();
+  ASSERT_NO_FATAL_FAILURE(ClearFaultAndFlush());
+  auto retried = broker_->Redrive("t", "g", RedriveOptions{});
+  ASSERT_OK(retried);
+  EXPECT_EQ(retried->matched, 0u) << "the first redrive stands";
+
+  ASSERT_NO_FATAL_FAILURE(Open());
+  auto info = broker_->DescribeGroup("t", "g");
+  ASSERT_OK(info);
+  EXPECT_EQ(info->total.unsettled, 1u) << "the redriven message is the group's again";
+  auto after = broker_->ListDeadLetters("t", "g", 0);
+  ASSERT_OK(after);
+  EXPECT_TRUE(after->empty());
+}
+
 }  // namespace
 }  // namespace broker
