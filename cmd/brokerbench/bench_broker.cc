@@ -2,16 +2,20 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 
 namespace brokerbench {
 
 void AddBrokerFlags(CLI::App& command, BrokerFlags& flags) {
-  command.add_option("--data-dir", flags.data_dir, "broker data directory (created if missing)")
-      ->capture_default_str();
+  command.add_option("--data-dir", flags.data_dir,
+                     "broker data directory (created if missing, kept); default: a directory of "
+                     "its own under $TMPDIR, deleted at exit");
   command.add_flag(
       "--in-memory", flags.in_memory,
       "keep everything in memory (RocksDB's in-memory Env); --data-dir is then a name");
@@ -27,15 +31,27 @@ void AddBrokerFlags(CLI::App& command, BrokerFlags& flags) {
       ->option_text("sync|async (default sync)");
 }
 
-broker::Result<std::unique_ptr<broker::Broker>> OpenBroker(const BrokerFlags& flags) {
+broker::Result<std::unique_ptr<broker::Broker>> OpenBroker(const BrokerFlags& flags,
+                                                           const std::string& data_dir) {
   broker::Options options;
-  options.data_dir = flags.data_dir;
+  options.data_dir = data_dir;
   // RocksDB's in-memory Env cannot resolve a relative path (GetAbsolutePath is not implemented),
   // so the name is made absolute; nothing is created there.
-  if (flags.in_memory) options.data_dir = std::filesystem::absolute(flags.data_dir).string();
+  if (flags.in_memory) options.data_dir = std::filesystem::absolute(data_dir).string();
   options.in_memory = flags.in_memory;
   options.durability = flags.durability;
   return broker::Broker::Open(std::move(options));
+}
+
+broker::Result<std::string> MakeRunDirectory() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                        "/brokerbench-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return broker::Status::Unavailable("cannot create a data directory from " + pattern + ": " +
+                                       std::strerror(errno) + " (or pass --data-dir)");
+  }
+  return pattern;
 }
 
 std::string FreshTopicName(std::string_view workload) {

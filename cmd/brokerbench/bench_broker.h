@@ -15,7 +15,9 @@
 namespace brokerbench {
 
 struct BrokerFlags {
-  std::string data_dir = "./broker-data";
+  // Empty: a directory of brokerbench's own under $TMPDIR (or /tmp), deleted when it exits, so a
+  // run never writes into a broker's data directory (brokerd's default is ./broker-data).
+  std::string data_dir;
   bool in_memory = false;
   broker::Durability durability = broker::Durability::kSync;
 };
@@ -23,8 +25,12 @@ struct BrokerFlags {
 // Adds --data-dir, --in-memory and --durability sync|async to `command`, bound to `flags`.
 void AddBrokerFlags(CLI::App& command, BrokerFlags& flags);
 
-// Opens the engine as the flags say (the engine's defaults for everything else).
-broker::Result<std::unique_ptr<broker::Broker>> OpenBroker(const BrokerFlags& flags);
+// Opens the engine as the flags say (the engine's defaults for everything else) in `data_dir`.
+broker::Result<std::unique_ptr<broker::Broker>> OpenBroker(const BrokerFlags& flags,
+                                                           const std::string& data_dir);
+
+// A fresh directory for a run without --data-dir: $TMPDIR/brokerbench-XXXXXX (or /tmp).
+broker::Result<std::string> MakeRunDirectory();
 
 // "bench-<workload>-<UTC yyyymmdd-hhmmss>-<pid>-<microseconds>": unique per run, a valid name.
 std::string FreshTopicName(std::string_view workload);

@@ -1,5 +1,8 @@
 #include "bench_target.h"
 
+#include <filesystem>
+#include <system_error>
+
 #include "broker/client/grpc_transport.h"
 #ifdef BROKERBENCH_WITH_NATS
 #include "broker/client/nats_transport.h"
@@ -26,7 +29,16 @@ broker::Result<std::unique_ptr<BenchTarget>> BenchTarget::Open(const TargetFlags
   target->flags_ = flags;
   if (flags.addr.empty()) {
     target->mode_ = "in_process";
-    auto opened = OpenBroker(flags.broker);
+    target->data_dir_ = flags.broker.data_dir;
+    if (target->data_dir_.empty() && flags.broker.in_memory) {
+      target->data_dir_ = "brokerbench";  // only a name: nothing is created
+    } else if (target->data_dir_.empty()) {
+      auto dir = MakeRunDirectory();
+      if (!dir.ok()) return dir.status();
+      target->data_dir_ = std::move(dir).value();
+      target->owns_data_dir_ = true;
+    }
+    auto opened = OpenBroker(flags.broker, target->data_dir_);
     if (!opened.ok()) return opened.status();
     target->broker_ = std::move(opened).value();
   } else if (flags.addr.rfind("nats://", 0) == 0) {
@@ -42,7 +54,13 @@ broker::Result<std::unique_ptr<BenchTarget>> BenchTarget::Open(const TargetFlags
   return target;
 }
 
-BenchTarget::~BenchTarget() = default;
+BenchTarget::~BenchTarget() {
+  broker_.reset();  // closed before its files go
+  if (owns_data_dir_) {
+    std::error_code ignored;  // a leftover in $TMPDIR is not worth failing a finished run for
+    std::filesystem::remove_all(data_dir_, ignored);
+  }
+}
 
 broker::Result<std::unique_ptr<broker::client::Transport>> BenchTarget::NewTransport(
     unsigned index) const {

@@ -41,12 +41,16 @@ class BenchTarget {
   std::unique_ptr<broker::client::Client> NewClient() const;
   // The embedded broker, or nullptr over gRPC.
   broker::Broker* embedded() const { return broker_.get(); }
+  // The embedded broker's data directory: --data-dir, or the run's own (deleted with the target).
+  const std::string& data_dir() const { return data_dir_; }
   // Makes batched ack persistence happen now where the target allows it (embedded).
   void FlushAcks() const;
 
  private:
   TargetFlags flags_;
   std::string mode_;
+  std::string data_dir_;
+  bool owns_data_dir_ = false;  // created for this run: deleted after the broker closes
   std::unique_ptr<broker::Broker> broker_;
 };
 

@@ -111,7 +111,7 @@ int RunPublish(const PublishFlags& flags) {
   report.Add("config", "durability", std::string(DurabilityName(flags.target.broker.durability)));
   if (embedded != nullptr) {
     report.Add("config", "in_memory", flags.target.broker.in_memory);
-    report.Add("config", "data_dir", flags.target.broker.data_dir);
+    report.Add("config", "data_dir", (*target)->data_dir());
   } else {
     report.Add("config", "addr", flags.target.addr);
     report.Add("config", "connections", static_cast<uint64_t>(flags.target.connections));
