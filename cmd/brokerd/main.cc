@@ -70,12 +70,13 @@ int main(int argc, char** argv) {
   brokerd::Flags flags;
   CLI::App app{"brokerd: persistent message broker daemon (gRPC)", "brokerd"};
   brokerd::AddFlags(app, flags);
+  app.set_version_flag("--version", std::string("brokerd ") + BROKER_VERSION);
   // Before parsing: a usage error is a `fatal` log event in the same format as every other line.
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ level=%l %v", spdlog::pattern_time_type::utc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     return Fail(UsageMessage(app, e), kExitUsage);
   }
   const auto started_at = std::chrono::system_clock::now();

@@ -1,6 +1,7 @@
 // What makes brokerd refuse to start, each with one clear line, a `fatal` log event and the exit
 // code docs/operations.md documents: a port another process holds (gRPC or metrics), an address
 // without a port, and configuration errors.
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,13 @@ TEST_F(BrokerdStartupTest, AddressWithoutAPortIsAUsageError) {
   std::string output;
   EXPECT_EQ(Run({"--data-dir", DataDir(), "--listen", "::1:7070"}, &output), kExitUsage) << output;
   EXPECT_NE(output.find("without brackets"), std::string::npos) << output;
+}
+
+TEST_F(BrokerdStartupTest, VersionPrintsTheVersionAndExits0WithoutOpeningTheDataDir) {
+  std::string output;
+  EXPECT_EQ(Run({"--data-dir", DataDir() + "/never", "--version"}, &output), 0) << output;
+  EXPECT_EQ(output.rfind("brokerd ", 0), 0u) << output;
+  EXPECT_FALSE(std::filesystem::exists(DataDir() + "/never"));
 }
 
 TEST_F(BrokerdStartupTest, Ipv6ListenAddressIsPrintedWithBrackets) {
