@@ -95,7 +95,7 @@ Json FilterJson(const FilterArgs& f) {
           {"limit", f.limit}};
 }
 
-int List(Context& ctx, bool non_empty) {
+int ListDeadLetterCounts(Context& ctx, bool non_empty) {
   v1::ListGroupsResponse response;
   if (!ctx.Admin(&AdminStub::ListGroups, v1::ListGroupsRequest(), &response)) return kExitFailure;
   if (ctx.json()) {
@@ -302,7 +302,7 @@ void AddDlqCommands(CLI::App& root, CommandEnv env) {
   auto non_empty = std::make_shared<bool>(false);
   CLI::App* list = dlq->add_subcommand("list", "Every group's DLQ with its depth and oldest age");
   list->add_flag("--non-empty", *non_empty, "Only DLQs holding dead letters");
-  OnRun(list, env, [non_empty](Context& ctx) { return List(ctx, *non_empty); });
+  OnRun(list, env, [non_empty](Context& ctx) { return ListDeadLetterCounts(ctx, *non_empty); });
 
   auto peek_args = std::make_shared<PeekArgs>();
   CLI::App* peek = dlq->add_subcommand(

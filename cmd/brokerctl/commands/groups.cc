@@ -101,7 +101,7 @@ bool FindLeases(Context& ctx, const v1::GroupInfo& group, uint64_t scan_limit,
 
 // ---- Commands ----------------------------------------------------------------------------------
 
-int List(Context& ctx, const std::string& topic) {
+int ListGroups(Context& ctx, const std::string& topic) {
   v1::ListGroupsRequest request;
   request.set_topic(topic);
   v1::ListGroupsResponse response;
@@ -120,14 +120,14 @@ int List(Context& ctx, const std::string& topic) {
   return kExitOk;
 }
 
-struct DescribeArgs {
+struct DescribeGroupArgs {
   std::string group;
   std::string topic;
   bool leases = false;
   uint64_t scan_limit = 1000;
 };
 
-int Describe(Context& ctx, const DescribeArgs& args) {
+int DescribeGroup(Context& ctx, const DescribeGroupArgs& args) {
   int exit_code = kExitOk;
   auto topic = ResolveGroupTopic(ctx, args.group, args.topic, &exit_code);
   if (!topic) return exit_code;
@@ -238,7 +238,7 @@ int Describe(Context& ctx, const DescribeArgs& args) {
   return kExitOk;
 }
 
-struct CreateArgs {
+struct CreateGroupArgs {
   std::string group;
   std::string topic;
   std::string start = "earliest";
@@ -247,7 +247,7 @@ struct CreateArgs {
   uint32_t max_deliveries = 0;
 };
 
-int Create(Context& ctx, const CreateArgs& args) {
+int CreateGroup(Context& ctx, const CreateGroupArgs& args) {
   v1::CreateGroupRequest request;
   request.set_topic(args.topic);
   request.set_group(args.group);
@@ -269,7 +269,7 @@ int Create(Context& ctx, const CreateArgs& args) {
   return kExitOk;
 }
 
-int Delete(Context& ctx, const std::string& group, const std::string& topic_flag, bool yes) {
+int DeleteGroup(Context& ctx, const std::string& group, const std::string& topic_flag, bool yes) {
   if (!yes) {
     return ctx.Usage("refusing to delete group '" + group +
                      "' (its positions, leases and dead-letter bookkeeping) without --yes");
@@ -307,9 +307,9 @@ void AddGroupsCommands(CLI::App& root, CommandEnv env) {
   auto list_topic = std::make_shared<std::string>();
   CLI::App* list = groups->add_subcommand("list", "Every group with total lag and DLQ depth");
   list->add_option("-t,--topic", *list_topic, "Only groups of this topic");
-  OnRun(list, env, [list_topic](Context& ctx) { return List(ctx, *list_topic); });
+  OnRun(list, env, [list_topic](Context& ctx) { return ListGroups(ctx, *list_topic); });
 
-  auto describe_args = std::make_shared<DescribeArgs>();
+  auto describe_args = std::make_shared<DescribeGroupArgs>();
   CLI::App* describe = groups->add_subcommand(
       "describe", "Lag per partition and in total, members, leases and DLQ of one group");
   describe->add_option("group", describe_args->group, "Group name")->required();
@@ -327,9 +327,9 @@ void AddGroupsCommands(CLI::App& root, CommandEnv env) {
       "Examples:\n"
       "  brokerctl groups describe email\n"
       "  brokerctl groups describe email --topic orders --leases --json");
-  OnRun(describe, env, [describe_args](Context& ctx) { return Describe(ctx, *describe_args); });
+  OnRun(describe, env, [describe_args](Context& ctx) { return DescribeGroup(ctx, *describe_args); });
 
-  auto create_args = std::make_shared<CreateArgs>();
+  auto create_args = std::make_shared<CreateGroupArgs>();
   CLI::App* create = groups->add_subcommand("create", "Create a consumer group");
   create->add_option("group", create_args->group, "Group name")->required();
   create->add_option("-t,--topic", create_args->topic, "Topic to consume")->required();
@@ -343,7 +343,7 @@ void AddGroupsCommands(CLI::App& root, CommandEnv env) {
       ->check(DurationValidator());
   create->add_option("--max-deliveries", create_args->max_deliveries,
                      "Deliveries before dead-lettering; default 5");
-  OnRun(create, env, [create_args](Context& ctx) { return Create(ctx, *create_args); });
+  OnRun(create, env, [create_args](Context& ctx) { return CreateGroup(ctx, *create_args); });
 
   auto delete_group = std::make_shared<std::string>();
   auto delete_topic = std::make_shared<std::string>();
@@ -353,7 +353,7 @@ void AddGroupsCommands(CLI::App& root, CommandEnv env) {
   del->add_option("-t,--topic", *delete_topic, "The group's topic");
   del->add_flag("-y,--yes", *delete_yes, "Really delete");
   OnRun(del, env, [delete_group, delete_topic, delete_yes](Context& ctx) {
-    return Delete(ctx, *delete_group, *delete_topic, *delete_yes);
+    return DeleteGroup(ctx, *delete_group, *delete_topic, *delete_yes);
   });
 
   AddGroupResetCommand(*groups, env);

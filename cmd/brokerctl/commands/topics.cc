@@ -45,7 +45,7 @@ uint64_t Sum(const v1::TopicInfo& t, uint64_t (v1::PartitionInfo::*field)() cons
   return total;
 }
 
-int List(Context& ctx) {
+int ListTopics(Context& ctx) {
   v1::ListTopicsResponse response;
   if (!ctx.Admin(&AdminStub::ListTopics, v1::ListTopicsRequest(), &response)) return kExitFailure;
   if (ctx.json()) {
@@ -74,7 +74,7 @@ int List(Context& ctx) {
   return kExitOk;
 }
 
-struct CreateArgs {
+struct CreateTopicArgs {
   std::string name;
   uint32_t partitions = 1;
   std::string retention;
@@ -84,7 +84,7 @@ struct CreateArgs {
   uint32_t max_message_bytes = 0;
 };
 
-int Create(Context& ctx, const CreateArgs& args) {
+int CreateTopic(Context& ctx, const CreateTopicArgs& args) {
   v1::CreateTopicRequest request;
   request.set_name(args.name);
   request.mutable_config()->set_partitions(args.partitions);
@@ -111,7 +111,7 @@ int Create(Context& ctx, const CreateArgs& args) {
   return kExitOk;
 }
 
-int Describe(Context& ctx, const std::string& name) {
+int DescribeTopic(Context& ctx, const std::string& name) {
   v1::DescribeTopicRequest request;
   request.set_name(name);
   v1::TopicInfo topic;
@@ -179,7 +179,7 @@ int Describe(Context& ctx, const std::string& name) {
   return kExitOk;
 }
 
-int Delete(Context& ctx, const std::string& name, bool yes) {
+int DeleteTopic(Context& ctx, const std::string& name, bool yes) {
   if (!yes) {
     return ctx.Usage("refusing to delete topic '" + name +
                      "' and all its records without --yes (this cannot be undone)");
@@ -210,9 +210,9 @@ void AddTopicsCommands(CLI::App& root, CommandEnv env) {
       "  brokerctl topics delete orders --yes");
 
   CLI::App* list = topics->add_subcommand("list", "Every topic with partitions, records and size");
-  OnRun(list, env, [](Context& ctx) { return List(ctx); });
+  OnRun(list, env, [](Context& ctx) { return ListTopics(ctx); });
 
-  auto create_args = std::make_shared<CreateArgs>();
+  auto create_args = std::make_shared<CreateTopicArgs>();
   CLI::App* create = topics->add_subcommand("create", "Create a topic");
   create->add_option("name", create_args->name, "Topic name ([A-Za-z0-9._-], up to 200)")
       ->required();
@@ -236,14 +236,14 @@ void AddTopicsCommands(CLI::App& root, CommandEnv env) {
   create->footer(
       "Examples:\n  brokerctl topics create orders --partitions 4 --retention 7d\n"
       "  brokerctl topics create emails --retention interest --max-bytes 1073741824");
-  OnRun(create, env, [create_args](Context& ctx) { return Create(ctx, *create_args); });
+  OnRun(create, env, [create_args](Context& ctx) { return CreateTopic(ctx, *create_args); });
 
   auto describe_name = std::make_shared<std::string>();
   CLI::App* describe =
       topics->add_subcommand("describe", "Partitions, offsets, size and consumer groups of a topic");
   describe->add_option("name", *describe_name, "Topic name")->required();
   describe->footer("Example:\n  brokerctl topics describe orders");
-  OnRun(describe, env, [describe_name](Context& ctx) { return Describe(ctx, *describe_name); });
+  OnRun(describe, env, [describe_name](Context& ctx) { return DescribeTopic(ctx, *describe_name); });
 
   auto delete_name = std::make_shared<std::string>();
   auto delete_yes = std::make_shared<bool>(false);
@@ -252,7 +252,7 @@ void AddTopicsCommands(CLI::App& root, CommandEnv env) {
   del->add_flag("-y,--yes", *delete_yes, "Really delete");
   del->footer("Example:\n  brokerctl topics delete orders --yes");
   OnRun(del, env, [delete_name, delete_yes](Context& ctx) {
-    return Delete(ctx, *delete_name, *delete_yes);
+    return DeleteTopic(ctx, *delete_name, *delete_yes);
   });
 }
 
