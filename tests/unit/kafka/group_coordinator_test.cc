@@ -84,6 +84,16 @@ class GroupCoordinatorTest : public ::testing::Test {
     return generation;
   }
 
+  // `a` stable alone, then `b` joins and `a` rejoins: the rebalance waits for the syncs of the
+  // returned generation.
+  int32_t TwoJoined(std::string* a, std::string* b) {
+    StableWithOne(a);
+    Pending<JoinOutcome> join_b = JoinNew(b);
+    Join(Args(*a));
+    EXPECT_TRUE(join_b.done());
+    return join_b.get().generation;
+  }
+
   std::shared_ptr<testing::FakeClock> clock_ = std::make_shared<testing::FakeClock>();
   GroupCoordinator coordinator_{clock_, CoordinatorConfig{}};
 };
@@ -174,10 +184,7 @@ TEST_F(GroupCoordinatorTest, ASecondMemberRebalancesAndEverySyncIsAnsweredInAnyO
 
 TEST_F(GroupCoordinatorTest, AKnownFollowerRejoiningUnchangedGetsTheCurrentGeneration) {
   std::string a, b;
-  StableWithOne(&a);
-  Pending<JoinOutcome> join_b = JoinNew(&b);
-  Pending<JoinOutcome> join_a = Join(Args(a));
-  const int32_t gen = join_a.get().generation;
+  const int32_t gen = TwoJoined(&a, &b);
   Sync(gen, a, {{a, "p0"}, {b, "p1"}});
   Pending<JoinOutcome> again = Join(Args(b));
   ASSERT_TRUE(again.done());
@@ -191,10 +198,7 @@ TEST_F(GroupCoordinatorTest, AKnownFollowerRejoiningUnchangedGetsTheCurrentGener
 
 TEST_F(GroupCoordinatorTest, LeavingRemovesAtOnceAndTheLastLeaverEmptiesTheGroup) {
   std::string a, b;
-  StableWithOne(&a);
-  Pending<JoinOutcome> join_b = JoinNew(&b);
-  Join(Args(a));
-  const int32_t gen = join_b.get().generation;
+  const int32_t gen = TwoJoined(&a, &b);
   Sync(gen, a, {{a, "p0"}, {b, "p1"}});
 
   EXPECT_EQ(coordinator_.Leave(kGroup, b), ErrorCode::kNone);
@@ -215,10 +219,7 @@ TEST_F(GroupCoordinatorTest, LeavingRemovesAtOnceAndTheLastLeaverEmptiesTheGroup
 
 TEST_F(GroupCoordinatorTest, AWaitingSyncOfALeavingMemberIsAnswered) {
   std::string a, b;
-  StableWithOne(&a);
-  Pending<JoinOutcome> join_b = JoinNew(&b);
-  Join(Args(a));
-  const int32_t gen = join_b.get().generation;
+  const int32_t gen = TwoJoined(&a, &b);
   Pending<SyncOutcome> sync_b = Sync(gen, b);
   ASSERT_FALSE(sync_b.done());
   EXPECT_EQ(coordinator_.Leave(kGroup, a), ErrorCode::kNone) << "the leader leaves before syncing";
@@ -228,10 +229,7 @@ TEST_F(GroupCoordinatorTest, AWaitingSyncOfALeavingMemberIsAnswered) {
 
 TEST_F(GroupCoordinatorTest, AMemberWithoutHeartbeatsExpiresAfterItsSessionTimeout) {
   std::string a, b;
-  StableWithOne(&a);
-  Pending<JoinOutcome> join_b = JoinNew(&b);
-  Join(Args(a));
-  const int32_t gen = join_b.get().generation;
+  const int32_t gen = TwoJoined(&a, &b);
   Sync(gen, a, {{a, "p0"}, {b, "p1"}});
   Sync(gen, b);
 
