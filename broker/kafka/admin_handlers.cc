@@ -71,6 +71,7 @@ Reply RequestHandler::Metadata(const RequestHeader& header, Reader& in) {
     auto topics = broker_.ListTopics();
     if (topics.ok()) {
       for (const TopicInfo& info : *topics) {
+        if (info.name == OffsetLog::kTopic) continue;  // internal, as Kafka's __consumer_offsets
         response.topics.push_back(DescribeForMetadata(info, config_.node_id));
       }
     }

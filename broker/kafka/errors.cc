@@ -39,4 +39,10 @@ ErrorCode ToKafkaError(const Status& status, bool topic_level) {
   return ErrorCode::kUnknownServerError;
 }
 
+ErrorCode ResetError(const Status& status, bool native_members) {
+  if (status.code() != StatusCode::kFailedPrecondition) return ToKafkaError(status, true);
+  return native_members ? ErrorCode::kInconsistentGroupProtocol
+                        : ErrorCode::kCoordinatorLoadInProgress;
+}
+
 }  // namespace broker::kafka

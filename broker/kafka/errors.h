@@ -17,6 +17,7 @@ enum class ErrorCode : int16_t {
   kCorruptMessage = 2,
   kUnknownTopicOrPartition = 3,
   kRequestTimedOut = 7,
+  kCoordinatorLoadInProgress = 14,
   kMessageTooLarge = 10,
   kOffsetMetadataTooLarge = 12,
   kCoordinatorNotAvailable = 15,
@@ -55,5 +56,12 @@ inline int16_t Wire(ErrorCode e) { return static_cast<int16_t>(e); }
 // The Kafka error for an engine status. `topic_level` picks the answer to kInvalidArgument: a bad
 // topic (INVALID_TOPIC_EXCEPTION) for topic operations, a bad record (INVALID_RECORD) for appends.
 ErrorCode ToKafkaError(const Status& status, bool topic_level);
+
+// The Kafka error for a failed move of a group's position (Broker::ResetGroup) by an OffsetCommit.
+// kFailedPrecondition is the engine saying "not now": with native members subscribed (they hold
+// the group: INCONSISTENT_GROUP_PROTOCOL, as JoinGroup answers), or while a dead-letter write of
+// the group is in progress (COORDINATOR_LOAD_IN_PROGRESS, which Kafka clients retry after a
+// backoff; INCONSISTENT_GROUP_PROTOCOL would fail the consumer).
+ErrorCode ResetError(const Status& status, bool native_members);
 
 }  // namespace broker::kafka

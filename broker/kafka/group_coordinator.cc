@@ -90,62 +90,78 @@ void GroupCoordinator::Join(JoinArgs args, JoinDone done) {
   {
     std::lock_guard lock(mu_);
     const TimePoint now = clock_->Now();
-    Group& g = groups_[args.group];
-    if (shut_down_) {
-      answer = JoinFailure(ErrorCode::kNotCoordinator, args.member_id);
-    } else if (!SupportsProtocols(g, args)) {
-      answer = JoinFailure(ErrorCode::kInconsistentGroupProtocol, args.member_id);
-    } else if (args.member_id.empty()) {
+    answer = RefusedJoin(args);
+    // A refused join leaves no group behind: the group is added for a member it admits.
+    Group* g = answer ? nullptr : &groups_[args.group];
+    if (!answer && args.member_id.empty()) {
       const std::string id = NewMemberId(args.client_id);
       ++next_seq_;
       if (args.require_known_member) {
-        g.pending[id] = now + args.session_timeout;
+        g->pending[id] = now + args.session_timeout;
         answer = JoinFailure(ErrorCode::kMemberIdRequired, id);
       } else {
         args.member_id = id;
       }
-    } else if (g.members.count(args.member_id) == 0 && g.pending.count(args.member_id) == 0) {
-      answer = JoinFailure(ErrorCode::kUnknownMemberId, args.member_id);
     }
-    if (!answer) {
-      g.pending.erase(args.member_id);
-      auto [it, added] = g.members.try_emplace(args.member_id);
-      Member& m = it->second;
-      const bool protocols_changed =
-          !added && (m.protocols.size() != args.protocols.size() ||
-                     !std::equal(m.protocols.begin(), m.protocols.end(), args.protocols.begin(),
-                                 [](const GroupProtocol& a, const GroupProtocol& b) {
-                                   return a.name == b.name && a.metadata == b.metadata;
-                                 }));
-      if (added) m.seq = next_seq_++;
-      m.client_id = args.client_id;
-      m.client_host = args.client_host;
-      m.session_timeout = args.session_timeout;
-      m.rebalance_timeout = args.rebalance_timeout;
-      m.protocols = std::move(args.protocols);
-      m.last_seen = now;
-      if (g.members.size() == 1) g.protocol_type = args.protocol_type;
-      // A known member rejoining with the same protocols after the rebalance completed gets the
-      // current generation back; the leader rejoining, or anything new, starts a rebalance.
-      const bool settled = g.state == State::kCompletingRebalance ||
-                           (g.state == State::kStable && args.member_id != g.leader);
-      if (!added && !protocols_changed && settled) {
-        answer = CurrentGeneration(g, args.member_id);
-      } else {
-        if (m.awaiting_join) {  // a duplicate JoinGroup: the older one is superseded
-          effects.push_back([old = std::move(m.awaiting_join), id = args.member_id] {
-            old(JoinFailure(ErrorCode::kUnknownMemberId, id));
-          });
-        }
-        m.awaiting_join = std::move(done);
-        if (g.state != State::kPreparingRebalance) PrepareRebalance(g, now, effects);
-        MaybeCompleteJoin(g, now, effects);
-      }
-    }
+    if (!answer) answer = Admit(*g, args, done, now, effects);
   }
   if (answer) done(std::move(*answer));
   for (auto& effect : effects) effect();
 }
+
+std::optional<JoinOutcome> GroupCoordinator::RefusedJoin(const JoinArgs& args) const {
+  if (shut_down_) return JoinFailure(ErrorCode::kNotCoordinator, args.member_id);
+  auto found = groups_.find(args.group);
+  const Group no_group;
+  const Group& g = found != groups_.end() ? found->second : no_group;
+  if (!SupportsProtocols(g, args)) {
+    return JoinFailure(ErrorCode::kInconsistentGroupProtocol, args.member_id);
+  }
+  if (!args.member_id.empty() && g.members.count(args.member_id) == 0 &&
+      g.pending.count(args.member_id) == 0) {
+    return JoinFailure(ErrorCode::kUnknownMemberId, args.member_id);
+  }
+  return std::nullopt;
+}
+
+std::optional<JoinOutcome> GroupCoordinator::Admit(Group& g, JoinArgs& args, JoinDone& done,
+                                                   TimePoint now, Effects& effects) {
+  g.pending.erase(args.member_id);
+  auto [it, added] = g.members.try_emplace(args.member_id);
+  Member& m = it->second;
+  const bool protocols_changed =
+      !added && (m.protocols.size() != args.protocols.size() ||
+                 !std::equal(m.protocols.begin(), m.protocols.end(), args.protocols.begin(),
+                             [](const GroupProtocol& a, const GroupProtocol& b) {
+                               return a.name == b.name && a.metadata == b.metadata;
+                             }));
+  if (added) m.seq = next_seq_++;
+  m.client_id = args.client_id;
+  m.client_host = args.client_host;
+  m.session_timeout = args.session_timeout;
+  m.rebalance_timeout = args.rebalance_timeout;
+  m.protocols = std::move(args.protocols);
+  m.last_seen = now;
+  if (g.members.size() == 1) g.protocol_type = args.protocol_type;
+  // A known member rejoining with the same protocols after the rebalance completed gets the
+  // current generation back; the leader rejoining, or anything new, starts a rebalance.
+  const bool settled = g.state == State::kCompletingRebalance ||
+                       (g.state == State::kStable && args.member_id != g.leader);
+  if (!added && !protocols_changed && settled) return CurrentGeneration(g, args.member_id);
+  if (m.awaiting_join) {  // a duplicate JoinGroup: the older one is superseded
+    effects.push_back([old = std::move(m.awaiting_join), id = args.member_id] {
+      old(JoinFailure(ErrorCode::kUnknownMemberId, id));
+    });
+  }
+  m.awaiting_join = std::move(done);
+  if (g.state != State::kPreparingRebalance) PrepareRebalance(g, now, effects);
+  MaybeCompleteJoin(g, now, effects);
+  return std::nullopt;
+}
+
+// A group without members or member ids handed out is forgotten (Describe answers Dead), so
+// groups do not pile up: its committed offsets are the engine's, and a join starts it again.
+bool GroupCoordinator::Idle(const Group& g) { return g.members.empty() && g.pending.empty(); }
 
 void GroupCoordinator::PrepareRebalance(Group& g, TimePoint now, Effects& effects) {
   // Members waiting for assignments of the abandoned generation learn it is gone.
@@ -345,6 +361,7 @@ ErrorCode GroupCoordinator::Leave(const std::string& group, const std::string& m
     } else {
       RemoveMember(g->second, member_id, clock_->Now(), effects);
     }
+    if (g != groups_.end() && Idle(g->second)) groups_.erase(g);
   }
   for (auto& effect : effects) effect();
   return result;
@@ -413,6 +430,7 @@ void GroupCoordinator::Tick() {
         MaybeCompleteJoin(g, now, effects);
       }
     }
+    std::erase_if(groups_, [](const auto& entry) { return Idle(entry.second); });
   }
   for (auto& effect : effects) effect();
 }

@@ -73,7 +73,9 @@ struct SyncOutcome {
 };
 
 struct GroupDescription {
-  std::string state;  // Empty, PreparingRebalance, CompletingRebalance, Stable, Dead (unknown)
+  // Empty (only ids handed out by MEMBER_ID_REQUIRED), PreparingRebalance, CompletingRebalance,
+  // Stable, Dead (no members: unknown, or forgotten once its last member left).
+  std::string state;
   std::string protocol_type;
   std::string protocol;
   struct Member {
@@ -102,7 +104,7 @@ class GroupCoordinator {
             const std::vector<std::pair<std::string, std::string>>& assignments, SyncDone done);
   ErrorCode Heartbeat(const std::string& group, int32_t generation, const std::string& member_id);
   // Removes the member at once (its waiting JoinGroup or SyncGroup is answered UNKNOWN_MEMBER_ID)
-  // and rebalances the rest; the group is Empty once the last member left.
+  // and rebalances the rest; once the last member left the group is forgotten (Dead).
   ErrorCode Leave(const std::string& group, const std::string& member_id);
   // Whether an OffsetCommit of `member_id` in `generation` may be applied (Kafka's rules: a group
   // without members accepts commits of generation -1; otherwise the member and generation must be
@@ -111,8 +113,9 @@ class GroupCoordinator {
                            const std::string& member_id);
   GroupDescription Describe(const std::string& group);
 
-  // Removes members whose session timed out and completes rebalances whose timeout passed. The
-  // listener calls it every 100 ms; tests call it after advancing their clock.
+  // Removes members whose session timed out, completes rebalances whose timeout passed and
+  // forgets groups left without members. The listener calls it every 100 ms; tests call it after
+  // advancing their clock.
   void Tick();
   // Answers every waiting JoinGroup and SyncGroup with NOT_COORDINATOR (the listener is
   // stopping: their connections are closing) and forgets every group; later calls of Join and
@@ -147,6 +150,13 @@ class GroupCoordinator {
   using Effects = std::vector<std::function<void()>>;
 
   static const char* StateName(State state);
+  static bool Idle(const Group& g);
+  // The answer to a join refused before anything changes, or nullopt.
+  std::optional<JoinOutcome> RefusedJoin(const JoinArgs& args) const;
+  // Adds or updates the member `args` names; the answer if it is immediate, otherwise `done` is
+  // kept to be answered when the rebalance completes.
+  std::optional<JoinOutcome> Admit(Group& g, JoinArgs& args, JoinDone& done, TimePoint now,
+                                   Effects& effects);
   std::string NewMemberId(const std::string& client_id);
   bool SupportsProtocols(const Group& g, const JoinArgs& args) const;
   JoinOutcome CurrentGeneration(const Group& g, const std::string& member_id) const;

@@ -59,13 +59,13 @@ void RequestHandler::JoinGroup(const RequestHeader& header, Reader& in, Done don
     refused.error = ErrorCode::kInvalidGroupId;
     return reply(refused);
   }
-  // A group that native subscribers use cannot take Kafka members (and the other way round:
-  // OffsetCommit refuses while native members hold it).
+  // A native group (one the listener did not create, or one native subscribers hold) cannot take
+  // Kafka members (and OffsetCommit refuses to move it).
   if (request.protocol_type == "consumer") {
     for (const auto& [name, metadata] : request.protocols) {
       for (const std::string& topic :
            DecodeSubscriptionTopics(metadata).value_or(std::vector<std::string>{})) {
-        if (offsets_.HasNativeMembers(topic, request.group_id)) {
+        if (offsets_.IsNativeGroup(topic, request.group_id)) {
           refused.error = ErrorCode::kInconsistentGroupProtocol;
           return reply(refused);
         }

@@ -7,7 +7,7 @@ RequestHandler::RequestHandler(Broker& broker, HandlerConfig config)
       config_(std::move(config)),
       coordinator_(config_.clock, config_.coordinator),
       offsets_(broker),
-      sequences_(config_.clock) {}
+      sequences_(config_.clock, config_.producer_sequences) {}
 
 void RequestHandler::Handle(std::string frame, Done done) {
   Reader in(frame);

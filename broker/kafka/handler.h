@@ -39,7 +39,10 @@ struct HandlerConfig {
   int32_t max_fetch_wait_ms = 30000;
   // Bound on what a gzip batch may inflate to (a decompression bomb is refused).
   size_t max_inflated_batch_bytes = 64 << 20;
-  // Time of the group coordinator's session and rebalance timeouts. Default: the system clock.
+  // Bounds of the idempotent producers' sequence state (producer_sequences.h).
+  SequenceLimits producer_sequences;
+  // Time of the group coordinator's session and rebalance timeouts and of idle producers.
+  // Default: the system clock.
   std::shared_ptr<Clock> clock = Clock::System();
   CoordinatorConfig coordinator;
 };

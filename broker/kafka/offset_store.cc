@@ -6,13 +6,12 @@ namespace {
 constexpr int64_t kLatest = -1;
 constexpr int64_t kEarliest = -2;
 
-// An engine error of a group call in Kafka's terms.
+// An engine error creating or describing a group in Kafka's terms.
 ErrorCode GroupError(const Status& status) {
-  // A name the engine refuses (or whose dead-letter topic name would be too long).
-  if (status.code() == StatusCode::kInvalidArgument) return ErrorCode::kInvalidGroupId;
-  // Native members hold the group, so its position cannot move.
-  if (status.code() == StatusCode::kFailedPrecondition) {
-    return ErrorCode::kInconsistentGroupProtocol;
+  // A name the engine refuses, or whose dead-letter topic would be ambiguous or too long.
+  if (status.code() == StatusCode::kInvalidArgument ||
+      status.code() == StatusCode::kFailedPrecondition) {
+    return ErrorCode::kInvalidGroupId;
   }
   return ToKafkaError(status, true);
 }
@@ -24,6 +23,43 @@ bool OffsetStore::HasNativeMembers(const std::string& topic, const std::string& 
   return info.ok() && !info->members.empty();
 }
 
+bool OffsetStore::IsNativeGroup(const std::string& topic, const std::string& group) {
+  Result<GroupInfo> info = broker_.DescribeGroup(topic, group);
+  if (!info.ok()) return false;  // no such group (yet): the first commit creates it for Kafka
+  if (!info->members.empty()) return true;
+  Result<bool> kafka = log_.IsKafkaGroup(topic, group, info->created_at);
+  return kafka.ok() && !*kafka;
+}
+
+ErrorCode OffsetStore::KafkaGroup(const std::string& topic, const std::string& group,
+                                  GroupInfo& out) {
+  Result<GroupInfo> info = broker_.DescribeGroup(topic, group);
+  if (!info.ok() && info.status().code() == StatusCode::kNotFound) {
+    Status s = broker_.CreateGroup(
+        topic, group,
+        GroupConfig{.start = StartPosition::kEarliest, .ordering = Ordering::kPerPartition});
+    if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return GroupError(s);
+    info = broker_.DescribeGroup(topic, group);
+    if (s.ok() && info.ok()) {
+      Status recorded = log_.AddGroup(topic, group, info->created_at);
+      if (!recorded.ok()) {
+        // Unrecorded it would count as native from now on: take it back (if that fails too, the
+        // group stays, refusing commits, until `brokerctl groups delete` removes it).
+        static_cast<void>(broker_.DeleteGroup(topic, group));
+        return ToKafkaError(recorded, true);
+      }
+    }
+  }
+  if (!info.ok()) return GroupError(info.status());
+  Result<bool> kafka = log_.IsKafkaGroup(topic, group, info->created_at);
+  if (!kafka.ok()) return ToKafkaError(kafka.status(), true);
+  // Native and Kafka members cannot share a group; and a native group without members must not
+  // be moved either: a commit would settle its unsettled (nacked, delayed) messages.
+  if (!*kafka || !info->members.empty()) return ErrorCode::kInconsistentGroupProtocol;
+  out = std::move(*info);
+  return ErrorCode::kNone;
+}
+
 std::vector<ErrorCode> OffsetStore::CommitTopic(const std::string& group, const std::string& topic,
                                                 const std::vector<Commit>& commits) {
   std::vector<ErrorCode> errors(commits.size(), ErrorCode::kNone);
@@ -33,24 +69,13 @@ std::vector<ErrorCode> OffsetStore::CommitTopic(const std::string& group, const 
     }
     return errors;
   };
+  std::lock_guard lock(commit_mu_);
   Result<TopicInfo> topic_info = broker_.DescribeTopic(topic);
   if (!topic_info.ok()) return fail_all(ToKafkaError(topic_info.status(), true));
-  Result<GroupInfo> info = broker_.DescribeGroup(topic, group);
-  bool created = false;
-  if (!info.ok() && info.status().code() == StatusCode::kNotFound) {
-    Status s = broker_.CreateGroup(
-        topic, group,
-        GroupConfig{.start = StartPosition::kEarliest, .ordering = Ordering::kPerPartition});
-    created = s.ok();
-    if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return fail_all(GroupError(s));
-    info = broker_.DescribeGroup(topic, group);
-  }
-  if (!info.ok()) return fail_all(GroupError(info.status()));
-  if (!info->members.empty()) return fail_all(ErrorCode::kInconsistentGroupProtocol);
-  {
-    std::lock_guard lock(mu_);
-    if (created) offsets_[{group, topic}].created_here = true;
-  }
+  GroupInfo group_info;
+  const ErrorCode group_error = KafkaGroup(topic, group, group_info);
+  if (group_error != ErrorCode::kNone) return fail_all(group_error);
+  OffsetLog::Committed committed;
   for (size_t i = 0; i < commits.size(); ++i) {
     const Commit& c = commits[i];
     if (c.partition < 0 || static_cast<size_t>(c.partition) >= topic_info->partitions.size()) {
@@ -75,19 +100,26 @@ std::vector<ErrorCode> OffsetStore::CommitTopic(const std::string& group, const 
       position.offset = static_cast<uint64_t>(c.offset);
     }
     // Committing the floor the group already has changes nothing: spare the group write.
-    const PartitionLag& lag = info->partitions[static_cast<size_t>(c.partition)];
+    const PartitionLag& lag = group_info.partitions[static_cast<size_t>(c.partition)];
     const bool unchanged = position.kind == ResetPosition::Kind::kOffset &&
                            lag.ack_floor.value() == position.offset && lag.in_flight == 0 &&
                            lag.delayed == 0;
     if (!unchanged) {
       Result<GroupInfo> reset = broker_.ResetGroup(topic, group, position);
       if (!reset.ok()) {
-        errors[i] = GroupError(reset.status());
+        errors[i] = ResetError(reset.status(), HasNativeMembers(topic, group));
         continue;
       }
     }
-    std::lock_guard lock(mu_);
-    offsets_[{group, topic}].committed[c.partition] = c.metadata;
+    committed[c.partition] = c.metadata;
+  }
+  // The position moved; recording the commit (the partition's first, or new metadata) may still
+  // fail: the client is told and retries (a retry of the same offset moves nothing).
+  Status recorded = log_.AddCommits(topic, group, group_info.created_at, committed);
+  if (!recorded.ok()) {
+    for (size_t i = 0; i < commits.size(); ++i) {
+      if (errors[i] == ErrorCode::kNone) errors[i] = ToKafkaError(recorded, true);
+    }
   }
   return errors;
 }
@@ -102,8 +134,14 @@ std::vector<std::pair<int32_t, OffsetStore::Committed>> OffsetStore::Fetch(
       wanted.push_back(static_cast<int32_t>(p.partition.value()));
     }
   }
-  std::lock_guard lock(mu_);
-  auto known = offsets_.find({group, topic});
+  // Kafka groups answer the partitions they committed; a native group (not created here) answers
+  // its position in every partition, read-only (commits to it are refused).
+  Result<bool> kafka = false;
+  Result<OffsetLog::Committed> known = OffsetLog::Committed{};
+  if (info.ok()) {
+    kafka = log_.IsKafkaGroup(topic, group, info->created_at);
+    if (kafka.ok() && *kafka) known = log_.CommittedPartitions(topic, group, info->created_at);
+  }
   for (int32_t p : wanted) {
     Committed c;
     if (!info.ok()) {
@@ -111,16 +149,13 @@ std::vector<std::pair<int32_t, OffsetStore::Committed>> OffsetStore::Fetch(
       if (info.status().code() != StatusCode::kNotFound) {
         c.error = ToKafkaError(info.status(), true);
       }
+    } else if (!kafka.ok() || !known.ok()) {
+      c.error = ToKafkaError(!kafka.ok() ? kafka.status() : known.status(), true);
     } else if (p >= 0 && static_cast<size_t>(p) < info->partitions.size()) {
-      const bool committed = known == offsets_.end() || !known->second.created_here ||
-                             known->second.committed.count(p) != 0;
-      if (committed) {
+      auto m = known->find(p);
+      if (!*kafka || m != known->end()) {
         c.offset = static_cast<int64_t>(info->partitions[static_cast<size_t>(p)].ack_floor.value());
-        c.metadata = std::string();
-        if (known != offsets_.end()) {
-          auto m = known->second.committed.find(p);
-          if (m != known->second.committed.end()) c.metadata = m->second;
-        }
+        c.metadata = m != known->end() ? m->second : std::string();
       }
     }
     if (c.offset < 0) c.metadata = std::string();

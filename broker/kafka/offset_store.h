@@ -5,25 +5,26 @@
 // like any group's position, survive restarts, drive interest retention, and `brokerctl groups
 // list/describe` shows the group and its lag.
 //
-// What the engine does not keep is held here in memory: the metadata string of each commit, and
-// which partitions of a group this listener created were ever committed (OffsetFetch answers -1
-// for the others, so the consumer applies its auto.offset.reset). After a restart every partition
-// of an existing group answers its ack floor, with empty metadata.
+// Only engine groups the listener created are moved: a native group of the same name, even with
+// no member subscribed right now, keeps its unsettled messages (a commit would settle them all).
+// Which groups those are, which partitions were committed and the commit metadata are kept by the
+// OffsetLog (offset_log.h), persisted, so OffsetFetch answers -1 for a partition never committed,
+// also after a restart.
 //
-// Thread safety: every method may be called from any thread; mu_ guards the in-memory maps, and
-// engine calls run outside it.
+// Thread safety: every method may be called from any thread; commit_mu_ serializes commits (the
+// engine calls of one commit and its OffsetLog record), so two commits of a group cannot
+// interleave. Fetch takes no lock of its own.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "broker/broker.h"
 #include "kafka/errors.h"
+#include "kafka/offset_log.h"
 
 namespace broker::kafka {
 
@@ -43,10 +44,11 @@ class OffsetStore {
     ErrorCode error = ErrorCode::kNone;
   };
 
-  explicit OffsetStore(Broker& broker) : broker_(broker) {}
+  explicit OffsetStore(Broker& broker) : broker_(broker), log_(broker) {}
 
-  // Commits offsets of `group` on `topic`; one error per commit, in order. A group the engine
-  // holds with native members refuses with INCONSISTENT_GROUP_PROTOCOL and changes nothing.
+  // Commits offsets of `group` on `topic`; one error per commit, in order. An engine group the
+  // listener did not create, or one native members hold, refuses with INCONSISTENT_GROUP_PROTOCOL
+  // and changes nothing.
   std::vector<ErrorCode> CommitTopic(const std::string& group, const std::string& topic,
                                      const std::vector<Commit>& commits);
   // The committed offsets of `partitions` (every partition of the topic if empty).
@@ -55,18 +57,19 @@ class OffsetStore {
                                                    const std::vector<int32_t>& partitions);
   // Topics on which `group` has committed (an engine group of that name exists).
   std::vector<std::string> Topics(const std::string& group);
-  // Whether the engine group (topic, group) has native (Subscribe) members right now.
-  bool HasNativeMembers(const std::string& topic, const std::string& group);
+  // Whether the engine group (topic, group) exists and is not for Kafka members: the listener did
+  // not create it, or native (Subscribe) members hold it right now.
+  bool IsNativeGroup(const std::string& topic, const std::string& group);
 
  private:
-  struct TopicOffsets {
-    bool created_here = false;  // this listener created the engine group
-    std::map<int32_t, std::optional<std::string>> committed;  // partition -> metadata
-  };
+  // The engine group (topic, group) a commit moves, created and recorded if missing; kNone, or the
+  // error refusing the commit.
+  ErrorCode KafkaGroup(const std::string& topic, const std::string& group, GroupInfo& out);
+  bool HasNativeMembers(const std::string& topic, const std::string& group);
 
   Broker& broker_;
-  std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, TopicOffsets> offsets_;  // guarded by mu_
+  OffsetLog log_;
+  std::mutex commit_mu_;
 };
 
 }  // namespace broker::kafka

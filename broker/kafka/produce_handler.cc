@@ -99,8 +99,8 @@ void RequestHandler::Produce(const RequestHeader& header, Reader& in, Done done)
         fail(ErrorCode::kInvalidRequest);  // no transactions
         continue;
       }
-      if (!info.ok()) {
-        fail(ToKafkaError(info.status(), true));
+      if (!info.ok() || t.name == OffsetLog::kTopic) {  // the commits' topic is the listener's
+        fail(info.ok() ? ErrorCode::kInvalidTopic : ToKafkaError(info.status(), true));
         continue;
       }
       if (p.index < 0 || static_cast<size_t>(p.index) >= info->partitions.size()) {

@@ -84,6 +84,16 @@ class GroupCoordinatorTest : public ::testing::Test {
     return generation;
   }
 
+  // `a` stable alone, then `b` joins and `a` rejoins: the rebalance waits for the syncs of the
+  // returned generation.
+  int32_t TwoJoined(std::string* a, std::string* b) {
+    StableWithOne(a);
+    Pending<JoinOutcome> join_b = JoinNew(b);
+    Join(Args(*a));
+    EXPECT_TRUE(join_b.done());
+    return join_b.get().generation;
+  }
+
   std::shared_ptr<testing::FakeClock> clock_ = std::make_shared<testing::FakeClock>();
   GroupCoordinator coordinator_{clock_, CoordinatorConfig{}};
 };
@@ -174,10 +184,7 @@ TEST_F(GroupCoordinatorTest, ASecondMemberRebalancesAndEverySyncIsAnsweredInAnyO
 
 TEST_F(GroupCoordinatorTest, AKnownFollowerRejoiningUnchangedGetsTheCurrentGeneration) {
   std::string a, b;
-  StableWithOne(&a);
-  Pending<JoinOutcome> join_b = JoinNew(&b);
-  Pending<JoinOutcome> join_a = Join(Args(a));
-  const int32_t gen = join_a.get().generation;
+  const int32_t gen = TwoJoined(&a, &b);
   Sync(gen, a, {{a, "p0"}, {b, "p1"}});
   Pending<JoinOutcome> again = Join(Args(b));
   ASSERT_TRUE(again.done());
@@ -191,10 +198,7 @@ TEST_F(GroupCoordinatorTest, AKnownFollowerRejoiningUnchangedGetsTheCurrentGener
 
 TEST_F(GroupCoordinatorTest, LeavingRemovesAtOnceAndTheLastLeaverEmptiesTheGroup) {
   std::string a, b;
-  StableWithOne(&a);
-  Pending<JoinOutcome> join_b = JoinNew(&b);
-  Join(Args(a));
-  const int32_t gen = join_b.get().generation;
+  const int32_t gen = TwoJoined(&a, &b);
   Sync(gen, a, {{a, "p0"}, {b, "p1"}});
 
   EXPECT_EQ(coordinator_.Leave(kGroup, b), ErrorCode::kNone);
@@ -206,19 +210,48 @@ TEST_F(GroupCoordinatorTest, LeavingRemovesAtOnceAndTheLastLeaverEmptiesTheGroup
 
   EXPECT_EQ(coordinator_.Leave(kGroup, a), ErrorCode::kNone);
   GroupDescription d = coordinator_.Describe(kGroup);
-  EXPECT_EQ(d.state, "Empty");
+  EXPECT_EQ(d.state, "Dead") << "forgotten (DescribeGroups answers Empty if it committed)";
   EXPECT_TRUE(d.members.empty());
   EXPECT_EQ(coordinator_.ValidateCommit(kGroup, -1, ""), ErrorCode::kNone)
       << "an empty group takes standalone commits (kafkajs setOffsets)";
-  EXPECT_EQ(coordinator_.ValidateCommit(kGroup, gen + 1, a), ErrorCode::kUnknownMemberId);
+  EXPECT_EQ(coordinator_.ValidateCommit(kGroup, gen + 1, a), ErrorCode::kIllegalGeneration);
+  std::string c;
+  ASSERT_TRUE(JoinNew(&c).done()) << "a join starts the group again";
+  EXPECT_EQ(coordinator_.Describe(kGroup).state, "CompletingRebalance");
+}
+
+TEST_F(GroupCoordinatorTest, ARefusedJoinLeavesNoGroupBehind) {
+  JoinArgs no_protocols = Args("");
+  no_protocols.protocols.clear();
+  EXPECT_EQ(Join(no_protocols).get().error, ErrorCode::kInconsistentGroupProtocol);
+  EXPECT_EQ(Join(Args("made-up-member")).get().error, ErrorCode::kUnknownMemberId);
+  EXPECT_EQ(coordinator_.Describe(kGroup).state, "Dead");
+}
+
+TEST_F(GroupCoordinatorTest, GroupsLeftWithoutMembersAreForgotten) {
+  // Members whose sessions time out, and ids handed out but never used, leave nothing behind.
+  for (int i = 0; i < 50; ++i) {
+    JoinArgs args = Args("");
+    args.group = "group-" + std::to_string(i);
+    Pending<JoinOutcome> first = Join(args);
+    ASSERT_EQ(first.get().error, ErrorCode::kMemberIdRequired);
+    if (i % 2 == 0) {
+      args.member_id = first.get().member_id;
+      ASSERT_TRUE(Join(args).done());
+    }
+  }
+  EXPECT_EQ(coordinator_.Describe("group-0").state, "CompletingRebalance");
+  EXPECT_EQ(coordinator_.Describe("group-1").state, "Empty") << "an id handed out, nobody joined";
+  clock_->Advance(seconds(10));
+  coordinator_.Tick();
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(coordinator_.Describe("group-" + std::to_string(i)).state, "Dead") << i;
+  }
 }
 
 TEST_F(GroupCoordinatorTest, AWaitingSyncOfALeavingMemberIsAnswered) {
   std::string a, b;
-  StableWithOne(&a);
-  Pending<JoinOutcome> join_b = JoinNew(&b);
-  Join(Args(a));
-  const int32_t gen = join_b.get().generation;
+  const int32_t gen = TwoJoined(&a, &b);
   Pending<SyncOutcome> sync_b = Sync(gen, b);
   ASSERT_FALSE(sync_b.done());
   EXPECT_EQ(coordinator_.Leave(kGroup, a), ErrorCode::kNone) << "the leader leaves before syncing";
@@ -228,10 +261,7 @@ TEST_F(GroupCoordinatorTest, AWaitingSyncOfALeavingMemberIsAnswered) {
 
 TEST_F(GroupCoordinatorTest, AMemberWithoutHeartbeatsExpiresAfterItsSessionTimeout) {
   std::string a, b;
-  StableWithOne(&a);
-  Pending<JoinOutcome> join_b = JoinNew(&b);
-  Join(Args(a));
-  const int32_t gen = join_b.get().generation;
+  const int32_t gen = TwoJoined(&a, &b);
   Sync(gen, a, {{a, "p0"}, {b, "p1"}});
   Sync(gen, b);
 
@@ -321,8 +351,8 @@ TEST_F(GroupCoordinatorTest, ShutdownAnswersWaitingRequestsAndLaterOnesAtOnce) {
 
 // Members on their own threads join, sync, heartbeat, leave and tick over and over:
 // every JoinGroup and SyncGroup is answered (a rebalance never waits for a member that is gone),
-// and the group ends Empty. Also run under TSan (the tsan preset builds kafka_unit_tests).
-TEST_F(GroupCoordinatorTest, ConcurrentMembersAreAllAnsweredAndTheGroupEndsEmpty) {
+// and the group ends forgotten. Also run under TSan (the tsan preset builds kafka_unit_tests).
+TEST_F(GroupCoordinatorTest, ConcurrentMembersAreAllAnsweredAndTheGroupIsForgotten) {
   constexpr int kMembers = 4;
   constexpr int kRounds = 30;
   // Generous: an answer that never comes fails the test instead of hanging it.
@@ -370,7 +400,7 @@ TEST_F(GroupCoordinatorTest, ConcurrentMembersAreAllAnsweredAndTheGroupEndsEmpty
   EXPECT_EQ(unanswered.load(), 0);
   EXPECT_GT(stable_rounds.load(), 0);
   const GroupDescription d = coordinator_.Describe(kGroup);
-  EXPECT_EQ(d.state, "Empty");
+  EXPECT_EQ(d.state, "Dead") << "the last member left: forgotten";
   EXPECT_TRUE(d.members.empty());
 }
 

@@ -2,6 +2,9 @@
 // SyncGroup, Heartbeat, LeaveGroup, DescribeGroups, and OffsetCommit/OffsetFetch moving the
 // engine group's ack floor; bad requests get Kafka's error codes and change nothing.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "broker/broker.h"
 #include "broker/testing/fake_clock.h"
@@ -40,14 +43,7 @@ struct Joined {
 class GroupHandlerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Options options;
-    options.in_memory = true;
-    options.background_work = false;
-    options.data_dir = "kafka-group-handler-test";
-    options.clock = clock_;
-    auto opened = Broker::Open(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    broker_ = std::move(opened).value();
+    Open();
     ASSERT_TRUE(broker_->CreateTopic(kTopic, TopicConfig{.partitions = 2}).ok());
     for (uint32_t p = 0; p < 2; ++p) {
       for (int i = 0; i < 5; ++i) {
@@ -55,6 +51,26 @@ class GroupHandlerTest : public ::testing::Test {
             broker_->Publish(kTopic, Message{.payload = "m"}, {.partition = PartitionId(p)}).ok());
       }
     }
+  }
+
+  void TearDown() override {
+    handler_.reset();
+    broker_.reset();
+    if (on_disk_) std::filesystem::remove_all(dir_);
+  }
+
+  // Opens (again) the broker, in memory or on dir_, and a new handler on it.
+  void Open() {
+    handler_.reset();
+    broker_.reset();
+    Options options;
+    options.in_memory = !on_disk_;
+    options.background_work = false;
+    options.data_dir = on_disk_ ? dir_.string() : "kafka-group-handler-test";
+    options.clock = clock_;
+    auto opened = Broker::Open(options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    broker_ = std::move(opened).value();
     handler_ = std::make_unique<RequestHandler>(
         *broker_, HandlerConfig{.advertised_port = 19092, .clock = clock_});
   }
@@ -207,6 +223,10 @@ class GroupHandlerTest : public ::testing::Test {
     return info.ok() ? info->partitions[partition].ack_floor.value() : 0;
   }
 
+  bool on_disk_ = false;
+  std::filesystem::path dir_ = std::filesystem::temp_directory_path() /
+                               ("kafka-groups-" + std::to_string(::getpid()) + "-" +
+                                ::testing::UnitTest::GetInstance()->current_test_info()->name());
   std::shared_ptr<broker::testing::FakeClock> clock_ =
       std::make_shared<broker::testing::FakeClock>();
   std::unique_ptr<Broker> broker_;
@@ -324,7 +344,53 @@ TEST_F(GroupHandlerTest, NativeSubscribersAndKafkaMembersCannotShareAGroup) {
   EXPECT_EQ(Commit(-1, "", 0, 3), Wire(ErrorCode::kInconsistentGroupProtocol));
   EXPECT_EQ(AckFloor(0), 0u);
   sub->reset();
-  EXPECT_EQ(Commit(-1, "", 0, 3), 0) << "once the native member is gone";
+  EXPECT_EQ(Commit(-1, "", 0, 3), Wire(ErrorCode::kInconsistentGroupProtocol))
+      << "the group is still native once its member is gone";
+  EXPECT_EQ(Join("").error, Wire(ErrorCode::kInconsistentGroupProtocol));
+  EXPECT_EQ(AckFloor(0), 0u);
+}
+
+// A native group whose members are away (a deploy) keeps its unsettled messages: a Kafka commit
+// under its name (generation -1, as an admin tool sends) would settle them all.
+TEST_F(GroupHandlerTest, ACommitDoesNotSettleANativeGroupWhoseMembersAreAway) {
+  SubscribeOptions options;
+  options.member = "native";
+  options.group.ordering = Ordering::kPerPartition;
+  auto sub = broker_->Subscribe(kTopic, kGroup, options);
+  ASSERT_TRUE(sub.ok());
+  auto leased = (*sub)->Poll(1, std::chrono::milliseconds(0));
+  ASSERT_TRUE(leased.ok() && leased->size() == 1u);
+  const Record& record = leased->front().record;
+  ASSERT_TRUE((*sub)->Nack(record.partition, record.offset, std::chrono::hours(1)).ok());
+  sub->reset();
+
+  EXPECT_EQ(Commit(-1, "", static_cast<int32_t>(record.partition.value()), 5),
+            Wire(ErrorCode::kInconsistentGroupProtocol));
+  auto states = broker_->GetMessageState(kTopic, record.partition, record.offset);
+  ASSERT_TRUE(states.ok()) << states.status().ToString();
+  ASSERT_EQ(states->size(), 1u);
+  EXPECT_EQ((*states)[0].status, MessageStatus::kDelayed) << "still waiting for its redelivery";
+  EXPECT_EQ(AckFloor(record.partition.value()), 0u);
+}
+
+// A group the listener created is recognised by its creation: deleted and created again by a
+// native subscriber under the same name, it is native.
+TEST_F(GroupHandlerTest, AKafkaGroupRecreatedNativelyIsNative) {
+  ASSERT_EQ(Commit(-1, "", 0, 2), 0);
+  ASSERT_TRUE(broker_->DeleteGroup(kTopic, kGroup).ok());
+  clock_->Advance(std::chrono::seconds(1));
+  SubscribeOptions options;
+  options.member = "native";
+  ASSERT_TRUE(broker_->Subscribe(kTopic, kGroup, options).ok());  // and gone again
+  EXPECT_EQ(Commit(-1, "", 0, 3), Wire(ErrorCode::kInconsistentGroupProtocol));
+  EXPECT_EQ(AckFloor(0), 0u);
+}
+
+TEST_F(GroupHandlerTest, ANotNowOfTheEngineIsRetriableUnlessNativeMembersHoldTheGroup) {
+  const Status busy = Status::FailedPrecondition("a dead-letter write is in progress; try again");
+  EXPECT_EQ(ResetError(busy, false), ErrorCode::kCoordinatorLoadInProgress);
+  EXPECT_EQ(ResetError(busy, true), ErrorCode::kInconsistentGroupProtocol);
+  EXPECT_EQ(ResetError(Status::Unavailable("stopped"), false), ErrorCode::kKafkaStorageError);
 }
 
 TEST_F(GroupHandlerTest, TruncatedGroupRequestsCloseTheConnection) {
@@ -337,6 +403,28 @@ TEST_F(GroupHandlerTest, TruncatedGroupRequestsCloseTheConnection) {
   EXPECT_EQ(Call(*handler_, RequestFrame(ApiKey::kJoinGroup, 6, 8, [](Writer&) {})).kind,
             Reply::Kind::kClose)
       << "JoinGroup v6 (flexible) is not advertised";
+}
+
+// The same fixture on a data directory, reopened as brokerd restarts.
+class GroupHandlerRestartTest : public GroupHandlerTest {
+ protected:
+  GroupHandlerRestartTest() { on_disk_ = true; }
+};
+
+TEST_F(GroupHandlerRestartTest, WhatWasNeverCommittedAndTheMetadataSurviveARestart) {
+  ASSERT_EQ(Commit(-1, "", 0, 3, std::string("checkpoint-a")), 0);
+  const std::vector<std::pair<int64_t, std::string>> expected = {{3, "checkpoint-a"}, {-1, ""}};
+  ASSERT_EQ(Fetch(), expected) << "partition 1 was never committed";
+
+  Open();
+  EXPECT_EQ(Fetch(), expected) << "a consumer with auto.offset.reset=latest must not re-read "
+                                  "partition 1 after a restart";
+  ASSERT_EQ(Commit(-1, "", 1, 4, std::string("checkpoint-b")), 0);
+  ASSERT_EQ(Commit(-1, "", 0, 5, std::string("checkpoint-a")), 0);
+
+  Open();
+  EXPECT_EQ(Fetch(), (std::vector<std::pair<int64_t, std::string>>{{5, "checkpoint-a"},
+                                                                   {4, "checkpoint-b"}}));
 }
 
 }  // namespace
