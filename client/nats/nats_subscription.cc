@@ -247,6 +247,7 @@ class NatsSubscription final : public Subscription {
   struct History {
     TimePoint first_delivery{};
     std::string last_error;
+    uint32_t last_attempt = 0;  // the highest attempt this member handed out (see Admit)
   };
 
   Status DoAck(PartitionId partition, Offset offset, std::optional<uint32_t> attempt) {
@@ -314,7 +315,7 @@ class NatsSubscription final : public Subscription {
     jsMsgMetaData* meta = nullptr;
     if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) return std::nullopt;  // not a JetStream message
     const uint64_t seq = meta->Sequence.Stream;
-    const auto attempt = static_cast<uint32_t>(meta->NumDelivered);
+    const auto num_delivered = static_cast<uint32_t>(meta->NumDelivered);
     const auto published = TimePoint(std::chrono::microseconds(meta->Timestamp / 1000));
     jsMsgMetaData_Destroy(meta);
     const char* reply = natsMsg_GetReply(msg);
@@ -323,7 +324,6 @@ class NatsSubscription final : public Subscription {
     Lease lease;
     lease.ack_subject = reply;
     lease.partition = PartitionId(PartitionOfSubject(natsMsg_GetSubject(msg)).value_or(0));
-    lease.attempt = attempt;
     lease.expires = steady_clock::now() + config_.ack_timeout;
     const TimePoint now = clock_->Now();
     Record record = DecodeRecord(msg);
@@ -333,13 +333,23 @@ class NatsSubscription final : public Subscription {
     lease.msg = std::shared_ptr<natsMsg>(owned.release(), natsMsg_Destroy);
 
     std::string last_error;
+    uint32_t attempt = num_delivered;
     {
       std::lock_guard lock(mu_);
-      auto [it, inserted] = history_.try_emplace(seq - 1, History{now, ""});
+      auto [it, inserted] = history_.try_emplace(seq - 1, History{now, "", 0});
       lease.first_delivery = it->second.first_delivery;
       last_error = it->second.last_error;
+      // nats-server before 2.10.14 (nats-io/nats-server#5305) can hand a message out again with a
+      // NumDelivered it already had: when the redelivery it picks finds no live pull request
+      // (the waiting one just expired, or its member left), it drops that redelivery and delivers
+      // the message once more as new, NumDelivered 1, although it counted the dropped delivery.
+      // A handler would then see attempt 1 twice. Attempts this member saw only go up: one past
+      // the last, which is also the server's count (its next redelivery is one higher again).
+      attempt = std::max(num_delivered, it->second.last_attempt + 1);
+      it->second.last_attempt = attempt;
       if (inserted && history_.size() > kMaxHistory) history_.erase(history_.begin());
     }
+    lease.attempt = attempt;
     if (config_.max_deliveries > 0 && attempt > config_.max_deliveries) {
       // Its last lease expired: dead-letter it now; the application never sees this delivery.
       (void)DeadLetter(lease, "max_deliveries",

@@ -2,11 +2,13 @@
 //
 // Poll fetches at most `max` messages (a pull request, so a member never holds more than it asked
 // for); each becomes a lease tracked here: its JetStream ack subject, attempt (the delivery count
-// JetStream keeps) and expiry (now + ack_timeout, renewed by Extend). Settling a lease publishes to
-// its ack subject: +ACK, -NAK with a delay (the group's backoff unless one is given), +WPI (in
-// progress) or, for dead letters, first a publish to the dead-letter stream (waiting for its
-// acknowledgement) and then +TERM. A settle after the local expiry fails with kFailedPrecondition,
-// as in the engine; JetStream's own ack wait is longer by the backoff (see nats_subscription.cc).
+// JetStream keeps, but never lower than one past the attempt this member last saw of that
+// message: servers before 2.10.14 can repeat a count, see Admit) and expiry (now + ack_timeout,
+// renewed by Extend). Settling a lease publishes to its ack subject: +ACK, -NAK with a delay (the
+// group's backoff unless one is given), +WPI (in progress) or, for dead letters, first a publish to
+// the dead-letter stream (waiting for its acknowledgement) and then +TERM. A settle after the
+// local expiry fails with kFailedPrecondition, as in the engine; JetStream's own ack wait is
+// longer by the backoff (see nats_subscription.cc).
 //
 // The consumer's MaxDeliver is max_deliveries + 1: the extra delivery of a message whose last
 // lease expired is never handed to the application; it is the one that writes the dead letter

@@ -3,6 +3,7 @@
 // every test uses its own topics, so one cluster serves the whole binary (ctest runs the binary as
 // one test). Same bodies, unchanged; the few behaviours JetStream cannot match are skipped here
 // with the reason, and listed in docs/scale-out.md.
+#include <nats/nats.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -187,6 +188,80 @@ TEST(NatsDeadLetterTest, ExpiredLeasesExhaustMaxDeliveriesIntoTheDeadLetterStrea
   EXPECT_EQ(HeaderOr(h, "dlq.original_offset"), "0");
   EXPECT_EQ(letter.record.key, "k");
   EXPECT_EQ(attempts.values(), (std::vector<uint32_t>{1, 2}));
+}
+
+// nats-server before 2.10.14 (the Debian 2.9.10 these tests run) has a redelivery that finds no
+// live pull request dropped and the message handed out again as new, NumDelivered 1
+// (nats-io/nats-server#5305): a handler saw attempt 1 twice (ManualConformance.
+// NackWithDelayRedeliversAfterThatDelay failed so under load, when its 60 ms redelivery met a pull
+// request that had just expired). Here a pull request whose reply nobody hears makes the server
+// take that path every time; the member still reports the attempts in order.
+TEST(NatsRedeliveryTest, AttemptsGoUpWhenTheServerRepeatsADeliveryCount) {
+  const std::string address = NatsClusterEnvironment::Get()->address();
+  ASSERT_FALSE(address.empty()) << NatsClusterEnvironment::Get()->error();
+  client::NatsTransportOptions options;
+  options.address = address;
+  // Only [A-Za-z0-9_-]: the stream and the consumer are named as the topic and the group.
+  const std::string topic =
+      "recount-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  const std::string group = "billing";
+  auto client = Must(client::ConnectNats(options));
+  CONFORMANCE_ASSERT_OK(client->Publish(topic, {.payload = "x"}).get());
+  auto transport = Must(client::MakeNatsTransport(options));
+  auto member = Must(transport->Subscribe(topic, group, {}));
+  auto poll_one = [&] {
+    auto polled = member->Poll(1, kWait);
+    EXPECT_TRUE(polled.ok()) << polled.status().ToString();
+    EXPECT_EQ(polled.ok() ? polled->size() : 0u, 1u);
+    return polled.ok() && !polled->empty() ? (*polled)[0] : Delivery{};
+  };
+  const Delivery first = poll_one();
+  ASSERT_EQ(first.attempt, 1u);
+  // Back to the group at once: the server queues the redelivery until a pull request comes.
+  CONFORMANCE_ASSERT_OK(member->NackAttempt(first.record.partition, first.record.offset, 1,
+                                            std::chrono::milliseconds(0), "busy"));
+
+  natsConnection* nc = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, address.c_str()), NATS_OK);
+  jsCtx* js = nullptr;
+  ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+  const std::string next = "$JS.API.CONSUMER.MSG.NEXT." + topic + "." + group;
+  const std::string nobody = "_INBOX.nobody-" + topic;
+  // Each pull request whose reply subject has no subscriber is dropped; the first one the server
+  // sees after the nack also drops the queued redelivery and moves the consumer back one message,
+  // which shows as one message pending again (the only state of it the server reports). Pull
+  // requests that arrive before the nack are dropped with no effect.
+  uint64_t pending = 0;
+  const bool dropped = Eventually([&] {
+    if (natsConnection_PublishRequestString(nc, next.c_str(), nobody.c_str(),
+                                            R"({"batch":1,"expires":5000000000})") != NATS_OK ||
+        natsConnection_Flush(nc) != NATS_OK) {
+      return false;
+    }
+    jsConsumerInfo* info = nullptr;
+    if (js_GetConsumerInfo(&info, js, topic.c_str(), group.c_str(), nullptr, nullptr) != NATS_OK) {
+      return false;
+    }
+    pending = info->NumPending;
+    jsConsumerInfo_Destroy(info);
+    return pending == 1;
+  });
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  ASSERT_TRUE(dropped) << "the server never took the dropped-redelivery path (" << pending
+                       << " pending); fixed in this nats-server version?";
+
+  // JetStream says NumDelivered 1 again; this is the member's second delivery of the message.
+  const Delivery second = poll_one();
+  EXPECT_EQ(second.record.offset, first.record.offset);
+  EXPECT_EQ(second.attempt, 2u);
+  CONFORMANCE_ASSERT_OK(member->NackAttempt(second.record.partition, second.record.offset,
+                                            second.attempt, std::chrono::milliseconds(0), "busy"));
+  // The server counted the dropped delivery, so its next count is 3 again: no attempt repeats.
+  const Delivery third = poll_one();
+  EXPECT_EQ(third.attempt, 3u);
+  CONFORMANCE_ASSERT_OK(member->AckAttempt(third.record.partition, third.record.offset,
+                                           third.attempt));
 }
 
 }  // namespace
