@@ -210,6 +210,19 @@ Result<std::optional<std::vector<uint64_t>>> DeliveryManager::SettledFloors(
   return lowest;
 }
 
+Result<std::map<uint32_t, uint64_t>> DeliveryManager::DeadLetterFloors() const {
+  std::map<uint32_t, uint64_t> floors;
+  for (const auto& group : AllGroups()) {
+    auto floor = group->CommittedDeadLetterFloor();
+    if (!floor.ok()) return floor.status();
+    if (!*floor) continue;
+    const auto [topic, offset] = **floor;
+    auto [it, inserted] = floors.emplace(topic.value(), offset);
+    if (!inserted) it->second = std::min(it->second, offset);
+  }
+  return floors;
+}
+
 std::optional<TimePoint> DeliveryManager::RunAllTimers() {
   std::optional<TimePoint> next;
   for (const auto& group : AllGroups()) {

@@ -67,6 +67,9 @@ class DeliveryManager {
   // every group's state behind it committed (Group::CommittedAckFloors). nullopt if the topic has
   // no group. An error (a group's write failed) means: delete nothing of this topic now.
   Result<std::optional<std::vector<uint64_t>>> SettledFloors(storage::TopicId topic) const;
+  // Dead-letter retention: per dead-letter topic (by id), the offset below which no group holds
+  // a letter of it (Group::CommittedDeadLetterFloor). The first error of any group fails it all.
+  Result<std::map<uint32_t, uint64_t>> DeadLetterFloors() const;
 
   // Whether any group has a member now (a hint: it may change at once). Publishes look for a
   // direct hand-off (StageHandOff) only then.

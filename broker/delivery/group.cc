@@ -190,14 +190,17 @@ Status Group::ShipAndWait(bool barrier) {
 
 void Group::StartDeadLetterWrite(const DeadLetterJob& job) {
   storage::AppendRequest request =
-      store_.DeadLetterRequest(job, record_.topic, dlq_topic_, context_.durability);
+      store_.DeadLetterRequest(state_, job, record_.topic, dlq_topic_, context_.durability);
   request.done = [weak = weak_from_this(), partition = job.partition, offset = job.offset,
                   dead = job.dead](Result<std::vector<PublishResult>> result) {
     if (auto self = weak.lock()) self->OnDeadLettered(partition, offset, dead, result);
   };
+  // (Its `done` takes mu_, held here: it runs after this.)
   if (Status s = context_.writer->Append(std::move(request)); !s.ok()) {
     state_.RetryDeadLetterLater(job.partition, job.offset, Now());  // shutting down
+    return;
   }
+  state_.DeadLetterQueued(job.partition, job.offset);
 }
 
 void Group::OnDeadLettered(uint32_t partition, uint64_t offset, const DeadRecord& dead,
@@ -477,6 +480,28 @@ Status Group::TakenNotPersisted(const Status& write, const std::string& what) co
   return Status(write.code(), what + " of group '" + name_ +
                                   "' took effect but is not persisted yet (" + write.message() +
                                   "); it is written with the group's next write; do not retry it");
+}
+
+Result<std::optional<std::pair<storage::TopicId, uint64_t>>> Group::CommittedDeadLetterFloor() {
+  MutexLock lock(mu_);
+  using Floor = std::optional<std::pair<storage::TopicId, uint64_t>>;
+  if (closed_) return Floor();
+  auto dlq = context_.registry->Find(dlq_topic_);
+  if (!dlq || dlq->partitions.empty()) return Floor();
+  // Read under mu_ with no dead-letter write in progress, so every letter below `end` is named by
+  // a dead-letter record of this group already; letters appended later are at or above it.
+  const uint64_t first = dlq->partitions[0]->first_offset.load();
+  const uint64_t end = dlq->partitions[0]->end_offset.load();
+  const std::optional<uint64_t> floor = state_.DeadLetterFloor(end);
+  if (!floor || *floor <= first) return Floor(std::pair(dlq->record.id, first));  // keep all
+  const uint64_t failed_before = store_.failed_writes();
+  // As in CommittedAckFloors: once the barrier is committed, the purges and redrives this floor
+  // rests on are on disk.
+  if (Status s = ShipAndWait(true); !s.ok()) return s;
+  if (store_.failed_writes() != failed_before) {
+    return Status::Unavailable("a state write of group '" + name_ + "' failed; retrying later");
+  }
+  return Floor(std::pair(dlq->record.id, *floor));
 }
 
 Result<std::vector<uint64_t>> Group::CommittedAckFloors() {

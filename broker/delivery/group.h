@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "broker/clock.h"
@@ -162,6 +163,14 @@ class Group : public std::enable_shared_from_this<Group> {
   // unsettled offset below it. kUnavailable if a write of this group failed meanwhile (the floor
   // may rest on changes that did not reach disk; the next pass tries again).
   Result<std::vector<uint64_t>> CommittedAckFloors() BROKER_EXCLUDES(mu_);
+  // Dead-letter retention: the group's dead-letter topic (its id) and the offset below which the
+  // group holds none of its letters (GroupState::DeadLetterFloor), returned only once the state
+  // behind it is committed, so a crash cannot bring back a letter below it. The topic's first
+  // offset (nothing to delete) while a dead-letter write is in progress. Nullopt if the topic
+  // does not exist or the group is closed. kUnavailable if a write of this group failed
+  // meanwhile.
+  Result<std::optional<std::pair<storage::TopicId, uint64_t>>> CommittedDeadLetterFloor()
+      BROKER_EXCLUDES(mu_);
 
  private:
   // A Poll in progress. While `parked` (waiting for records) the writer may lease it records in

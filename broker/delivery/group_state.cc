@@ -164,6 +164,7 @@ void GroupState::SetState(uint32_t partition, uint64_t offset, Entry& e, State s
   Cursor& c = cursors_[partition];
   Detach(c, e);  // needs the lease holder, if any, to give its credit back
   if (state != State::kLeased) e.record.member.clear();
+  if (state != State::kDeadPending) e.dead_letter_queued = false;
   e.state = state;
   if (state != State::kDeadPending) e.record.state = static_cast<EntryState>(state);
   Attach(partition, offset, c, e);
@@ -398,6 +399,14 @@ Changes GroupState::TakeChanges() {
   changes.runs.erase(std::unique(changes.runs.begin(), changes.runs.end()), changes.runs.end());
   std::sort(messages_.begin(), messages_.end());
   messages_.erase(std::unique(messages_.begin(), messages_.end()), messages_.end());
+  // A message whose dead-letter write is queued is that write's to settle (DeadLetterQueued):
+  // whatever was noted for it (a failed write's changes given back, say) is dropped, as
+  // FinishDeadLetter notes it again if that write fails.
+  std::erase_if(messages_, [this](const std::pair<uint32_t, uint64_t>& ref) {
+    const auto& unsettled = cursors_[ref.first].unsettled;
+    const auto it = unsettled.find(ref.second);
+    return it != unsettled.end() && it->second.dead_letter_queued;
+  });
   changes.messages = std::move(messages_);
   messages_.clear();
   changes.dead = std::move(dead_changed_);

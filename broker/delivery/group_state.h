@@ -60,6 +60,10 @@ struct DeadLetterJob {
   uint64_t offset = 0;
   DeadRecord dead;
   Record original;
+  // The lease run that persisted the message until it became dead-pending (its first offset), if
+  // one did. The dead-letter write also writes that run as it is then (the message released), so
+  // it settles the message on its own even if the group write that released it failed.
+  std::optional<uint64_t> run;
 };
 
 // What a call changed that the shell acts on (records to persist are Changes, noted apart).
@@ -162,6 +166,12 @@ class GroupState {
                         std::optional<uint64_t> dlq_offset, TimePoint now, Effects& effects);
   // A DeadLetterJob that could not be handed to the writer: tried again after a delay.
   void RetryDeadLetterLater(uint32_t partition, uint64_t offset, TimePoint now);
+  // The DeadLetterJob's write was handed to the writer. From now on it is the last word on the
+  // message's record: it deletes the record if it commits, and if it fails the message is noted
+  // again (FinishDeadLetter). So no later group write carries that record (TakeChanges leaves it
+  // out): one queued after the dead-letter write commits after it, and would put back the record
+  // it deleted (a second dead letter after a restart).
+  void DeadLetterQueued(uint32_t partition, uint64_t offset);
 
   // ---- Direct hand-off (ordering none): records next in line, leased in their own commit ----
   bool AcceptsHandOff() const { return config_.ordering == Ordering::kNone; }
@@ -194,6 +204,10 @@ class GroupState {
   Result<RedriveResult> Redrive(const RedriveOptions& options, TimePoint now, LogSource& log,
                                 Effects& effects);
   uint64_t Purge(const DeadLetterFilter& filter, TimePoint now);
+  // Retention of the dead-letter topic, whose end offset is `dlq_end`: the offset below which
+  // the group holds no letter (none listed: every one below was purged or redriven). Nullopt
+  // while a dead-letter write is in progress: the letter it appends is not named yet.
+  std::optional<uint64_t> DeadLetterFloor(uint64_t dlq_end) const;
   // Moves partition p's cursor to `positions[p]`, dropping its unsettled state; a partition
   // without a position is left alone. Needs no members.
   Status Reset(const std::vector<std::optional<uint64_t>>& positions);
@@ -205,6 +219,7 @@ class GroupState {
   bool HasChanges() const;
   // Changes worth a write of their own (Options::ack_flush_batch counts these).
   size_t ChangeWeight() const { return messages_.size() + dead_changed_.size() + releases_; }
+  // Leaves out the record of a message whose dead-letter write is queued (DeadLetterQueued).
   Changes TakeChanges();
   // A write that carried `changes` failed: they are noted again.
   void Restore(const Changes& changes);
@@ -233,6 +248,8 @@ class GroupState {
     // dead-lettered again once due, not delivered again. In memory only: after a restart a
     // rejected message waiting for that retry is delivered again (its record says delayed).
     std::string dead_letter_reason;
+    // Dead-pending and its dead-letter write is queued (DeadLetterQueued).
+    bool dead_letter_queued = false;
   };
   struct LeaseRun {
     LeaseRunRecord record;

@@ -249,13 +249,15 @@ Status GroupState::StartDeadLetter(uint32_t partition, uint64_t offset, Entry& e
     SettleExpired(partition, offset);
     return Status::Ok();
   }
-  SetState(partition, offset, e, State::kDeadPending);
+  const std::optional<uint64_t> run =
+      e.run == kNoRun ? std::nullopt : std::optional<uint64_t>(e.run);
+  SetState(partition, offset, e, State::kDeadPending);  // takes it out of its run
   e.dead_letter_reason = reason;
   effects.dead_letters.push_back(
       DeadLetterJob{partition, offset,
                     DeadRecord{PartitionId(partition), Offset(offset), reason, e.record.last_error,
                                e.record.attempts, e.record.first_delivery, now},
-                    std::move(**original)});
+                    std::move(**original), run});
   return Status::Ok();
 }
 
@@ -264,6 +266,13 @@ void GroupState::RetryLater(uint32_t partition, uint64_t offset, Entry& e, TimeP
   e.record.due_at = now + std::max<std::chrono::microseconds>(config_.backoff.initial,
                                                               std::chrono::milliseconds(100));
   SetState(partition, offset, e, State::kDelayed);
+}
+
+void GroupState::DeadLetterQueued(uint32_t partition, uint64_t offset) {
+  auto it = cursors_[partition].unsettled.find(offset);
+  if (it != cursors_[partition].unsettled.end() && it->second.state == State::kDeadPending) {
+    it->second.dead_letter_queued = true;
+  }
 }
 
 void GroupState::RetryDeadLetterLater(uint32_t partition, uint64_t offset, TimePoint now) {
@@ -280,9 +289,9 @@ void GroupState::FinishDeadLetter(uint32_t partition, uint64_t offset, const Dea
   if (it == c.unsettled.end() || it->second.state != State::kDeadPending) return;
   if (dlq_offset) {
     dead_[*dlq_offset] = dead;
-    // The dead-letter write deleted its record; deleted again in case a retried group write
-    // carried it after that (a dead-pending message's record is written).
-    Settle(partition, offset, true);
+    // The dead-letter write deleted its record, and no group write queued after it carried the
+    // record (TakeChanges left it to that write): nothing more to write for it.
+    Settle(partition, offset, false);
     ++counters_.dead_lettered;
   } else {
     // Try again later (e.g. after the disk has room again); the attempt count stays.

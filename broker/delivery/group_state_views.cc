@@ -233,6 +233,14 @@ uint64_t GroupState::Purge(const DeadLetterFilter& filter, TimePoint now) {
   return purged;
 }
 
+std::optional<uint64_t> GroupState::DeadLetterFloor(uint64_t dlq_end) const {
+  if (DeadLettering()) return std::nullopt;
+  for (const auto& [dlq_offset, dead] : dead_) {  // in offset order
+    if (!dead.purged) return std::min(dlq_offset, dlq_end);
+  }
+  return dlq_end;
+}
+
 Status GroupState::Reset(const std::vector<std::optional<uint64_t>>& positions) {
   if (!members_.empty()) {
     return Status::FailedPrecondition("group '" + group_ + "' has " +

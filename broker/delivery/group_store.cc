@@ -12,6 +12,14 @@ namespace {
 struct PendingOp {
   std::string key;
   std::optional<std::string> value;
+
+  void AddTo(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf) const {
+    if (value) {
+      batch.Put(cf, key, *value);
+    } else {
+      batch.Delete(cf, key);
+    }
+  }
 };
 
 }  // namespace
@@ -53,13 +61,7 @@ void GroupStore::Ship(GroupState& state, Durability durability,
   request.durability = durability;
   request.extra = [ops = std::move(ops), cf = db_->groups()](rocksdb::WriteBatch& batch,
                                                              const std::vector<PublishResult>&) {
-    for (const PendingOp& op : ops) {
-      if (op.value) {
-        batch.Put(cf, op.key, *op.value);
-      } else {
-        batch.Delete(cf, op.key);
-      }
-    }
+    for (const PendingOp& op : ops) op.AddTo(batch, cf);
   };
   request.done = [changes, done, on_failed](Result<std::vector<PublishResult>> result) {
     // Nothing of it reached disk: the next write carries it all again, as it is by then.
@@ -100,7 +102,8 @@ void GroupStore::PutCursor(rocksdb::WriteBatch& batch, uint32_t partition,
             EncodeCursorRecord(cursor));
 }
 
-storage::AppendRequest GroupStore::DeadLetterRequest(const DeadLetterJob& job,
+storage::AppendRequest GroupStore::DeadLetterRequest(const GroupState& state,
+                                                     const DeadLetterJob& job,
                                                      const std::string& topic,
                                                      const std::string& dlq_topic,
                                                      Durability durability) const {
@@ -109,13 +112,22 @@ storage::AppendRequest GroupStore::DeadLetterRequest(const DeadLetterJob& job,
   request.internal = true;
   request.durability = durability;
   request.messages.push_back(BuildDeadLetterMessage(job.original, topic, group_, job.dead));
+  // The run as it is now: the group write that took the message out of it was queued before this
+  // one, but it may have failed; later group writes carry the run as it is then.
+  std::optional<PendingOp> run;
+  if (job.run) {
+    const LeaseRunRecord* record = state.RunRecordOf(job.partition, *job.run);
+    run = PendingOp{LeaseRunKey(topic_, group_, PartitionId(job.partition), Offset(*job.run)),
+                    record ? std::optional(EncodeLeaseRunRecord(*record)) : std::nullopt};
+  }
   request.extra =
       [cf = db_->groups(),
        message_key = MessageKey(topic_, group_, PartitionId(job.partition), Offset(job.offset)),
-       topic_id = topic_, group = group_,
+       run = std::move(run), topic_id = topic_, group = group_,
        dead = job.dead](rocksdb::WriteBatch& batch, const std::vector<PublishResult>& positions) {
         // Appending the dead letter and settling the original are one atomic write.
         batch.Delete(cf, message_key);
+        if (run) run->AddTo(batch, cf);
         batch.Put(cf, DeadKey(topic_id, group, positions.at(0).offset), EncodeDeadRecord(dead));
       };
   return request;

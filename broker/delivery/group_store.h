@@ -49,8 +49,11 @@ class GroupStore {
                   const MessageRecord& lease) const;
   void PutCursor(rocksdb::WriteBatch& batch, uint32_t partition, const CursorRecord& cursor) const;
   // The append of `job`'s dead letter to `dlq_topic`, which also settles the original (one
-  // atomic write). The caller sets `done`.
-  storage::AppendRequest DeadLetterRequest(const DeadLetterJob& job, const std::string& topic,
+  // atomic write): it deletes the message's record and writes its lease run (if `job.run`) as
+  // `state` has it now. The caller sets `done`, and once the writer took the request, tells
+  // `state` (GroupState::DeadLetterQueued).
+  storage::AppendRequest DeadLetterRequest(const GroupState& state, const DeadLetterJob& job,
+                                           const std::string& topic,
                                            const std::string& dlq_topic,
                                            Durability durability) const;
 

@@ -283,6 +283,17 @@ Result<uint64_t> BrokerImpl::ApplyRetentionPass(
     }
     if (*floors) settled.emplace(topic->record.id.value(), std::move(**floors));
   }
+  // Dead-letter topics: letters no group names any more (purged, redriven) go, below the lowest
+  // one still held (their only partition). Taken the same way, before the writer deletes.
+  if (auto dead = delivery_->DeadLetterFloors(); !dead.ok()) {
+    if (floors_status.ok()) floors_status = dead.status();  // every letter kept this pass
+  } else {
+    for (const auto& [topic, floor] : *dead) {
+      auto [it, inserted] = settled.emplace(topic, std::vector<uint64_t>{floor});
+      // (A dead-letter topic with interest retention: deleted only below both floors.)
+      if (!inserted && !it->second.empty()) it->second[0] = std::min(it->second[0], floor);
+    }
+  }
   uint64_t deleted = 0;
   Status s = writer_->RunExclusive([&]() -> Status {
     auto result = storage::ApplyRetention(*db_, registry_, options_.clock->Now(),

@@ -94,9 +94,8 @@ Result<RetentionResult> ApplyRetention(const StorageDb& db, TopicRegistry& regis
   for (const auto& topic : registry.All()) {
     const TopicConfig& config = topic->record.config;
     const std::vector<uint64_t>* floors = nullptr;
-    if (config.retention == RetentionPolicy::kInterest) {
-      auto it = settled.find(topic->record.id.value());
-      if (it != settled.end()) floors = &it->second;
+    if (auto it = settled.find(topic->record.id.value()); it != settled.end()) {
+      floors = &it->second;
     }
     if (config.retention_age.count() == 0 && config.retention_bytes == 0 && !floors) continue;
     for (uint32_t p = 0; p < config.partitions; ++p) {

@@ -1,5 +1,6 @@
 // Retention: deletes whole record batches from the front of each partition by age and by size
-// (limits), or once every group has settled them (interest), and forgets idempotency keys whose dedupe window has passed.
+// (limits), or once they are settled (interest: every group settled them; dead-letter topics: the
+// group holds none of the letters), and forgets idempotency keys whose dedupe window has passed.
 //
 // Thread safety: writer thread only (run through LogWriter::RunExclusive), because it moves
 // partitions' first offsets, which the writer owns.
@@ -31,16 +32,18 @@ struct RetentionResult {
   std::vector<std::pair<std::string, std::string>> to_compact;
 };
 
-// Interest topics that have groups, by topic id: per partition, the offset below which every
-// group of the topic has settled every record and has that committed (so no crash can bring an
-// unsettled offset below it back). The delivery layer computes them; storage only reads them.
+// Topics whose records go once they are settled, by topic id: per partition, the offset below
+// which every record is settled and that is committed (so no crash can bring an unsettled offset
+// below it back). For an interest topic with groups: every group of the topic has settled the
+// records. For a dead-letter topic: its group holds none of the letters (they were purged or
+// redriven). The delivery layer computes them; storage only reads them.
 using SettledFloors = std::map<uint32_t, std::vector<uint64_t>>;
 
 // A batch is deleted when (retention_age > 0 and now - its newest record's timestamp >
 // retention_age) or (retention_bytes > 0 and the partition holds more than retention_bytes without
-// it) or (the topic has interest retention, is in `settled`, and the batch ends at or below its
-// partition's floor: a batch is deleted whole or not at all). An interest topic missing from
-// `settled` (no group yet) keeps its records. Batches go strictly from the front: the first batch
+// it) or (the topic is in `settled` and the batch ends at or below its partition's floor: a batch
+// is deleted whole or not at all). An interest topic missing from `settled` (no group yet) keeps
+// its records. Batches go strictly from the front: the first batch
 // that stays ends the pass. An idempotency key expires when now - first_seen >= dedupe_window.
 Result<RetentionResult> ApplyRetention(const StorageDb& db, TopicRegistry& registry, TimePoint now,
                                        std::chrono::milliseconds dedupe_window,

@@ -174,7 +174,8 @@ class Broker {
   // done. Records deleted are counted in the returned value. For interest topics it first
   // commits every group's pending acks (one write per group, not per message); if a group's
   // write fails, that topic keeps its records this time and the error is returned after the rest
-  // of the pass.
+  // of the pass. A dead-letter topic loses the batches below the lowest letter its group still
+  // holds (letters purged or redriven go), taken the same way (docs/operations.md, "Retention").
   virtual Result<uint64_t> RunRetention() = 0;
   virtual WriteStats GetWriteStats() const = 0;
   // Waits for writes refused for a full disk to resume by themselves (RocksDB checks the free

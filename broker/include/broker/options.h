@@ -58,8 +58,9 @@ struct Options {
   TopicConfig default_topic_config;
   // Configuration of the dead-letter topics `<topic>.<group>.dlq` the broker creates. partitions
   // must be 1 (a dead letter's offset alone names it). Default: limits retention with no limits,
-  // so dead letters stay until `dlq purge` and the topic is deleted, or until a retention_age set
-  // here deletes them (a deleted one no longer lists, peeks or redrives). Read when the broker
+  // so dead letters stay until purged or redriven (the next retention pass then deletes them,
+  // whatever this says) or the topic is deleted, or until a retention_age set here deletes them
+  // (a deleted one no longer lists, peeks or redrives). Read when the broker
   // creates a dead-letter topic; existing ones keep the configuration they were created with.
   TopicConfig dead_letter_topic_config;
   // Configuration of a topic auto-created by subscribing a group with GroupConfig::serves_requests

@@ -8,66 +8,13 @@
 #include <algorithm>
 #include <set>
 
+#include "memory_log.h"
+
 namespace broker::delivery {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-const TimePoint kStart = TimePoint(std::chrono::microseconds(1'700'000'000'000'000));
-
-// A log in memory: per partition, records at dense offsets from `first`.
-class MemoryLog final : public LogSource {
- public:
-  explicit MemoryLog(uint32_t partitions) : partitions_(partitions) {}
-
-  uint64_t Append(uint32_t p, std::optional<std::string> key, std::string payload = "x") {
-    Partition& part = partitions_[p];
-    const uint64_t offset = part.first + part.records.size();
-    part.records.push_back(
-        Record{PartitionId(p), Offset(offset), kStart, std::move(key), std::move(payload), {}});
-    return offset;
-  }
-  // Retention: everything below `first` is gone.
-  void DeleteBelow(uint32_t p, uint64_t first) {
-    Partition& part = partitions_[p];
-    while (part.first < first && !part.records.empty()) {
-      part.records.erase(part.records.begin());
-      ++part.first;
-    }
-  }
-  void FailReads(bool fail) { fail_ = fail; }
-
-  uint64_t FirstOffset(uint32_t p) override { return partitions_[p].first; }
-  uint64_t EndOffset(uint32_t p) override {
-    return partitions_[p].first + partitions_[p].records.size();
-  }
-  Result<std::optional<Record>> ReadOne(uint32_t p, uint64_t offset) override {
-    if (fail_) return Status::DataLoss("injected read error");
-    if (offset < FirstOffset(p)) return std::optional<Record>();
-    if (offset >= EndOffset(p)) return Status::Unavailable("past the end");
-    return std::optional<Record>(partitions_[p].records[offset - partitions_[p].first]);
-  }
-  Result<ReadResult> ReadFrom(uint32_t p, uint64_t from, size_t max_records) override {
-    if (fail_) return Status::DataLoss("injected read error");
-    ReadResult result;
-    result.first_offset = Offset(FirstOffset(p));
-    result.end_offset = Offset(EndOffset(p));
-    for (uint64_t o = std::max(from, FirstOffset(p));
-         o < EndOffset(p) && result.records.size() < max_records; ++o) {
-      result.records.push_back(partitions_[p].records[o - partitions_[p].first]);
-    }
-    return result;
-  }
-
- private:
-  struct Partition {
-    uint64_t first = 0;
-    std::vector<Record> records;
-  };
-  std::vector<Partition> partitions_;
-  bool fail_ = false;
-};
 
 GroupConfig Config(Ordering ordering = Ordering::kNone) {
   GroupConfig config;
@@ -230,6 +177,59 @@ TEST_F(GroupStateTest, ARejectWhoseDeadLetterWriteFailedIsDeadLetteredAgainNotDe
   ASSERT_EQ(due.dead_letters.size(), 1u);  // dead-lettered again, with its reason
   EXPECT_EQ(due.dead_letters[0].dead.reason, "rejected");
   EXPECT_TRUE(Select("m1", 1, now + seconds(1)).empty());  // never handled a second time
+}
+
+// Simulation seed 100732 (issue 15): once the dead-letter write is queued, no later group write
+// carries the message's record, not even one a failed write gave back (it would commit after the
+// dead-letter write and put back the record that write deleted). If the dead-letter write fails,
+// the record is the group's to write again.
+TEST_F(GroupStateTest, AQueuedDeadLetterWriteIsTheLastWordOnItsMessagesRecord) {
+  log_.Append(0, std::nullopt);
+  const TimePoint now = kStart;
+  ASSERT_EQ(Select("m1", 1, now).size(), 1u);
+  (void)state_.TakeChanges();
+  Effects effects;
+  ASSERT_TRUE(state_.Reject("m1", PartitionId(0), Offset(0), 1, "bad", now, log_, effects).ok());
+  ASSERT_EQ(effects.dead_letters.size(), 1u);
+  const Changes shipped = state_.TakeChanges();  // the write before the dead-letter write
+  EXPECT_EQ(shipped.messages, (std::vector<std::pair<uint32_t, uint64_t>>{{0, 0}}));
+  state_.DeadLetterQueued(0, 0);
+  state_.Restore(shipped);  // that write failed
+  EXPECT_TRUE(state_.TakeChanges().messages.empty());
+
+  Effects failed;
+  state_.FinishDeadLetter(0, 0, effects.dead_letters[0].dead, std::nullopt, now, failed);
+  EXPECT_EQ(state_.TakeChanges().messages, (std::vector<std::pair<uint32_t, uint64_t>>{{0, 0}}));
+  ASSERT_NE(state_.MessageRecordOf(0, 0), nullptr);
+  EXPECT_EQ(state_.MessageRecordOf(0, 0)->state, EntryState::kDelayed);
+}
+
+// Dead-letter retention: the lowest letter still held, the end of the topic when none is, and
+// nothing while a dead-letter write is in progress (its letter is not named yet).
+TEST_F(GroupStateTest, TheDeadLetterFloorIsTheLowestLetterStillHeld) {
+  for (int i = 0; i < 3; ++i) log_.Append(0, std::nullopt);
+  EXPECT_EQ(state_.DeadLetterFloor(0), std::optional<uint64_t>(0));
+  const auto got = Select("m1", 3, kStart);
+  ASSERT_EQ(got.size(), 3u);
+  for (uint64_t o = 0; o < 2; ++o) {
+    Effects effects;
+    ASSERT_TRUE(
+        state_.Reject("m1", PartitionId(0), Offset(o), 1, "e" + std::to_string(o), kStart, log_,
+                      effects)
+            .ok());
+    EXPECT_EQ(state_.DeadLetterFloor(o), std::nullopt) << "a dead-letter write is in progress";
+    state_.FinishDeadLetter(0, o, effects.dead_letters.at(0).dead, o, kStart, effects);
+  }
+  EXPECT_EQ(state_.DeadLetterFloor(2), std::optional<uint64_t>(0));
+  DeadLetterFilter first;
+  first.error_contains = "e0";
+  ASSERT_EQ(state_.Purge(first, kStart), 1u);
+  EXPECT_EQ(state_.DeadLetterFloor(2), std::optional<uint64_t>(1));  // a tombstone holds nothing
+  Effects effects;
+  auto redriven = state_.Redrive(RedriveOptions{}, kStart, log_, effects);
+  ASSERT_TRUE(redriven.ok());
+  EXPECT_EQ(redriven->redriven, 1u);
+  EXPECT_EQ(state_.DeadLetterFloor(2), std::optional<uint64_t>(2));  // none held: the end
 }
 
 TEST_F(GroupStateTest, AFailedWriteGivesEveryChangeBackToTheNextOne) {

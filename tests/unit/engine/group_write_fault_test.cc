@@ -159,6 +159,35 @@ TEST_F(GroupWriteFaultTest, ARedriveWhoseWriteFailsSaysItTookEffect) {
   auto after = broker_->ListDeadLetters("t", "g", 0);
   ASSERT_OK(after);
   EXPECT_TRUE(after->empty());
+
+// Dead-letter retention rests only on purges that are written: a purge refused for a full disk
+// (taken in memory, to be written later) lets no retention pass delete its letters, and after a
+// crash before it was written the letters are listed and kept.
+TEST_F(GroupWriteFaultTest, AnUnwrittenPurgeDeletesNoLetterEvenAfterACrash) {
+  std::unique_ptr<Subscription> sub;
+  ASSERT_NO_FATAL_FAILURE(PublishAndLease(2, sub));
+  ASSERT_OK(sub->Reject(PartitionId(0), Offset(0), "bad"));
+  ASSERT_OK(sub->Reject(PartitionId(0), Offset(1), "bad"));
+  ASSERT_OK(broker_->RunDeliveryTimers());  // the dead-letter writes are committed
+
+  fs_->SetFault(Target::kAllWrites, Error::kNoSpace);
+  const auto purged = broker_->PurgeDeadLetters("t", "g", {});
+  EXPECT_EQ(purged.status().code(), StatusCode::kResourceExhausted) << purged.status().ToString();
+  const auto pass = broker_->RunRetention();
+  EXPECT_FALSE(pass.ok()) << "a dead-letter floor rested on a purge not written";
+  // The broker goes down with the disk still full: the purge is never written.
+  sub.reset();
+  broker_.reset();
+  fs_->ClearFault();
+  ASSERT_NO_FATAL_FAILURE(Open());
+
+  auto letters = broker_->ListDeadLetters("t", "g", 0);
+  ASSERT_OK(letters);
+  EXPECT_EQ(letters->size(), 2u);
+  EXPECT_OK(broker_->RunRetention());
+  auto read = broker_->Read("t.g.dlq", PartitionId(0), Offset(0));
+  ASSERT_OK(read);
+  EXPECT_EQ(read->records.size(), 2u);
 }
 
 }  // namespace
