@@ -159,6 +159,7 @@ TEST_F(GroupWriteFaultTest, ARedriveWhoseWriteFailsSaysItTookEffect) {
   auto after = broker_->ListDeadLetters("t", "g", 0);
   ASSERT_OK(after);
   EXPECT_TRUE(after->empty());
+}
 
 // Dead-letter retention rests only on purges that are written: a purge refused for a full disk
 // (taken in memory, to be written later) lets no retention pass delete its letters, and after a
