@@ -3,9 +3,11 @@
 //
 // Input: byte 0 picks the decoder (0 topic, 1 partition, 2 dedupe record), the rest is the value.
 // Properties beyond "no crash": every field is stored at full width, so a value that decodes
-// re-encodes to exactly its own bytes; a partition record never has first > end.
+// re-encodes to exactly its own bytes (topic records: those of the current version); a partition
+// record never has first > end.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "fuzz_check.h"
@@ -14,10 +16,16 @@
 namespace broker::storage {
 namespace {
 
+// Version 2 re-encodes to its own bytes; version 1 (before retention policies) is read as limits
+// retention and re-encoded as version 2, which then round-trips.
 void CheckTopicRecord(std::string_view value) {
   TopicRecord record;
   if (!DecodeTopicRecord(value, record)) return;
-  FUZZ_CHECK(EncodeTopicRecord(record) == value);
+  const std::string canonical = EncodeTopicRecord(record);
+  if (value.substr(0, 4) == std::string_view("\2\0\0\0", 4)) FUZZ_CHECK(canonical == value);
+  TopicRecord again;
+  FUZZ_CHECK(DecodeTopicRecord(canonical, again));
+  FUZZ_CHECK(EncodeTopicRecord(again) == canonical);
 }
 
 void CheckPartitionRecord(std::string_view value) {
