@@ -217,6 +217,14 @@ class GroupHandlerTest : public ::testing::Test {
     return r.String();
   }
 
+  // A member of the engine's own API in kGroup (per-partition ordering, as Kafka groups have).
+  Result<std::unique_ptr<broker::Subscription>> SubscribeNative() {
+    SubscribeOptions options;
+    options.member = "native";
+    options.group.ordering = Ordering::kPerPartition;
+    return broker_->Subscribe(kTopic, kGroup, options);
+  }
+
   uint64_t AckFloor(uint32_t partition) {
     auto info = broker_->DescribeGroup(kTopic, kGroup);
     EXPECT_TRUE(info.ok()) << info.status().ToString();
@@ -335,10 +343,7 @@ TEST_F(GroupHandlerTest, OldMembersMustRejoinAndBadCommitsChangeNothing) {
 }
 
 TEST_F(GroupHandlerTest, NativeSubscribersAndKafkaMembersCannotShareAGroup) {
-  SubscribeOptions options;
-  options.member = "native";
-  options.group.ordering = Ordering::kPerPartition;
-  auto sub = broker_->Subscribe(kTopic, kGroup, options);
+  auto sub = SubscribeNative();
   ASSERT_TRUE(sub.ok());
   EXPECT_EQ(Join("").error, Wire(ErrorCode::kInconsistentGroupProtocol));
   EXPECT_EQ(Commit(-1, "", 0, 3), Wire(ErrorCode::kInconsistentGroupProtocol));
@@ -353,10 +358,7 @@ TEST_F(GroupHandlerTest, NativeSubscribersAndKafkaMembersCannotShareAGroup) {
 // A native group whose members are away (a deploy) keeps its unsettled messages: a Kafka commit
 // under its name (generation -1, as an admin tool sends) would settle them all.
 TEST_F(GroupHandlerTest, ACommitDoesNotSettleANativeGroupWhoseMembersAreAway) {
-  SubscribeOptions options;
-  options.member = "native";
-  options.group.ordering = Ordering::kPerPartition;
-  auto sub = broker_->Subscribe(kTopic, kGroup, options);
+  auto sub = SubscribeNative();
   ASSERT_TRUE(sub.ok());
   auto leased = (*sub)->Poll(1, std::chrono::milliseconds(0));
   ASSERT_TRUE(leased.ok() && leased->size() == 1u);
